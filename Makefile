@@ -1,0 +1,55 @@
+# dl2 chores. `make help` lists them.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON := $(BIN)/python
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install train test test-all test-gpu lint format sweep-padding report bench clean clean-logs
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-15s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(PYTHON) || $(PY) -m venv $(VENV)
+	$(PYTHON) -m pip install --upgrade pip
+	$(PYTHON) -m pip install -e ".[dev,launchers]"
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install dl2 with its dev tools
+
+train: $(STAMP) ## train the default experiment (Net1 on the box data, one seed) on the CPU
+	$(PYTHON) train.py trainer=cpu
+
+test: $(STAMP) ## run the fast test suite (what CI runs)
+	$(PYTHON) -m pytest -m "not slow and not gpu"
+
+test-all: $(STAMP) ## run every test, slow ones included (gpu tests skip without a GPU)
+	$(PYTHON) -m pytest -m ""
+
+test-gpu: $(STAMP) ## run the GPU tests
+	$(PYTHON) -m pytest -m gpu
+
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check .
+
+format: $(STAMP) ## ruff fix + format
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+sweep-padding: $(STAMP) ## the padding study (Tables 1 and 2): 2 nets x 6 conv types x 10 seeds
+	$(PYTHON) sweep.py padding
+
+report: $(STAMP) ## rebuild a report: make report DIR=logs/padding/sweeps/<folder>
+	$(PYTHON) sweep.py report $(DIR)
+
+bench: $(STAMP) ## speed of a padding job: plain PyTorch loop vs train.py
+	$(PYTHON) benchmarks/padding_speed.py
+
+clean-logs: ## delete logs/ (all runs and checkpoints)
+	rm -rf logs
+
+clean: ## delete caches (keeps .venv and logs)
+	rm -rf .pytest_cache .ruff_cache build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

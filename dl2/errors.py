@@ -1,0 +1,40 @@
+"""The error raised for bad configuration values, so messages always name key, value and rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ConfigValueError(ValueError):
+    """A configuration value that is not allowed.
+
+    `key` is the parameter name where the error is raised; the pipeline prefixes it with the
+    config group (``pad`` becomes ``model.net.pad``) so the user sees the key to change.
+    """
+
+    def __init__(self, key: str, value: Any, allowed: str) -> None:
+        self.key, self.value, self.allowed = key, value, allowed
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        return f"{self.key}={self.value!r} is not allowed: {self.allowed}"
+
+    def __str__(self) -> str:
+        return self._text()
+
+    def under(self, prefix: str) -> ConfigValueError:
+        """The same error with the key placed under a config path such as ``model``."""
+        return ConfigValueError(f"{prefix}.{self.key}" if prefix else self.key, self.value,
+                                self.allowed)
+
+
+def check_choice(key: str, value: Any, choices: tuple[Any, ...] | list[Any]) -> None:
+    """Raise ConfigValueError unless `value` is one of `choices`."""
+    if value not in choices:
+        raise ConfigValueError(key, value, "choose one of " + ", ".join(map(str, choices)))
+
+
+def check_positive(key: str, value: Any) -> None:
+    """Raise ConfigValueError unless `value` is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigValueError(key, value, "must be a positive integer")

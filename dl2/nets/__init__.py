@@ -1,0 +1,1 @@
+"""Plain torch nn.Modules; nothing here imports Lightning."""

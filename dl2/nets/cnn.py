@@ -1,0 +1,102 @@
+"""Net1 and Net2 of the padding study: four 3x3 convolutions sharing one padding, then a head.
+
+Net1 ends in a global max pool, so its output cannot depend on where a pattern sits except
+through what padding lets the convolutions see of the border. Net2 flattens the feature map
+into a linear layer, which sees absolute position directly.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from dl2.errors import ConfigValueError, check_choice, check_positive
+
+PAD_MODES = ("zeros", "reflect", "replicate", "circular")
+PAD_SIZES = (0, 1, 2)
+CONV_TYPES: dict[str, tuple[str, int]] = {
+    "valid": ("zeros", 0),
+    "sconv": ("zeros", 1),
+    "fconv": ("zeros", 2),
+    "replicate": ("replicate", 2),
+    "reflect": ("reflect", 2),
+    "circular": ("circular", 2),
+}
+HEADS = ("maxpool", "flatten")
+ARCHS = {"net1": "maxpool", "net2": "flatten"}
+
+
+def conv_type_name(pad: str, pad_size: int) -> str:
+    """The report's name for a (mode, size) pair, or `<mode>-<size>` when it has none."""
+    for name, preset in CONV_TYPES.items():
+        if preset == (pad, pad_size):
+            return name
+    return f"{pad}-{pad_size}"
+
+
+def preset_pad(conv_type: str | None, what: str) -> str | int:
+    """Padding mode (`what="pad"`) or size (`what="pad_size"`) of a conv type; fconv's when None."""
+    if conv_type is None:
+        conv_type = "fconv"
+    check_choice("model.conv_type", conv_type, tuple(CONV_TYPES))
+    mode, size = CONV_TYPES[conv_type]
+    return mode if what == "pad" else size
+
+
+def conv_output_size(size: int, stride: int, padding: int, kernel: int = 3) -> int:
+    """Spatial size after one convolution."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+class BoxCNN(nn.Module):
+    """conv 3->32 (s1), 32->32 (s2), 32->64 (s2), 64->64 (s2), no bias, ReLU after each; all
+    four share `pad` (the padding mode) and `pad_size`. `arch="net1"` pools globally (max) into
+    Linear(64, classes); `arch="net2"` flattens into Linear(64*s*s, 64) -> Linear(64, classes)
+    with no non-linearity between.
+
+    `conv_type`, when given, must agree with `pad` and `pad_size` (the config derives them from
+    it); it exists so that a contradicting override fails instead of being ignored.
+    """
+
+    def __init__(self, arch: str = "net1", pad: str = "zeros", pad_size: int = 2,
+                 conv_type: str | None = None, in_channels: int = 3, num_classes: int = 2,
+                 image_size: int = 32, width: int = 32) -> None:
+        super().__init__()
+        check_choice("arch", arch, tuple(ARCHS))
+        check_choice("pad", pad, PAD_MODES)
+        check_choice("pad_size", pad_size, PAD_SIZES)
+        for key, value in (("in_channels", in_channels), ("num_classes", num_classes),
+                           ("image_size", image_size), ("width", width)):
+            check_positive(key, value)
+        if conv_type is not None:
+            check_choice("conv_type", conv_type, tuple(CONV_TYPES))
+            if CONV_TYPES[conv_type] != (pad, pad_size):
+                mode, size = CONV_TYPES[conv_type]
+                raise ConfigValueError(
+                    "conv_type", conv_type,
+                    f"it means pad={mode} pad_size={size}, but pad={pad} pad_size={pad_size}"
+                    " was given; set either conv_type or pad/pad_size")
+        self.arch, self.pad, self.pad_size = arch, pad, pad_size
+        channels = [in_channels, width, width, 2 * width, 2 * width]
+        strides = [1, 2, 2, 2]
+        layers: list[nn.Module] = []
+        size = image_size
+        for c_in, c_out, stride in zip(channels[:-1], channels[1:], strides, strict=True):
+            layers += [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=pad_size,
+                                 padding_mode=pad, bias=False), nn.ReLU()]
+            size = conv_output_size(size, stride, pad_size)
+            if size < 1:
+                raise ConfigValueError("image_size", image_size,
+                                       "too small for four 3x3 convolutions at this padding")
+        self.features = nn.Sequential(*layers)
+        self.feature_size = size
+        c = channels[-1]
+        if ARCHS[arch] == "maxpool":
+            self.head = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
+        else:
+            self.head = nn.Sequential(nn.Flatten(), nn.Linear(c * size * size, c),
+                                      nn.Linear(c, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of shape (batch, num_classes)."""
+        return self.head(self.features(x))

@@ -1,0 +1,1 @@
+"""What sweep.py needs: collecting results.json files, tables, plots and per-study reports."""

@@ -1,0 +1,68 @@
+"""Collect the results.json files of any folder of jobs, failed and unfinished ones included."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+RESULTS_FILE = "results.json"
+
+
+@dataclass
+class Job:
+    """One job folder: its results (empty when the job never wrote them) and status."""
+
+    folder: Path
+    status: str
+    results: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.results.get("config", {})
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.results.get("metrics", {})
+
+    @property
+    def error(self) -> str:
+        if self.status == "missing":
+            return "no results.json (the job was killed or is still running)"
+        return self.results.get("error", "")
+
+    @property
+    def overrides(self) -> list[str]:
+        if "overrides" in self.results:
+            return list(self.results["overrides"])
+        overrides = self.folder / ".hydra" / "overrides.yaml"
+        if overrides.exists():
+            return [line[2:].strip() for line in overrides.read_text().splitlines()
+                    if line.startswith("- ")]
+        return []
+
+
+def collect(root: Path | str) -> list[Job]:
+    """Every job under `root`: folders with a results.json, and Hydra job folders without one.
+
+    Raises FileNotFoundError when `root` does not exist and ValueError when it holds no job.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"report folder {str(root)!r} does not exist")
+    jobs: dict[Path, Job] = {}
+    for path in sorted(root.rglob(RESULTS_FILE)):
+        try:
+            results = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            jobs[path.parent] = Job(path.parent, "unreadable", {"error": f"bad JSON: {err}"})
+            continue
+        jobs[path.parent] = Job(path.parent, results.get("status", "unknown"), results)
+    for hydra_dir in sorted(root.rglob(".hydra")):
+        folder = hydra_dir.parent
+        if folder not in jobs and (hydra_dir / "config.yaml").exists():
+            jobs[folder] = Job(folder, "missing")
+    if not jobs:
+        raise ValueError(f"no job folders (results.json or .hydra/) under {str(root)!r}")
+    return sorted(jobs.values(), key=lambda job: str(job.folder))

@@ -1,0 +1,82 @@
+"""Named studies: launch their multiruns and turn results.json files into tables and plots.
+
+    python sweep.py padding                      # Net1/Net2 x six conv types x seeds 0-9
+    python sweep.py padding --protocol independent --seeds 0,1,2 logger=csv
+    python sweep.py report logs/padding/sweeps/<folder>   # rebuild tables from any folder
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+os.environ.setdefault("DL2_ROOT", str(ROOT))
+
+from dl2.studies import padding  # noqa: E402
+from dl2.studies.launch import multirun, sweep_dir  # noqa: E402
+from dl2.studies.results import collect  # noqa: E402
+
+
+def run_padding(args: argparse.Namespace) -> int:
+    """Both nets x six conv types x seeds as one multirun, then the report."""
+    for net in args.nets.split(","):
+        if net not in padding.STUDY_NETS:
+            sys.exit(f"--nets: {net!r} is not allowed: choose from {', '.join(padding.STUDY_NETS)}")
+    for conv in args.conv_types.split(","):
+        if conv not in padding.CONV_ORDER:
+            sys.exit(f"--conv-types: {conv!r} is not allowed: choose from "
+                     f"{', '.join(padding.CONV_ORDER)}")
+    folder = Path(args.sweep_dir) if args.sweep_dir else sweep_dir(
+        Path(args.log_dir), "padding", args.protocol)
+    overrides = ["experiment=padding", f"model={args.nets}",
+                 f"model.conv_type={args.conv_types}", f"seed={args.seeds}",
+                 f"data.protocol={args.protocol}", *args.overrides]
+    code = multirun(overrides, folder)
+    out = Path(args.out) if args.out else ROOT / "reports" / f"padding-{args.protocol}"
+    report(folder, out)
+    return code
+
+
+def report(folder: Path, out: Path) -> None:
+    """Rebuild the study's tables from every results.json under `folder`."""
+    jobs = collect(folder)
+    payload = padding.write_report(jobs, out, title=f"Padding study ({folder})")
+    print((out / "report.md").read_text())
+    print(f"wrote {out}/report.md, accuracy.csv, summary.json "
+          f"({payload['jobs_completed']} completed, {len(payload['left_out'])} left out)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="dl2 studies: launch sweeps and build reports.")
+    sub = parser.add_subparsers(dest="study", required=True)
+
+    p = sub.add_parser("padding", help="Tables 1 and 2: nets x conv types x seeds")
+    p.add_argument("--protocol", default="reference", choices=["reference", "independent"])
+    p.add_argument("--seeds", default="range(10)", help="Hydra sweep syntax: range(10) or 0,1,2")
+    p.add_argument("--nets", default="net1,net2")
+    p.add_argument("--conv-types", default=",".join(padding.CONV_ORDER))
+    p.add_argument("--out", help="report folder (default reports/padding-<protocol>)")
+    p.add_argument("--sweep-dir", help="where the jobs go (default logs/padding/sweeps/...)")
+    p.add_argument("--log-dir", default=str(ROOT / "logs"))
+    p.add_argument("overrides", nargs="*", help="extra train.py overrides, e.g. logger=csv")
+
+    r = sub.add_parser("report", help="rebuild a study's tables from a folder of results.json")
+    r.add_argument("folder")
+    r.add_argument("--out", help="report folder (default <folder>/report)")
+
+    args = parser.parse_args(argv)
+    if args.study == "padding":
+        return run_padding(args)
+    folder = Path(args.folder)
+    try:
+        report(folder, Path(args.out) if args.out else folder / "report")
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(f"sweep.py report: {err}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

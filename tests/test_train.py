@@ -1,0 +1,136 @@
+"""train(cfg) and train.py end to end on tiny box data: metrics, results.json, loggers, seeds."""
+
+import json
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from dl2.errors import ConfigValueError
+from dl2.pipeline import train
+from tests.conftest import TINY_BOXES, run_script
+
+EXPECTED = {"train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc",
+            "test_unshifted/loss", "test_unshifted/acc"}
+
+
+def test_train_returns_metrics_and_writes_results(tiny_cfg, tmp_path):
+    cfg = tiny_cfg(["model=net2", "model.conv_type=reflect"])
+    metrics = train(cfg)
+    assert set(metrics) == EXPECTED
+    assert all(0.0 <= metrics[k] <= 1.0 for k in metrics if k.endswith("/acc"))
+    results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+    assert results["status"] == "completed"
+    assert results["metrics"] == metrics
+    assert results["config"]["model"]["pad"] == "reflect"
+    assert results["config"]["model"]["pad_size"] == 2
+    assert results["seed"] == 0
+    assert Path(results["checkpoint"]).exists()
+    assert results["wall_time_s"] > 0
+
+
+def test_same_seed_same_metrics_other_seed_differs(tiny_cfg):
+    first = train(tiny_cfg(["seed=0"]))
+    second = train(tiny_cfg(["seed=0"]))
+    other = train(tiny_cfg(["seed=1"]))
+    assert first == second
+    assert first != other
+
+
+def test_seed_zero_is_a_seed(tiny_cfg):
+    assert train(tiny_cfg(["seed=0"])) == train(tiny_cfg(["seed=0"]))
+
+
+def test_test_split_uses_best_checkpoint(tiny_cfg, tmp_path):
+    cfg = tiny_cfg(["trainer.max_epochs=3"])
+    train(cfg)
+    results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+    assert results["checkpoint"].endswith(f"epoch_{results['best_epoch']:03d}.ckpt")
+
+
+@pytest.mark.parametrize(("override", "key"), [
+    ("model.pad=mirror", "model.pad"),
+    ("model.pad_size=3", "model.pad_size"),
+    ("data.n_train=0", "data.n_train"),
+    ("data.offset1=1", "data.offset1"),
+    ("data.protocol=shuffled", "data.protocol"),
+])
+def test_bad_values_fail_before_training_naming_the_key(tiny_cfg, override, key):
+    cfg = tiny_cfg([override])
+    with pytest.raises(ConfigValueError) as info:
+        train(cfg)
+    assert info.value.key == key
+    assert not (Path(cfg.paths.output_dir) / "checkpoints").exists()
+    results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+    assert results["status"] == "failed" and key in results["error"]
+
+
+def test_conv_type_preset_sets_pad_and_contradiction_fails(tiny_cfg):
+    cfg = tiny_cfg(["model.conv_type=valid"])
+    assert (cfg.model.pad, cfg.model.pad_size) == ("zeros", 0)
+    cfg = tiny_cfg(["model.conv_type=sconv", "model.pad=reflect"])
+    with pytest.raises(ConfigValueError, match="model.conv_type"):
+        train(cfg)
+
+
+def test_train_py_with_csv_and_wandb_offline(tmp_path):
+    proc = run_script("train.py", *TINY_BOXES, "logger=many", f"paths.log_dir={tmp_path}")
+    runs = list((tmp_path / "padding" / "runs").iterdir())
+    assert len(runs) == 1
+    results = json.loads((runs[0] / "results.json").read_text())
+    assert results["status"] == "completed"
+    assert "test/acc" in proc.stdout
+    csv_metrics = (runs[0] / "csv" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"train/loss", "val/loss", "val/acc", "test/acc", "test_unshifted/acc"} <= set(
+        csv_metrics)
+    offline = list((runs[0] / "wandb").glob("offline-run-*"))
+    assert len(offline) == 1
+    assert results["config"]["logger"]["wandb"]["group"].startswith("padding/")
+    assert "seed" not in results["config"]["logger"]["wandb"]["group"]
+
+
+def test_train_py_bad_input_exits_nonzero_with_message(tmp_path):
+    proc = run_script("train.py", "model.pad=mirror", "logger=none", f"paths.log_dir={tmp_path}",
+                      check=False)
+    assert proc.returncode != 0
+    assert "model.pad='mirror' is not allowed" in proc.stderr
+    assert "zeros, reflect, replicate, circular" in proc.stderr
+
+
+def test_unknown_conv_type_and_net_fail(tmp_path):
+    proc = run_script("train.py", "model.conv_type=same", "logger=none",
+                      f"paths.log_dir={tmp_path}", check=False)
+    assert proc.returncode != 0 and "model.conv_type='same'" in proc.stderr
+    proc = run_script("train.py", "model=net3", "logger=none", f"paths.log_dir={tmp_path}",
+                      check=False)
+    assert proc.returncode != 0 and "net3" in proc.stderr and "net1" in proc.stderr
+
+
+def test_loggers_compose(tiny_cfg):
+    for name, target in [("csv", "CSVLogger"), ("tensorboard", "TensorBoardLogger"),
+                         ("wandb", "WandbLogger")]:
+        cfg = tiny_cfg([f"logger={name}"])
+        assert OmegaConf.select(cfg, f"logger.{name}._target_").endswith(target)
+    assert tiny_cfg(["logger=none"]).logger in (None, {})
+
+
+class Boom(Exception):
+    pass
+
+
+def test_failing_job_closes_its_wandb_run_and_records_the_failure(tiny_cfg, monkeypatch):
+    import wandb
+
+    from dl2.tasks.classification import ImageClassifier
+
+    def explode(self, *args, **kwargs):
+        raise Boom("exploded in training")
+
+    monkeypatch.setattr(ImageClassifier, "training_step", explode)
+    cfg = tiny_cfg(["logger=wandb"])
+    with pytest.raises(Boom):
+        train(cfg)
+    assert wandb.run is None, "the failed job's W&B run was closed"
+    results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+    assert results["status"] == "failed" and "exploded in training" in results["error"]
+    assert len(list((Path(cfg.paths.output_dir) / "wandb").glob("offline-run-*"))) == 1

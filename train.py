@@ -1,0 +1,26 @@
+"""Train one model (or a sweep with -m): `python train.py experiment=padding model=net2`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("DL2_ROOT", str(Path(__file__).resolve().parent))
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+import dl2  # noqa: E402,F401  (registers the config resolvers)
+from dl2.pipeline import train  # noqa: E402
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Run the job; return the metric named by `optimized_metric` for hyperparameter sweeps."""
+    metrics = train(cfg)
+    name = cfg.get("optimized_metric")
+    return metrics.get(name) if name else None
+
+
+if __name__ == "__main__":
+    main()
