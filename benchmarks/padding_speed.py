@@ -86,7 +86,7 @@ def main() -> None:
     print(f"plain loop : {seconds:6.1f} s ({epochs} epochs, test/acc {acc:.3f})")
     total, job, results = dl2_run(args.arch, args.conv_type, args.protocol, args.seed)
     print(f"train.py   : {total:6.1f} s whole process, {job:.1f} s in the job "
-          f"({results['epochs_run'] + 1} epochs, test/acc {results['metrics']['test/acc']:.3f})")
+          f"({results['epochs_run']} epochs, test/acc {results['metrics']['test/acc']:.3f})")
     print(f"ratio      : {total / seconds:.2f} (process), {job / seconds:.2f} (job)")
 
 

@@ -148,6 +148,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     failed = True
     try:
         payload["config"] = OmegaConf.to_container(cfg, resolve=True)
+        if cfg.get("torch_threads"):
+            torch.set_num_threads(int(cfg.torch_threads))
+            payload["machine"]["torch_threads"] = torch.get_num_threads()
         if cfg.get("seed") is not None:
             L.seed_everything(cfg.seed, workers=True, verbose=False)
         # loggers first, so that a job failing on a bad value still shows as a failed W&B run

@@ -11,14 +11,21 @@ def _is_interactive() -> bool:
     return sys.stdout.isatty()
 
 
-def _overrides(drop_seed: bool) -> str:
-    """The job's command-line overrides joined by commas (seed left out for the W&B group)."""
+# overrides that change where or how a job runs, not what it learns: left out of W&B groups
+PLUMBING_KEYS = ("seed", "launcher", "logger", "torch_threads", "paths", "hydra", "debug")
+
+
+def _overrides(group: bool) -> str:
+    """The job's command-line overrides joined by commas; for a W&B group (`group=True`) the
+    seed and plumbing keys are left out, so the runs of one setting across seeds share it."""
     from hydra.core.hydra_config import HydraConfig
 
     if not HydraConfig.initialized():
         return "default"
-    items = [o for o in HydraConfig.get().overrides.task
-             if not (drop_seed and o.split("=", 1)[0].lstrip("+~") == "seed")]
+    items = list(HydraConfig.get().overrides.task)
+    if group:
+        items = [o for o in items
+                 if o.split("=", 1)[0].lstrip("+~").split(".", 1)[0] not in PLUMBING_KEYS]
     return ",".join(sorted(items)) or "default"
 
 
@@ -30,8 +37,8 @@ def register_resolvers() -> None:
         "dl2.conv_pad": lambda conv_type: preset_pad(conv_type, "pad"),
         "dl2.conv_pad_size": lambda conv_type: preset_pad(conv_type, "pad_size"),
         "dl2.interactive": _is_interactive,
-        "dl2.run_group": lambda: _overrides(drop_seed=True),
-        "dl2.run_name": lambda: _overrides(drop_seed=False),
+        "dl2.run_group": lambda: _overrides(group=True),
+        "dl2.run_name": lambda: _overrides(group=False),
     }
     for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):

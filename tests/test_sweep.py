@@ -42,8 +42,8 @@ def test_readme_multirun_then_report(tmp_path):
     assert [r[1] for r in body[:3]] == ["val", "test", "test_unshifted"]
     # the numbers are the jobs' own, in %, with population std
     reflect_test = next(r for r in body if r[0] == "reflect" and r[1] == "test")
-    accs = sorted(((j.results["seed"], 100 * j.metrics["test/acc"]) for j in jobs
-                   if j.config["model"]["pad"] == "reflect"))
+    accs = sorted((j.results["seed"], 100 * j.metrics["test/acc"]) for j in jobs
+                   if j.config["model"]["pad"] == "reflect")
     assert [float(v) for v in reflect_test[2:4]] == [round(a, 2) for _, a in accs]
     values = np.array([a for _, a in accs])
     assert math.isclose(float(reflect_test[4]), round(values.mean(), 2), abs_tol=0.006)
@@ -61,6 +61,8 @@ def test_failed_and_unfinished_jobs_are_listed(tmp_path):
     assert proc.returncode != 0, "a failed job makes the multirun fail"
     jobs = {j.results["config"]["model"]["pad_size"]: j for j in collect(sweep)}
     assert jobs[1].status == "completed" and jobs[3].status == "failed"
+    group = jobs[1].results["config"]["logger"]["wandb"]["group"]
+    assert group == "padding/" + ",".join(sorted([*TINY_BOXES, "model.pad_size=1"]))
     # each job is its own W&B run; the failed one was closed too
     assert len(list(sweep.glob("*/wandb/offline-run-*"))) == 2
     unfinished = sweep / "9_killed" / ".hydra"

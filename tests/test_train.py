@@ -134,3 +134,17 @@ def test_failing_job_closes_its_wandb_run_and_records_the_failure(tiny_cfg, monk
     results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
     assert results["status"] == "failed" and "exploded in training" in results["error"]
     assert len(list((Path(cfg.paths.output_dir) / "wandb").glob("offline-run-*"))) == 1
+
+
+def test_trainer_presets_compose(tiny_cfg):
+    assert tiny_cfg(["trainer=cpu"]).trainer.accelerator == "cpu"
+    gpu = tiny_cfg(["trainer=gpu"]).trainer
+    assert (gpu.accelerator, gpu.devices) == ("gpu", 1)
+    ddp = tiny_cfg(["trainer=ddp", "trainer.devices=4"]).trainer
+    assert (ddp.strategy, ddp.devices) == ("ddp", 4)
+    assert tiny_cfg([]).trainer.accelerator == "auto"
+
+
+def test_debug_fast_dev_run(tiny_cfg):
+    metrics = train(tiny_cfg(["debug=fdr"]))
+    assert {"val/acc", "test/acc", "test_unshifted/acc"} <= set(metrics)

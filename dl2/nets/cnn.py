@@ -92,7 +92,8 @@ class BoxCNN(nn.Module):
         self.feature_size = size
         c = channels[-1]
         if ARCHS[arch] == "maxpool":
-            self.head = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
+            self.head = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten(),
+                                      nn.Linear(c, num_classes))
         else:
             self.head = nn.Sequential(nn.Flatten(), nn.Linear(c * size * size, c),
                                       nn.Linear(c, num_classes))

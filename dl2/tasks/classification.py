@@ -12,6 +12,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from dl2.errors import check_positive
 
+Batch = tuple[torch.Tensor, torch.Tensor]
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
 
@@ -50,26 +51,25 @@ class ImageClassifier(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def _step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor,
-                                                                       torch.Tensor]:
+    def _step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x, y = batch
         logits = self(x)
         return F.cross_entropy(logits, y), logits.argmax(dim=1), y
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss, preds, y = self._step(batch)
         self.train_acc(preds, y)
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
         return loss
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
         loss, preds, y = self._step(batch)
         self.val_acc(preds, y)
         self.log("val/loss", loss, on_epoch=True, prog_bar=True)
         self.log("val/acc", self.val_acc, on_epoch=True, prog_bar=True)
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int,
+    def test_step(self, batch: Batch, batch_idx: int,
                   dataloader_idx: int = 0) -> None:
         name = self.test_split_names[dataloader_idx]
         loss, preds, y = self._step(batch)
