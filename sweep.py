@@ -2,6 +2,7 @@
 
     python sweep.py padding                      # Net1/Net2 x six conv types x seeds 0-9
     python sweep.py padding --protocol independent --seeds 0,1,2 logger=csv
+    python sweep.py gpt                          # RoPE vs absolute, sdpa vs manual, 3 seeds
     python sweep.py report logs/padding/sweeps/<folder>   # rebuild tables from any folder
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 os.environ.setdefault("DL2_ROOT", str(ROOT))
 
-from dl2.studies import padding  # noqa: E402
+from dl2.studies import gpt, padding  # noqa: E402
 from dl2.studies.launch import multirun, sweep_dir  # noqa: E402
 from dl2.studies.results import collect  # noqa: E402
 
@@ -40,13 +41,34 @@ def run_padding(args: argparse.Namespace) -> int:
     return code
 
 
+def run_gpt(args: argparse.Namespace) -> int:
+    """RoPE vs learned absolute positions (and sdpa vs manual attention) over seeds."""
+    folder = Path(args.sweep_dir) if args.sweep_dir else sweep_dir(
+        Path(args.log_dir), "gpt", "positions")
+    overrides = [f"experiment={args.experiment}", f"model.pos_emb={args.pos_embs}",
+                 f"model.attn={args.attns}", f"seed={args.seeds}",
+                 f"trainer.max_steps={args.steps}", "logger=many", *args.overrides]
+    code = multirun(overrides, folder)
+    report(folder, Path(args.out) if args.out else ROOT / "reports" / "gpt")
+    return code
+
+
+STUDIES = {"padding": padding, "gpt": gpt}
+
+
 def report(folder: Path, out: Path) -> None:
-    """Rebuild the study's tables from every results.json under `folder`."""
+    """Rebuild a study's report from every results.json under `folder`; the study is read off
+    the jobs' task_name."""
     jobs = collect(folder)
-    payload = padding.write_report(jobs, out, title=f"Padding study ({folder})")
+    tasks = {j.results.get("task_name") for j in jobs if j.results.get("task_name")}
+    if len(tasks) != 1 or next(iter(tasks)) not in STUDIES:
+        raise ValueError(f"{folder} holds jobs of tasks {sorted(map(str, tasks))}; a report "
+                         f"needs the jobs of one study ({', '.join(STUDIES)})")
+    task = tasks.pop()
+    payload = STUDIES[task].write_report(jobs, out, title=f"{task} study ({folder})")
     print((out / "report.md").read_text())
-    print(f"wrote {out}/report.md, accuracy.csv, summary.json "
-          f"({payload['jobs_completed']} completed, {len(payload['left_out'])} left out)")
+    print(f"wrote {out}/ ({len(jobs) - len(payload['left_out'])} jobs in the tables, "
+          f"{len(payload['left_out'])} left out)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +85,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--log-dir", default=str(ROOT / "logs"))
     p.add_argument("overrides", nargs="*", help="extra train.py overrides, e.g. logger=csv")
 
+    g = sub.add_parser("gpt", help="RoPE vs absolute positions, sdpa vs manual, over seeds")
+    g.add_argument("--experiment", default="gpt_cpu")
+    g.add_argument("--pos-embs", default="rope,absolute")
+    g.add_argument("--attns", default="sdpa,manual")
+    g.add_argument("--seeds", default="0,1,2")
+    g.add_argument("--steps", type=int, default=300)
+    g.add_argument("--out", help="report folder (default reports/gpt)")
+    g.add_argument("--sweep-dir", help="where the jobs go (default logs/gpt/sweeps/...)")
+    g.add_argument("--log-dir", default=str(ROOT / "logs"))
+    g.add_argument("overrides", nargs="*", help="extra train.py overrides")
+
     r = sub.add_parser("report", help="rebuild a study's tables from a folder of results.json")
     r.add_argument("folder")
     r.add_argument("--out", help="report folder (default <folder>/report)")
@@ -70,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.study == "padding":
         return run_padding(args)
+    if args.study == "gpt":
+        return run_gpt(args)
     folder = Path(args.folder)
     try:
         report(folder, Path(args.out) if args.out else folder / "report")

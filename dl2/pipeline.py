@@ -21,6 +21,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import Logger, WandbLogger
+from lightning.pytorch.utilities.model_helpers import is_overridden
 from omegaconf import DictConfig, OmegaConf
 
 import dl2
@@ -158,7 +159,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
         for logger in loggers:
             logger.log_hyperparams(payload["config"])
         datamodule = build(cfg, "data")
-        net = build(cfg, "model.net")
+        # what the net must know of the data (a vocabulary size), when the data says
+        data_kwargs = {}
+        if hasattr(datamodule, "model_kwargs"):
+            try:
+                data_kwargs = datamodule.model_kwargs()
+            except ConfigValueError as err:
+                raise err.under("data") from None
+        net = build(cfg, "model.net", **data_kwargs)
         task = build(cfg, "model.task", net=net)
         callbacks = build_callbacks(cfg)
         trainer: L.Trainer = build(cfg, "trainer", callbacks=callbacks,
@@ -177,9 +185,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
             for result in trainer.validate(task, datamodule=datamodule, ckpt_path=eval_ckpt,
                                            verbose=False):
                 metrics.update(result)
-            for result in trainer.test(task, datamodule=datamodule, ckpt_path=eval_ckpt,
-                                       verbose=False):
-                metrics.update(result)
+            if is_overridden("test_dataloader", datamodule):
+                for result in trainer.test(task, datamodule=datamodule, ckpt_path=eval_ckpt,
+                                           verbose=False):
+                    metrics.update(result)
         payload["metrics"] = to_floats(metrics)
         payload["status"] = "completed"
         failed = False

@@ -1,0 +1,1 @@
+"""Lightning callbacks that dl2's configs use."""

@@ -1,0 +1,74 @@
+"""Log text generated from fixed prompts every N training steps (a W&B table, a CSV file)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import WandbLogger
+
+from dl2.errors import ConfigValueError, check_positive
+from dl2.sampling import check_sampling, generate
+
+
+class TextSamples(L.Callback):
+    """Every `every_n_steps` (and at the end of training) continue each prompt by `length`
+    characters and log (step, prompt, text): to W&B as a table, and to `samples.csv` in the
+    job's output folder. Sampling uses its own seeded generator, so it does not change the
+    training run's random stream."""
+
+    def __init__(self, prompts: list[str], every_n_steps: int = 500, length: int = 200,
+                 greedy: bool = False, temperature: float = 0.8, top_k: int | None = None,
+                 top_p: float | None = 0.9, seed: int = 0, output_dir: str | None = None) -> None:
+        check_positive("every_n_steps", every_n_steps)
+        check_sampling(temperature, top_k, top_p, length)
+        if not prompts:
+            raise ConfigValueError("prompts", prompts, "give at least one prompt")
+        self.prompts, self.every, self.length = list(prompts), every_n_steps, length
+        self.sampling = {"greedy": greedy, "temperature": temperature, "top_k": top_k,
+                         "top_p": top_p}
+        self.seed, self.output_dir = seed, output_dir
+        self.rows: list[list] = []
+        self._last_step = -1
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        tokenizer = trainer.datamodule.tokenizer
+        for prompt in self.prompts:  # fail now, naming the characters, not after training
+            missing = tokenizer.unknown(prompt)
+            if missing:
+                raise ConfigValueError(
+                    "callbacks.text_samples.prompts", prompt,
+                    "has characters outside the training text's vocabulary: "
+                    + ", ".join(map(repr, missing)))
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args) -> None:
+        step = trainer.global_step
+        if step % self.every == 0 and step != self._last_step:
+            self._sample(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.global_step != self._last_step:
+            self._sample(trainer, pl_module)
+
+    def _sample(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._last_step = step = trainer.global_step
+        tokenizer = trainer.datamodule.tokenizer
+        gen = torch.Generator(device=pl_module.device).manual_seed(self.seed)
+        for prompt in self.prompts:
+            idx = torch.tensor([tokenizer.encode(prompt)], device=pl_module.device)
+            out = generate(pl_module.net, idx, self.length, generator=gen, **self.sampling)
+            text = tokenizer.decode(out[0, idx.shape[1]:].tolist())
+            self.rows.append([step, prompt, text])
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.log_text("samples", columns=["step", "prompt", "text"], data=self.rows,
+                                step=step)
+        if self.output_dir and trainer.is_global_zero:
+            path = Path(self.output_dir) / "samples.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "w", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(["step", "prompt", "text"])
+                writer.writerows(self.rows)

@@ -1,0 +1,78 @@
+"""Sample text from a GPT checkpoint, in train.py's key=value style:
+
+    python -m dl2.generate ckpt_path=path/to/last.ckpt prompt="Hansel said to" top_k=10
+    python -m dl2.generate ckpt_path=... greedy=true length=200
+    python -m dl2.generate ckpt_path=... num_samples=3 temperature=1.0 top_p=0.95 seed=1
+
+The checkpoint alone is enough: it holds the net's config and the tokenizer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+import torch
+from omegaconf import DictConfig
+
+from dl2.data.text import CharTokenizer
+from dl2.errors import ConfigValueError
+from dl2.nets.transformer import GPT
+from dl2.sampling import check_sampling, generate
+
+
+def load_gpt(ckpt_path: str | Path, device: str = "cpu") -> tuple[GPT, CharTokenizer]:
+    """The GPT and tokenizer stored in a dl2 language-model checkpoint."""
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise ConfigValueError("ckpt_path", str(ckpt_path), "must be an existing checkpoint file")
+    checkpoint = torch.load(path, map_location=device, weights_only=False)
+    meta = checkpoint.get("dl2", {}) if isinstance(checkpoint, dict) else {}
+    if "net_config" not in meta or "tokenizer" not in meta:
+        raise ConfigValueError("ckpt_path", str(ckpt_path),
+                               "must be a checkpoint of `train.py experiment=gpt` (it has no "
+                               "stored model config and tokenizer)")
+    model = GPT(**meta["net_config"])
+    state = {k.removeprefix("net."): v for k, v in checkpoint["state_dict"].items()
+             if k.startswith("net.")}
+    model.load_state_dict(state)
+    return model.to(device).eval(), CharTokenizer.from_state_dict(meta["tokenizer"])
+
+
+def sample_texts(model: GPT, tokenizer: CharTokenizer, prompt: str, length: int,
+                 num_samples: int = 1, greedy: bool = False, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None, seed: int = 0,
+                 use_cache: bool = True) -> list[str]:
+    """`num_samples` continuations of `prompt` (the prompt included). A prompt longer than
+    block_size conditions on its last block_size characters."""
+    check_sampling(temperature, top_k, top_p, length)
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise ConfigValueError("num_samples", num_samples, "must be a positive integer")
+    if not prompt:
+        raise ConfigValueError("prompt", prompt, "must not be empty")
+    device = next(model.parameters()).device
+    ids = torch.tensor([tokenizer.encode(prompt)] * num_samples, device=device)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    out = generate(model, ids, length, greedy=greedy, temperature=temperature, top_k=top_k,
+                   top_p=top_p, use_cache=use_cache, generator=gen)
+    start = min(ids.shape[1], model.config.block_size)
+    return [prompt + tokenizer.decode(row[start:].tolist()) for row in out]
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="generate")
+def main(cfg: DictConfig) -> None:
+    device = cfg.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    model, tokenizer = load_gpt(cfg.ckpt_path, device)
+    texts = sample_texts(model, tokenizer, str(cfg.prompt), cfg.length, cfg.num_samples,
+                         cfg.greedy, cfg.temperature, cfg.top_k, cfg.top_p, cfg.seed,
+                         cfg.use_cache)
+    for i, text in enumerate(texts):
+        if len(texts) > 1:
+            print(f"--- sample {i + 1}")
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

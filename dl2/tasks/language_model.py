@@ -1,0 +1,92 @@
+"""Next-character prediction: cross-entropy, bits per character, tokens/s, AdamW with weight
+decay on Linear weights only; checkpoints carry the tokenizer and the net's config so that
+`python -m dl2.generate` needs nothing else."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from dl2.nets.transformer import GPT, decay_groups
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+LN2 = math.log(2.0)
+
+
+class LanguageModel(L.LightningModule):
+    """Trains a GPT on (x, y) windows; logs `<split>/loss` (nats per character), `<split>/bpc`
+    and `train/tokens_per_s`."""
+
+    def __init__(self, net: GPT, optimizer: Callable[..., torch.optim.Optimizer],
+                 weight_decay: float = 0.1,
+                 scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+                 compile: bool = False) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
+        self.net = net
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self._step_start: float | None = None
+        self._tokens, self._seconds = 0, 0.0
+        self._compiled: Callable | None = None
+
+    def setup(self, stage: str) -> None:
+        if self.hparams.compile and self._compiled is None:
+            # kept off the module tree, so checkpoints hold the plain net's weights
+            object.__setattr__(self, "_compiled", torch.compile(self.net))
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return (self._compiled or self.net)(idx)
+
+    def _loss(self, batch: Batch) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1))
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self._step_start = time.perf_counter()
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        loss = self._loss(batch)
+        self.log("train/loss", loss, prog_bar=True)
+        self.log("train/bpc", loss / LN2)
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Log training throughput: the running mean since the second step (the first pays for
+        warm-up and, with compile, compilation)."""
+        if self._step_start is None:
+            return
+        seconds = time.perf_counter() - self._step_start
+        if self.global_step > 1:
+            self._tokens += batch[0].numel()
+            self._seconds += seconds
+        if self._seconds > 0:
+            self.log("train/tokens_per_s", self._tokens / self._seconds, prog_bar=True)
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        loss = self._loss(batch)
+        self.log("val/loss", loss, prog_bar=True)
+        self.log("val/bpc", loss / LN2)
+
+    def configure_optimizers(self) -> dict:
+        groups = decay_groups(self.net, self.hparams.weight_decay)
+        optimizer = self.optimizer_factory(params=groups)
+        if self.scheduler_factory is None:
+            return {"optimizer": optimizer}
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store what generation needs: the net's config and the tokenizer."""
+        checkpoint["dl2"] = {"net_config": self.net.config_dict()}
+        datamodule = getattr(self.trainer, "datamodule", None)
+        tokenizer = getattr(datamodule, "tokenizer", None)
+        if tokenizer is not None:
+            checkpoint["dl2"]["tokenizer"] = tokenizer.state_dict()

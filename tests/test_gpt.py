@@ -1,0 +1,92 @@
+"""The GPT experiment end to end on a tiny text: it overfits, logs what it should, and its
+checkpoint alone drives `python -m dl2.generate`."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from dl2.errors import ConfigValueError
+from dl2.generate import load_gpt, sample_texts
+from dl2.pipeline import train
+from tests.conftest import compose_cfg, run_script
+
+TEXT = "the cat sat on the mat. the dog sat on the log. " * 40
+
+
+@pytest.fixture
+def text_file(tmp_path):
+    path = tmp_path / "tiny.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    return path
+
+
+def tiny_gpt_overrides(text_file, steps=150):
+    return ["experiment=gpt", "model=gpt-nano", f"data.path={text_file}", "data.block_size=16",
+            "data.batch_size=16", "data.val_fraction=0.1", "model.dropout=0.0",
+            "model.task.optimizer.lr=3e-3", f"trainer.max_steps={steps}",
+            "trainer.val_check_interval=50", "callbacks.text_samples.every_n_steps=100",
+            "callbacks.text_samples.length=20",
+            'callbacks.text_samples.prompts=["the cat","a dog"]', "logger=csv"]
+
+
+def test_tiny_gpt_overfits_and_logs(tmp_path, text_file):
+    cfg = compose_cfg(tmp_path, tiny_gpt_overrides(text_file))
+    metrics = train(cfg)
+    assert metrics["val/loss"] < 0.5, metrics  # the text repeats: near-perfect prediction
+    assert metrics["val/bpc"] == pytest.approx(metrics["val/loss"] / 0.6931471805599453)
+    out = Path(cfg.paths.output_dir)
+    header = (out / "csv" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"train/loss", "train/bpc", "train/tokens_per_s", "val/loss", "val/bpc"} <= set(header)
+    with open(out / "samples.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["step"] for r in rows} == {"100", "150"}
+    assert [r["prompt"] for r in rows] == ["the cat", "a dog"] * 2
+
+
+def test_prompts_outside_the_vocabulary_fail_before_training(tmp_path, text_file):
+    cfg = compose_cfg(tmp_path, [*tiny_gpt_overrides(text_file),
+                                 'callbacks.text_samples.prompts=["Hansel said to"]'])
+    # the tiny text has no capitals: fail before any step, naming the characters
+    with pytest.raises(ConfigValueError, match="'H'"):
+        train(cfg)
+    assert not (Path(cfg.paths.output_dir) / "checkpoints").exists()
+
+
+def test_train_checkpoint_generate_round_trip(tmp_path, text_file):
+    overrides = [*tiny_gpt_overrides(text_file, steps=100),
+                 "trainer.val_check_interval=100"]
+    cfg = compose_cfg(tmp_path, overrides)
+    train(cfg)
+    results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+    ckpt = results["checkpoint"]
+    model, tok = load_gpt(ckpt)
+    assert model.config.block_size == 16 and tok.vocab_size == len(set(TEXT))
+    cached = sample_texts(model, tok, "the cat", 40, greedy=True)
+    plain = sample_texts(model, tok, "the cat", 40, greedy=True, use_cache=False)
+    assert cached == plain and cached[0].startswith("the cat sat on the")
+    proc = run_script("-m", "dl2.generate", f"ckpt_path={ckpt}", "prompt=the dog", "length=30",
+                      "greedy=true")
+    assert proc.stdout.strip().startswith("the dog sat on the")
+    proc = run_script("-m", "dl2.generate", f"ckpt_path={ckpt}", "prompt=the DOG", check=False)
+    assert proc.returncode != 0 and "'D'" in proc.stderr and "'O'" in proc.stderr
+    proc = run_script("-m", "dl2.generate", f"ckpt_path={ckpt}", "top_k=3", "top_p=0.5",
+                      check=False)
+    assert proc.returncode != 0 and "top_k" in proc.stderr
+
+
+def test_sweep_gpt_tiny_report(tmp_path, text_file):
+    out = tmp_path / "report"
+    overrides = [o for o in tiny_gpt_overrides(text_file, steps=20)
+                 if not o.startswith(("experiment=", "trainer.max_steps", "logger="))]
+    run_script("sweep.py", "gpt", "--experiment", "gpt", "--steps", "20", "--seeds", "0,1",
+               "--out", str(out), "--sweep-dir", str(tmp_path / "sweep"), *overrides,
+               "trainer.val_check_interval=10", "callbacks.text_samples.every_n_steps=10")
+    summary = json.loads((out / "summary.json").read_text())["summary"]
+    assert set(summary) == {"gpt-nano rope/sdpa", "gpt-nano rope/manual",
+                            "gpt-nano absolute/sdpa", "gpt-nano absolute/manual"}
+    assert all(set(row["seeds"]) == {"0", "1"} for row in summary.values())
+    report = (out / "report.md").read_text()
+    assert "val bpc mean" in report and "curves.png" in report and "**the cat**" in report
+    assert (out / "curves.png").stat().st_size > 1000
