@@ -6,7 +6,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-all test-gpu lint format sweep-padding report bench clean clean-logs
+.PHONY: help install train test test-all test-gpu lint format sweep-padding sweep-gpt report bench clean clean-logs
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-15s %s\n", $$1, $$2}'
@@ -41,11 +41,15 @@ format: $(STAMP) ## ruff fix + format
 sweep-padding: $(STAMP) ## the padding study (Tables 1 and 2): 2 nets x 6 conv types x 10 seeds
 	$(PYTHON) sweep.py padding
 
+sweep-gpt: $(STAMP) ## the GPT study: RoPE vs absolute positions, sdpa vs manual, 3 seeds
+	$(PYTHON) sweep.py gpt
+
 report: $(STAMP) ## rebuild a report: make report DIR=logs/padding/sweeps/<folder>
 	$(PYTHON) sweep.py report $(DIR)
 
-bench: $(STAMP) ## speed of a padding job: plain PyTorch loop vs train.py
+bench: $(STAMP) ## speed: a padding job (plain loop vs train.py), GPT training and generation
 	$(PYTHON) benchmarks/padding_speed.py
+	$(PYTHON) benchmarks/gpt_speed.py
 
 clean-logs: ## delete logs/ (all runs and checkpoints)
 	rm -rf logs

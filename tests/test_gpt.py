@@ -90,3 +90,16 @@ def test_sweep_gpt_tiny_report(tmp_path, text_file):
     report = (out / "report.md").read_text()
     assert "val bpc mean" in report and "curves.png" in report and "**the cat**" in report
     assert (out / "curves.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager_loss_scale(tmp_path, text_file):
+    """model.task.compile=true trains (torch.compile on this machine's backend) and its
+    checkpoint holds plain (uncompiled) weights that load for generation."""
+    cfg = compose_cfg(tmp_path, [*tiny_gpt_overrides(text_file, steps=60),
+                                 "model.task.compile=true", "trainer.val_check_interval=60"])
+    metrics = train(cfg)
+    assert metrics["val/loss"] < 2.5
+    results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+    model, tok = load_gpt(results["checkpoint"])
+    assert sample_texts(model, tok, "the", 5, greedy=True)[0].startswith("the")
