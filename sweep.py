@@ -3,6 +3,7 @@
     python sweep.py padding                      # Net1/Net2 x six conv types x seeds 0-9
     python sweep.py padding --protocol independent --seeds 0,1,2 logger=csv
     python sweep.py gpt                          # RoPE vs absolute, sdpa vs manual, 3 seeds
+    python sweep.py rotation                     # CIFAR-10 CNN, with/without rotation, 3 seeds
     python sweep.py report logs/padding/sweeps/<folder>   # rebuild tables from any folder
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 os.environ.setdefault("DL2_ROOT", str(ROOT))
 
-from dl2.studies import gpt, padding  # noqa: E402
+from dl2.studies import gpt, padding, rotation  # noqa: E402
 from dl2.studies.launch import multirun, sweep_dir  # noqa: E402
 from dl2.studies.results import collect  # noqa: E402
 
@@ -53,7 +54,18 @@ def run_gpt(args: argparse.Namespace) -> int:
     return code
 
 
-STUDIES = {"padding": padding, "gpt": gpt}
+def run_rotation(args: argparse.Namespace) -> int:
+    """Both training arms (upright, randomly rotated) over seeds, tested at every angle."""
+    folder = Path(args.sweep_dir) if args.sweep_dir else sweep_dir(
+        Path(args.log_dir), "rotation", args.model)
+    overrides = ["experiment=rotation", f"model={args.model}", f"data.augment={args.augments}",
+                 f"seed={args.seeds}", *args.overrides]
+    code = multirun(overrides, folder)
+    report(folder, Path(args.out) if args.out else ROOT / "reports" / f"rotation-{args.model}")
+    return code
+
+
+STUDIES = {"padding": padding, "gpt": gpt, "rotation": rotation}
 
 
 def report(folder: Path, out: Path) -> None:
@@ -96,6 +108,16 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--log-dir", default=str(ROOT / "logs"))
     g.add_argument("overrides", nargs="*", help="extra train.py overrides")
 
+    o = sub.add_parser("rotation", help="CIFAR-10 accuracy vs rotation, with/without augmentation")
+    o.add_argument("--model", default="cnn", help="cnn or vit")
+    o.add_argument("--augments", default="none,rotation")
+    o.add_argument("--seeds", default="0,1,2")
+    o.add_argument("--out", help="report folder (default reports/rotation-<model>)")
+    o.add_argument("--sweep-dir", help="where the jobs go (default logs/rotation/sweeps/...)")
+    o.add_argument("--log-dir", default=str(ROOT / "logs"))
+    o.add_argument("overrides", nargs="*",
+                   help="extra train.py overrides, e.g. data.data_dir=... data.verify=false")
+
     r = sub.add_parser("report", help="rebuild a study's tables from a folder of results.json")
     r.add_argument("folder")
     r.add_argument("--out", help="report folder (default <folder>/report)")
@@ -105,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_padding(args)
     if args.study == "gpt":
         return run_gpt(args)
+    if args.study == "rotation":
+        return run_rotation(args)
     folder = Path(args.folder)
     try:
         report(folder, Path(args.out) if args.out else folder / "report")

@@ -44,7 +44,7 @@ def build(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
     re-raised naming the config key to change, before anything is trained."""
     node = OmegaConf.select(cfg, key)
     try:
-        return instantiate(node, **kwargs)
+        return instantiate(node, _convert_="all", **kwargs)
     except InstantiationException as err:
         cause = err.__cause__
         if not isinstance(cause, ConfigValueError):

@@ -101,3 +101,29 @@ class BoxCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of shape (batch, num_classes)."""
         return self.head(self.features(x))
+
+
+class SmallCNN(nn.Module):
+    """The rotation study's CNN: three (3x3 conv, pad 1 -> ReLU -> 2x2 max pool) stages with
+    32, 64, 64 channels, then flatten -> Linear(64) -> ReLU -> Linear(num_classes)."""
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 10, image_size: int = 32,
+                 hidden: int = 64) -> None:
+        super().__init__()
+        for key, value in (("in_channels", in_channels), ("num_classes", num_classes),
+                           ("image_size", image_size), ("hidden", hidden)):
+            check_positive(key, value)
+        if image_size % 8:
+            raise ConfigValueError("image_size", image_size,
+                                   "must be divisible by 8 (three 2x2 poolings)")
+        stages: list[nn.Module] = []
+        for c_in, c_out in ((in_channels, 32), (32, 64), (64, 64)):
+            stages += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+        self.features = nn.Sequential(*stages)
+        side = image_size // 8
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(64 * side * side, hidden), nn.ReLU(),
+                                  nn.Linear(hidden, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of shape (batch, num_classes)."""
+        return self.head(self.features(x))

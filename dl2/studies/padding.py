@@ -26,8 +26,9 @@ def job_key(job: Job) -> tuple[str, str, str, int]:
     """(protocol, net, conv type, seed) of a padding job."""
     cfg = job.config
     model = cfg.get("model", {})
-    return (cfg.get("data", {}).get("protocol", "?"), model.get("name", "?"),
-            conv_type_name(model.get("pad"), model.get("pad_size")), cfg.get("seed"))
+    conv = conv_type_name(model["pad"], model["pad_size"]) if "pad" in model else "-"
+    return (cfg.get("data", {}).get("protocol", "?"), model.get("name", "?"), conv,
+            cfg.get("seed"))
 
 
 def accuracy_records(jobs: list[Job]) -> tuple[list[dict[str, Any]], list[Job]]:

@@ -1,0 +1,143 @@
+"""The rotation study on a tiny CIFAR-layout folder written here: loading, verification,
+rotations, bad input, a tiny run with one accuracy per angle; and the ViT."""
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dl2.data.cifar import CIFAR10DataModule, ImageSet, angle_name
+from dl2.errors import ConfigValueError
+from dl2.nets.vit import ViT
+from dl2.pipeline import train
+from tests.conftest import TINY_BOXES, compose_cfg
+
+PER_CLASS = 2
+
+
+def write_cifar(root: Path) -> Path:
+    """A cifar-10-batches-py folder in the real pickle format: 5 train batches and a test batch
+    of PER_CLASS images per class each."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name in names:
+        labels = [c for c in range(10) for _ in range(PER_CLASS)]
+        data = rng.integers(0, 256, (len(labels), 3072), dtype=np.uint8)
+        with open(folder / name, "wb") as f:
+            pickle.dump({"batch_label": name, "labels": labels, "data": data,
+                         "filenames": [f"{i}.png" for i in range(len(labels))]}, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog",
+                                     "frog", "horse", "ship", "truck"], "num_vis": 3072}, f)
+    return folder
+
+
+@pytest.fixture
+def cifar_root(tmp_path):
+    write_cifar(tmp_path / "cifar")
+    return tmp_path / "cifar"
+
+
+def test_local_copy_loads_with_verification_off(cifar_root):
+    dm = CIFAR10DataModule(data_dir=str(cifar_root), download=False, verify=False, val_size=20,
+                           batch_size=8, num_workers=0, angles=[0, 90])
+    dm.setup()
+    assert len(dm.train_set) == 80 and len(dm.val_set) == 20
+    assert [len(t) for t in dm.test_sets] == [20, 20]
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.shape == (8, 3, 32, 32) and x.dtype == torch.float32 and 0 <= x.min() <= x.max() <= 1
+    assert dm.test_split_names == ["test_rot000", "test_rot090"]
+
+
+def test_verification_on_rejects_a_rebuilt_copy(cifar_root):
+    dm = CIFAR10DataModule(data_dir=str(cifar_root), download=False, verify=True, val_size=20)
+    with pytest.raises(ConfigValueError, match="verify=false"):
+        dm.setup()
+
+
+def test_missing_folder_and_corrupt_file(tmp_path, cifar_root):
+    with pytest.raises(ConfigValueError, match="download=false"):
+        CIFAR10DataModule(data_dir=str(tmp_path / "none"), download=False).setup()
+    (cifar_root / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"not a pickle")
+    with pytest.raises(ConfigValueError, match="corrupt"):
+        CIFAR10DataModule(data_dir=str(cifar_root), download=False, verify=False).setup()
+
+
+@pytest.mark.parametrize(("kwargs", "key"), [({"angles": []}, "angles"),
+                                             ({"augment": "flip"}, "augment"),
+                                             ({"angles": [0, 360.0, 360]}, "angles")])
+def test_bad_settings(kwargs, key):
+    with pytest.raises(ConfigValueError) as info:
+        CIFAR10DataModule(**kwargs)
+    assert info.value.key == key
+
+
+def test_rotations():
+    images = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    labels = torch.arange(4)
+    plain = torch.stack([ImageSet(images, labels)[i][0] for i in range(4)])
+    for angle, expected in [(0, plain), (360, plain),
+                            (90, torch.rot90(plain, 1, dims=(-2, -1))),
+                            (180, torch.rot90(plain, 2, dims=(-2, -1)))]:
+        rotated = torch.stack([ImageSet(images, labels, angle=angle)[i][0] for i in range(4)])
+        assert torch.equal(rotated, expected), angle
+    assert angle_name(30) == "test_rot030" and angle_name(22.5) == "test_rot022.5"
+
+
+def test_tiny_rotation_run_reports_every_angle(tmp_path, cifar_root):
+    angles = [0, 45, 90]
+    cfg = compose_cfg(tmp_path, [
+        "experiment=rotation", f"data.data_dir={cifar_root}", "data.download=false",
+        "data.verify=false", "data.val_size=20", "data.num_workers=0", "data.batch_size=16",
+        f"data.angles={angles}", "data.augment=rotation", "trainer.max_epochs=1",
+        "logger=wandb"])
+    metrics = train(cfg)
+    assert [k for k in metrics if k.endswith("/acc") and k.startswith("test_rot")] == [
+        "test_rot000/acc", "test_rot045/acc", "test_rot090/acc"]
+    out = Path(cfg.paths.output_dir)
+    results = json.loads((out / "results.json").read_text())
+    assert results["metrics"]["test_rot045/acc"] == metrics["test_rot045/acc"]
+    assert (out / "accuracy_by_angle.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("pool", ["cls", "mean"])
+@pytest.mark.parametrize("pos_emb", ["learned", "none"])
+def test_vit_shapes(pool, pos_emb):
+    vit = ViT(image_size=32, patch_size=8, num_classes=7, n_layer=2, n_head=2, n_embd=32,
+              pool=pool, pos_emb=pos_emb)
+    assert vit(torch.randn(3, 3, 32, 32)).shape == (3, 7)
+    with pytest.raises(ConfigValueError):
+        ViT(image_size=32, patch_size=5)
+
+
+def test_vit_learns_the_box_task(tmp_path):
+    cfg = compose_cfg(tmp_path, [*TINY_BOXES, "model=vit", "model.n_layer=2", "model.n_embd=32",
+                                 "model.patch_size=8", "model.dropout=0.0", "logger=none",
+                                 "data.n_train=200", "trainer.max_epochs=15",
+                                 "callbacks.early_stopping.patience=20"])
+    assert cfg.model.num_classes == 2
+    metrics = train(cfg)
+    assert metrics["train/acc"] > 0.9, metrics
+
+
+def test_sweep_rotation_tiny(tmp_path, cifar_root):
+    from tests.conftest import run_script
+
+    out = tmp_path / "report"
+    run_script("sweep.py", "rotation", "--seeds", "0,1", "--out", str(out),
+               "--sweep-dir", str(tmp_path / "sweep"), f"data.data_dir={cifar_root}",
+               "data.download=false", "data.verify=false", "data.val_size=20",
+               "data.num_workers=0", "data.angles=[0,90,180]", "trainer.max_epochs=1",
+               "logger=csv")
+    summary = json.loads((out / "summary.json").read_text())["summary"]
+    assert set(summary) == {"cnn, augment=none", "cnn, augment=rotation"}
+    assert all(row["angles"] == [0.0, 90.0, 180.0] and len(row["seeds"]) == 2
+               for row in summary.values())
+    report = (out / "report.md").read_text()
+    assert "| 90 |" in report and "rotation.png" in report
+    assert (out / "rotation.png").stat().st_size > 1000
