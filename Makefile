@@ -6,7 +6,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-all test-gpu lint format sweep-padding sweep-gpt report bench clean clean-logs
+.PHONY: help install train test test-all test-gpu lint format sweep-padding sweep-gpt sweep-rotation sweep-gnn report bench clean clean-logs
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-15s %s\n", $$1, $$2}'
@@ -43,6 +43,13 @@ sweep-padding: $(STAMP) ## the padding study (Tables 1 and 2): 2 nets x 6 conv t
 
 sweep-gpt: $(STAMP) ## the GPT study: RoPE vs absolute positions, sdpa vs manual, 3 seeds
 	$(PYTHON) sweep.py gpt
+
+sweep-rotation: $(STAMP) ## the rotation study: CNN with/without rotation augmentation, 3 seeds
+	$(PYTHON) sweep.py rotation
+
+sweep-gnn: $(STAMP) ## GCN / meanconv / GAT on Cora (10 seeds) and the noisy-edge study
+	$(PYTHON) sweep.py gnn
+	$(PYTHON) sweep.py gnn-noise
 
 report: $(STAMP) ## rebuild a report: make report DIR=logs/padding/sweeps/<folder>
 	$(PYTHON) sweep.py report $(DIR)

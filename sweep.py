@@ -4,6 +4,8 @@
     python sweep.py padding --protocol independent --seeds 0,1,2 logger=csv
     python sweep.py gpt                          # RoPE vs absolute, sdpa vs manual, 3 seeds
     python sweep.py rotation                     # CIFAR-10 CNN, with/without rotation, 3 seeds
+    python sweep.py gnn                          # GCN, meanconv, GAT on Cora, 10 seeds
+    python sweep.py gnn-noise                    # the same with 0-100% random edges added
     python sweep.py report logs/padding/sweeps/<folder>   # rebuild tables from any folder
 """
 
@@ -17,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 os.environ.setdefault("DL2_ROOT", str(ROOT))
 
-from dl2.studies import gpt, padding, rotation  # noqa: E402
+from dl2.studies import gnn, gpt, padding, rotation  # noqa: E402
 from dl2.studies.launch import multirun, sweep_dir  # noqa: E402
 from dl2.studies.results import collect  # noqa: E402
 
@@ -65,7 +67,19 @@ def run_rotation(args: argparse.Namespace) -> int:
     return code
 
 
-STUDIES = {"padding": padding, "gpt": gpt, "rotation": rotation}
+def run_gnn(args: argparse.Namespace, noises: str) -> int:
+    """Models x noise levels x seeds on a Planetoid graph, then the report."""
+    label = "noise" if "," in noises else "models"
+    folder = Path(args.sweep_dir) if args.sweep_dir else sweep_dir(Path(args.log_dir), "gnn",
+                                                                   label)
+    overrides = ["experiment=gnn", f"model={args.models}", f"data.noise={noises}",
+                 f"seed={args.seeds}", *args.overrides]
+    code = multirun(overrides, folder)
+    report(folder, Path(args.out) if args.out else ROOT / "reports" / f"gnn-{label}")
+    return code
+
+
+STUDIES = {"padding": padding, "gpt": gpt, "rotation": rotation, "gnn": gnn}
 
 
 def report(folder: Path, out: Path) -> None:
@@ -118,6 +132,18 @@ def main(argv: list[str] | None = None) -> int:
     o.add_argument("overrides", nargs="*",
                    help="extra train.py overrides, e.g. data.data_dir=... data.verify=false")
 
+    for name, noises, text in (("gnn", "0", "GCN / meanconv / GAT on Cora over seeds"),
+                               ("gnn-noise", "0,0.1,0.25,0.5,1.0",
+                                "accuracy as random edges are added (0-100% of the edges)")):
+        n = sub.add_parser(name, help=text)
+        n.add_argument("--models", default="gcn,meanconv,gat")
+        n.add_argument("--noise", default=noises, help="fractions of the edge count to add")
+        n.add_argument("--seeds", default="range(10)")
+        n.add_argument("--out", help="report folder (default reports/gnn-<models|noise>)")
+        n.add_argument("--sweep-dir", help="where the jobs go (default logs/gnn/sweeps/...)")
+        n.add_argument("--log-dir", default=str(ROOT / "logs"))
+        n.add_argument("overrides", nargs="*", help="extra train.py overrides (data.name=...)")
+
     r = sub.add_parser("report", help="rebuild a study's tables from a folder of results.json")
     r.add_argument("folder")
     r.add_argument("--out", help="report folder (default <folder>/report)")
@@ -129,6 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         return run_gpt(args)
     if args.study == "rotation":
         return run_rotation(args)
+    if args.study in ("gnn", "gnn-noise"):
+        for value in args.noise.split(","):
+            if float(value) < 0:
+                sys.exit(f"--noise: {value!r} is not allowed: fractions must be >= 0")
+        return run_gnn(args, args.noise)
     folder = Path(args.folder)
     try:
         report(folder, Path(args.out) if args.out else folder / "report")

@@ -1,0 +1,52 @@
+"""Full-batch node classification: one step per epoch on the whole graph, the masks choosing
+which nodes count for train, val and test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch_geometric.data import Data
+from torchmetrics.classification import MulticlassAccuracy
+
+
+class NodeClassifier(L.LightningModule):
+    """Cross-entropy on `train_mask` nodes; `<split>/loss` and `<split>/acc` on each mask."""
+
+    def __init__(self, net: nn.Module, optimizer: Callable[..., torch.optim.Optimizer],
+                 num_classes: int | None = None) -> None:
+        """`num_classes` defaults to the net's own (its output width)."""
+        super().__init__()
+        num_classes = num_classes or net.num_classes
+        self.save_hyperparameters(ignore=["net", "optimizer"])
+        self.net, self.optimizer_factory = net, optimizer
+        self.accs = nn.ModuleDict({f"{s}_acc": MulticlassAccuracy(num_classes, average="micro")
+                                   for s in ("train", "val", "test")})
+
+    def forward(self, graph: Data) -> torch.Tensor:
+        return self.net(graph.x, graph.edge_index)
+
+    def _evaluate(self, graph: Data, split: str) -> torch.Tensor:
+        mask = graph[f"{split}_mask"]
+        logits = self(graph)[mask]
+        loss = F.cross_entropy(logits, graph.y[mask])
+        self.accs[f"{split}_acc"](logits.argmax(-1), graph.y[mask])
+        self.log(f"{split}/loss", loss, batch_size=int(mask.sum()), prog_bar=split == "val")
+        self.log(f"{split}/acc", self.accs[f"{split}_acc"], batch_size=int(mask.sum()),
+                 prog_bar=split == "val")
+        return loss
+
+    def training_step(self, graph: Data, batch_idx: int) -> torch.Tensor:
+        return self._evaluate(graph, "train")
+
+    def validation_step(self, graph: Data, batch_idx: int) -> None:
+        self._evaluate(graph, "val")
+
+    def test_step(self, graph: Data, batch_idx: int) -> None:
+        self._evaluate(graph, "test")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_factory(params=self.parameters())

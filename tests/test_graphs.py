@@ -1,0 +1,133 @@
+"""Graph algebra on the report's example graphs, the mean layer = its matrix form = SAGEConv,
+noise injection, and node classification end to end on a synthetic graph."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch_geometric.nn import SAGEConv
+
+from dl2.data.graphs import add_random_edges, undirected_pairs
+from dl2.errors import ConfigValueError
+from dl2.graphs import adjacency, degree_matrix, laplacian, walk_counts
+from dl2.nets.gnn import MeanConv, mean_conv_dense
+from dl2.pipeline import train
+from tests.conftest import compose_cfg
+
+G1 = [[0, 1, 1, 0, 1], [1, 0, 1, 0, 0], [1, 1, 0, 1, 0], [0, 0, 1, 0, 0], [1, 0, 0, 0, 0]]
+G1_SQUARED = [[3, 1, 1, 1, 0], [1, 2, 1, 1, 1], [1, 1, 3, 0, 1], [1, 1, 0, 1, 0],
+              [0, 1, 1, 0, 1]]
+G2 = [[0, 1, 0, 0, 0, 0], [1, 0, 1, 0, 1, 0], [0, 1, 0, 1, 0, 0], [0, 0, 1, 0, 1, 1],
+      [0, 1, 0, 1, 0, 1], [0, 0, 0, 1, 1, 0]]
+G2_LAPLACIAN = [[1, -1, 0, 0, 0, 0], [-1, 3, -1, 0, -1, 0], [0, -1, 2, -1, 0, 0],
+                [0, 0, -1, 3, -1, -1], [0, -1, 0, -1, 3, -1], [0, 0, 0, -1, -1, 2]]
+
+
+def edges_of(matrix):
+    return [(u, v) for u, row in enumerate(matrix) for v, x in enumerate(row) if x and u < v]
+
+
+def test_example_graph_1_walks():
+    adj = adjacency(edges_of(G1), 5)
+    assert adj.tolist() == G1
+    assert walk_counts(adj, 2).tolist() == G1_SQUARED
+    # A^3 counts walks of length 3: check one entry by enumeration
+    a3 = walk_counts(adj, 3)
+    walks = sum(G1[0][i] * G1[i][j] * G1[j][2] for i in range(5) for j in range(5))
+    assert a3[0, 2] == walks
+
+
+def test_example_graph_2_degrees_and_laplacian():
+    adj = adjacency(edges_of(G2), 6)
+    assert torch.diag(degree_matrix(adj)).tolist() == [1, 3, 2, 3, 3, 2]
+    assert laplacian(adj).tolist() == G2_LAPLACIAN
+    norm = laplacian(adj, normalized=True)
+    deg = torch.tensor([1.0, 3, 2, 3, 3, 2])
+    expected = torch.eye(6) - adj / torch.sqrt(deg[:, None] * deg[None, :])
+    torch.testing.assert_close(norm, expected)
+    assert torch.linalg.eigvalsh(laplacian(adj)).min().abs() < 1e-5  # connected: one zero
+
+
+def test_directed_adjacency_and_bad_input():
+    adj = adjacency([(0, 1), (1, 2)], 3, directed=True)
+    assert adj.tolist() == [[0, 1, 0], [0, 0, 1], [0, 0, 0]]
+    with pytest.raises(ConfigValueError, match="0..2"):
+        adjacency([(0, 3)], 3)
+    with pytest.raises(ConfigValueError, match="square"):
+        laplacian(torch.zeros(2, 3))
+    assert laplacian(torch.zeros(2, 2), normalized=True).tolist() == [[1, 0], [0, 1]]
+
+
+def random_graph(n, p, seed):
+    gen = torch.Generator().manual_seed(seed)
+    adj = (torch.rand(n, n, generator=gen) < p).float()
+    adj.fill_diagonal_(0)
+    adj[0] = 0  # node 0 receives nothing: an isolated target
+    adj[:, 0] = 0
+    return adj
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mean_layer_equals_matrix_form_and_sageconv(seed):
+    torch.manual_seed(seed)
+    n, c_in, c_out = 12, 5, 4
+    adj = random_graph(n, 0.3, seed)
+    edge_index = adj.nonzero().t().flip(0)  # adj[v, u] = 1 -> message u -> v
+    x = torch.randn(n, c_in)
+    layer = MeanConv(c_in, c_out)
+    out = layer(x, edge_index)
+    dense = mean_conv_dense(x, adj, layer.lin_neigh.weight, layer.lin_self.weight,
+                            layer.lin_neigh.bias)
+    torch.testing.assert_close(out, dense, atol=1e-5, rtol=1e-5)
+    # the isolated node: D^-1 is taken as 0, so only B h_v (+ bias) remains
+    torch.testing.assert_close(out[0], layer.lin_self(x[0]) + layer.lin_neigh.bias)
+    sage = SAGEConv(c_in, c_out, aggr="mean", root_weight=True)
+    with torch.no_grad():
+        sage.lin_l.weight.copy_(layer.lin_neigh.weight)
+        sage.lin_l.bias.copy_(layer.lin_neigh.bias)
+        sage.lin_r.weight.copy_(layer.lin_self.weight)
+    torch.testing.assert_close(sage(x, edge_index), out, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.1, 0.5, 1.0])
+def test_noise_adds_exactly_the_asked_new_edges(fraction):
+    adj = random_graph(40, 0.1, 0)
+    adj = ((adj + adj.t()) > 0).float()
+    edge_index = adj.nonzero().t()
+    before = undirected_pairs(edge_index)
+    noisy = add_random_edges(edge_index, 40, fraction, seed=3)
+    after = undirected_pairs(noisy)
+    assert before <= after and len(after - before) == round(fraction * len(before))
+    assert noisy.shape[1] == edge_index.shape[1] + 2 * len(after - before)
+    assert not (noisy[0] == noisy[1]).any()
+    pairs = list(zip(*noisy.tolist(), strict=True))
+    assert len(pairs) == len(set(pairs))  # no duplicate directed edges
+    assert torch.equal(noisy, add_random_edges(edge_index, 40, fraction, seed=3))
+
+
+def test_noise_bad_input():
+    ei = torch.tensor([[0, 1], [1, 0]])
+    with pytest.raises(ConfigValueError, match="noise"):
+        add_random_edges(ei, 3, -0.1)
+    with pytest.raises(ConfigValueError, match="0..1"):
+        add_random_edges(torch.tensor([[0, 5], [5, 0]]), 2, 0.1)
+    with pytest.raises(ConfigValueError, match="only"):
+        add_random_edges(ei, 3, 5.0)
+
+
+@pytest.mark.parametrize("model", ["gcn", "meanconv", "gat"])
+def test_node_classification_on_a_synthetic_graph(tmp_path, model):
+    cfg = compose_cfg(tmp_path, ["experiment=gnn", f"model={model}", "data=sbm_graph",
+                                 "data.signal=2.0", "trainer.max_epochs=100", "logger=csv"])
+    metrics = train(cfg)
+    assert metrics["test/acc"] > 0.8, metrics
+    results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+    assert results["best_epoch"] is not None
+
+
+def test_unknown_dataset_name(tmp_path):
+    cfg = compose_cfg(tmp_path, ["experiment=gnn", "data.name=Cornell", "logger=none"])
+    with pytest.raises(ConfigValueError) as info:
+        train(cfg)
+    assert info.value.key == "data.name" and "Cora, CiteSeer, PubMed" in str(info.value)
