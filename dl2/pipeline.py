@@ -21,6 +21,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import Logger, WandbLogger
+from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.model_helpers import is_overridden
 from omegaconf import DictConfig, OmegaConf
 
@@ -200,9 +201,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         raise
     finally:
         payload["wall_time_s"] = round(time.time() - start, 3)
-        write_results(output_dir / RESULTS_FILE, payload)
+        if rank_zero_only.rank == 0:  # one results.json per job, also under DDP
+            write_results(output_dir / RESULTS_FILE, payload)
         close_loggers(loggers, failed)
-        if not failed:
+        if not failed and rank_zero_only.rank == 0:
             print_metrics(payload["metrics"], f"{cfg.get('task_name')}: {output_dir}")
 
 

@@ -131,3 +131,18 @@ def test_unknown_dataset_name(tmp_path):
     with pytest.raises(ConfigValueError) as info:
         train(cfg)
     assert info.value.key == "data.name" and "Cora, CiteSeer, PubMed" in str(info.value)
+
+
+SHARED_PLANETOID = Path(__file__).resolve().parents[2] / "shared" / "data" / "planetoid"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_PLANETOID.is_dir(), reason="no local Planetoid copy")
+def test_cora_from_a_local_copy(tmp_path):
+    import shutil
+
+    shutil.copytree(SHARED_PLANETOID / "Cora" / "raw", tmp_path / "planetoid" / "Cora" / "raw")
+    cfg = compose_cfg(tmp_path, ["experiment=gnn", f"paths.data_dir={tmp_path}",
+                                 "data.noise=0.1", "logger=none"])
+    metrics = train(cfg)
+    assert metrics["test/acc"] > 0.7, metrics
