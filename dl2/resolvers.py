@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 
 from omegaconf import OmegaConf
@@ -29,6 +30,17 @@ def _overrides(group: bool) -> str:
     return ",".join(sorted(items)) or "default"
 
 
+def job_dirname(overrides: str, max_len: int = 120) -> str:
+    """A job folder name from its overrides: `/` replaced (no nested folders), and names longer
+    than `max_len` cut and tagged with a hash of the whole, so that they stay unique and under
+    the file system's 255-byte limit."""
+    name = str(overrides).replace("/", "_")
+    if len(name) <= max_len:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+    return f"{name[:max_len - 11]}~{digest}"
+
+
 def register_resolvers() -> None:
     """Register dl2's resolvers (idempotent)."""
     from dl2.nets.cnn import preset_pad
@@ -39,6 +51,7 @@ def register_resolvers() -> None:
         "dl2.interactive": _is_interactive,
         "dl2.run_group": lambda: _overrides(group=True),
         "dl2.run_name": lambda: _overrides(group=False),
+        "dl2.dirname": job_dirname,
     }
     for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):

@@ -99,3 +99,13 @@ def test_bad_study_arguments(tmp_path):
     proc = run_script("sweep.py", "padding", "--nets", "net7", check=False)
     assert proc.returncode != 0 and "net7" in proc.stderr and "net1" in proc.stderr
     assert not Path(tmp_path / "sweep").exists()
+
+
+def test_job_dirname_stays_short_and_unique():
+    from dl2.resolvers import job_dirname
+
+    assert job_dirname("model=net2,seed=1") == "model=net2,seed=1"
+    assert job_dirname("data.dir=a/b") == "data.dir=a_b"
+    long_a, long_b = "x=" + "a" * 300, "x=" + "a" * 299 + "b"
+    assert len(job_dirname(long_a)) == 120
+    assert job_dirname(long_a) != job_dirname(long_b)
