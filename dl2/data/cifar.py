@@ -1,0 +1,160 @@
+"""CIFAR-10 for the rotation study: torchvision's download (or a local copy in the standard
+`cifar-10-batches-py` layout, checksums optional), a seeded 45k/5k train/val split, random
+rotation augmentation, and one test split per rotation angle."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torchvision.datasets import CIFAR10
+from torchvision.datasets.utils import check_integrity
+from torchvision.transforms.v2 import RandomRotation
+from torchvision.transforms.v2 import functional as TF
+
+from dl2.errors import ConfigValueError, check_choice, check_positive
+
+AUGMENTS = ("none", "rotation")
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+           "truck")
+
+
+class UncheckedCIFAR10(CIFAR10):
+    """torchvision's CIFAR10 that only checks that the batch files exist: mirrored or rebuilt
+    copies are valid data but do not match the official MD5 sums."""
+
+    def _check_integrity(self) -> bool:
+        folder = Path(self.root) / self.base_folder
+        return all(check_integrity(str(folder / name)) for name, _ in
+                   self.train_list + self.test_list)
+
+    def _load_meta(self) -> None:
+        path = os.path.join(self.root, self.base_folder, self.meta["filename"])
+        if not check_integrity(path):
+            raise RuntimeError(f"CIFAR-10 metadata file {path} not found")
+        with open(path, "rb") as f:
+            self.classes = pickle.load(f, encoding="latin1")[self.meta["key"]]
+        self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
+
+
+def load_cifar10(root: str | Path, train: bool, download: bool, verify: bool
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images as uint8 (N, 3, 32, 32) and labels as int64, read through torchvision."""
+    folder = Path(root) / CIFAR10.base_folder
+    if not download and not folder.is_dir():
+        raise ConfigValueError("data_dir", str(root),
+                               f"has no {CIFAR10.base_folder}/ folder and data.download=false; "
+                               "set data.download=true or point data.data_dir at a copy")
+    cls = CIFAR10 if verify else UncheckedCIFAR10
+    try:
+        ds = cls(str(root), train=train, download=download)
+    except RuntimeError as err:
+        hint = "" if not verify else " (a rebuilt or mirrored copy needs data.verify=false)"
+        raise ConfigValueError("data_dir", str(root), f"{err}{hint}") from None
+    except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as err:
+        raise ConfigValueError("data_dir", str(root),
+                               f"holds a corrupt CIFAR-10 batch file ({type(err).__name__}: "
+                               f"{err})") from None
+    images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
+    return images, torch.tensor(ds.targets, dtype=torch.long)
+
+
+class ImageSet(Dataset):
+    """uint8 images served as float [0, 1] tensors (ToTensor's scaling), optionally rotated:
+    by a fixed `angle`, or by a random one per image (`augment`)."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, angle: float = 0.0,
+                 augment: RandomRotation | None = None) -> None:
+        self.images, self.labels, self.angle, self.augment = images, labels, angle, augment
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image = self.images[i].float().div_(255)
+        if self.augment is not None:
+            image = self.augment(image)
+        elif self.angle % 360:
+            image = TF.rotate(image, self.angle)
+        return image, self.labels[i]
+
+
+def angle_name(angle: float) -> str:
+    """`test_rot030` for 30 degrees (`test_rot022.5` for 22.5)."""
+    text = f"{angle:g}"
+    whole, _, frac = text.partition(".")
+    return f"test_rot{int(whole):03d}" + (f".{frac}" if frac else "")
+
+
+class CIFAR10DataModule(L.LightningDataModule):
+    """45k/5k seeded train/val split of the training images, the official test set rotated by
+    each of `angles` (one test split each: `test_rot000/acc`, `test_rot030/acc`, ...)."""
+
+    num_classes = 10
+
+    def __init__(self, data_dir: str = "data", download: bool = True, verify: bool = True,
+                 augment: str = "none", max_rotation: float = 360.0, val_size: int = 5000,
+                 split_seed: int = 0, batch_size: int = 64, num_workers: int = 0,
+                 angles: list[float] | None = None, limit_train: int | None = None,
+                 limit_test: int | None = None) -> None:
+        super().__init__()
+        check_choice("augment", augment, AUGMENTS)
+        check_positive("batch_size", batch_size)
+        check_positive("val_size", val_size)
+        if angles is None:
+            angles = list(range(0, 361, 30))
+        if len(angles) == 0:
+            raise ConfigValueError("angles", list(angles), "give at least one angle")
+        for key, value in (("limit_train", limit_train), ("limit_test", limit_test)):
+            if value is not None:
+                check_positive(key, value)
+        self.save_hyperparameters()
+        self.angles = [float(a) for a in angles]
+        self.test_split_names = [angle_name(a) for a in self.angles]
+        if len(set(self.test_split_names)) != len(self.test_split_names):
+            raise ConfigValueError("angles", list(angles), "must not repeat an angle")
+        self.train_set = self.val_set = None
+        self.test_sets: list[ImageSet] = []
+
+    def prepare_data(self) -> None:
+        hp = self.hparams
+        if hp.download:
+            load_cifar10(hp.data_dir, True, True, hp.verify)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        hp = self.hparams
+        images, labels = load_cifar10(hp.data_dir, True, False, hp.verify)
+        if hp.val_size >= len(labels):
+            raise ConfigValueError("val_size", hp.val_size,
+                                   f"must be smaller than the {len(labels)} training images")
+        order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(hp.split_seed))
+        val_idx, train_idx = order[:hp.val_size], order[hp.val_size:]
+        if hp.limit_train:
+            train_idx = train_idx[:hp.limit_train]
+        augment = RandomRotation(hp.max_rotation) if hp.augment == "rotation" else None
+        self.train_set = ImageSet(images[train_idx], labels[train_idx], augment=augment)
+        self.val_set = ImageSet(images[val_idx], labels[val_idx])
+        test_images, test_labels = load_cifar10(hp.data_dir, False, False, hp.verify)
+        if hp.limit_test:
+            test_images, test_labels = test_images[:hp.limit_test], test_labels[:hp.limit_test]
+        self.test_sets = [ImageSet(test_images, test_labels, angle=a) for a in self.angles]
+
+    def _loader(self, ds: Dataset, shuffle: bool = False) -> DataLoader:
+        hp = self.hparams
+        return DataLoader(ds, batch_size=hp.batch_size, shuffle=shuffle,
+                          num_workers=hp.num_workers, persistent_workers=hp.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set)
+
+    def test_dataloader(self) -> list[DataLoader]:
+        return [self._loader(ds) for ds in self.test_sets]
