@@ -3,6 +3,7 @@ standard public split, a small synthetic graph for tests, and seeded random-edge
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import lightning as L
@@ -54,7 +55,7 @@ def add_random_edges(edge_index: torch.Tensor, num_nodes: int, fraction: float,
     return torch.cat([edge_index, added, added.flip(0)], dim=1)
 
 
-class GraphDataModule(L.LightningDataModule):
+class GraphDataModule(L.LightningDataModule, ABC):
     """One graph served whole, the same batch for train/val/test (masks pick the nodes)."""
 
     test_split_names = ("test",)
@@ -66,8 +67,9 @@ class GraphDataModule(L.LightningDataModule):
         self.noise, self.noise_seed = noise, noise_seed
         self.graph: Data | None = None
 
+    @abstractmethod
     def load(self) -> Data:
-        raise NotImplementedError
+        """Build or read the graph (before noise is added)."""
 
     def setup(self, stage: str | None = None) -> None:
         if self.graph is not None:

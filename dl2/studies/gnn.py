@@ -4,14 +4,13 @@ study), mean and population std over seeds, as a table and a plot."""
 from __future__ import annotations
 
 import csv
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dl2.studies.results import Job
+from dl2.studies.results import Job, report_footer, write_summary
 
 
 def summarise(jobs: list[Job]) -> dict[str, dict[str, Any]]:
@@ -80,19 +79,12 @@ def write_report(jobs: list[Job], out: Path, title: str = "Graph study") -> dict
         for name, row in summary.items():
             for noise, cell in row.items():
                 writer.writerows([name, noise, s, v] for s, v in cell["seeds"].items())
-    payload = {"summary": summary,
-               "left_out": [{"folder": str(j.folder), "status": j.status, "error": j.error}
-                            for j in left_out],
-               "machines": sorted({json.dumps(j.results.get("machine", {}), sort_keys=True)
-                                   for j in jobs if j.status == "completed"})}
-    (out / "summary.json").write_text(json.dumps(payload, indent=2) + "\n")
+    payload = write_summary(out, summary, jobs, left_out)
     lines = [f"# {title}\n", "Test accuracy (%) at the best validation epoch, mean ± std over "
              "seeds.\n", markdown_table(summary)]
     if any(len(row) > 1 for row in summary.values()):
         plot(summary, out / "noise.png")
         lines.append("![accuracy against added random edges](noise.png)\n")
-    if left_out:
-        lines += ["## Jobs left out\n"] + [f"- {j.folder}: {j.status} {j.error}"
-                                           for j in left_out]
+    lines += report_footer(payload, left_out)
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return payload

@@ -4,7 +4,6 @@ arm over seeds, the training curves, and the text samples of each run."""
 from __future__ import annotations
 
 import csv
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from dl2.studies.curves import read_curves
-from dl2.studies.results import Job
+from dl2.studies.results import Job, report_footer, write_summary
 
 
 def arm(job: Job) -> str:
@@ -107,12 +106,7 @@ def write_report(jobs: list[Job], out: Path, title: str = "GPT study") -> dict[s
     summary = summarise(jobs)
     left_out = [j for j in jobs if j.status != "completed"]
     has_plot = plot_curves(jobs, out / "curves.png")
-    payload = {"summary": summary,
-               "left_out": [{"folder": str(j.folder), "status": j.status, "error": j.error}
-                            for j in left_out],
-               "machines": sorted({json.dumps(j.results.get("machine", {}), sort_keys=True)
-                                   for j in jobs if j.status == "completed"})}
-    (out / "summary.json").write_text(json.dumps(payload, indent=2) + "\n")
+    payload = write_summary(out, summary, jobs, left_out)
     lines = [f"# {title}\n", markdown_table(summary)]
     if has_plot:
         lines.append("![training curves](curves.png)\n")
@@ -128,8 +122,6 @@ def write_report(jobs: list[Job], out: Path, title: str = "GPT study") -> dict[s
                          f"val loss {job.metrics['val/loss']:.3f}; {settings})\n")
             for prompt, text in samples:
                 lines += [f"**{prompt}**", "", "```", prompt + text, "```", ""]
-    if left_out:
-        lines += ["## Jobs left out\n"] + [f"- {j.folder}: {j.status} {j.error}"
-                                           for j in left_out]
+    lines += report_footer(payload, left_out)
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return payload

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from dl2.nets.cnn import CONV_TYPES, conv_type_name
-from dl2.studies.results import Job
+from dl2.studies.results import Job, report_footer, write_summary
 
 # the order of the report's Table 1
 CONV_ORDER = ("valid", "replicate", "reflect", "circular", "sconv", "fconv")
@@ -113,29 +112,9 @@ def write_report(jobs: list[Job], out: Path, title: str = "Padding study") -> di
         writer.writerows(sorted(rows, key=lambda r: (r["protocol"], r["net"],
                                                      _conv_sort(r["conv_type"]), r["split"],
                                                      r["seed"])))
-    machines = sorted({json.dumps(j.results.get("machine", {}), sort_keys=True) for j in jobs
-                       if j.status == "completed"})
-    payload = {"summary": summary,
-               "left_out": [{"folder": str(j.folder), "status": j.status, "error": j.error,
-                             "overrides": j.overrides} for j in left_out],
-               "machines": [json.loads(m) for m in machines],
-               "jobs_completed": sum(j.status == "completed" for j in jobs)}
-    (out / "summary.json").write_text(json.dumps(payload, indent=2) + "\n")
+    payload = write_summary(out, summary, jobs, left_out)
     lines = [f"# {title}\n", f"{payload['jobs_completed']} completed jobs.\n",
-             markdown_tables(summary)]
-    if left_out:
-        lines += ["## Jobs left out of the tables\n", "| folder | status | overrides | error |",
-                  "|---|---|---|---|"]
-        lines += [f"| {j.folder} | {j.status} | {' '.join(j.overrides)} | "
-                  f"{j.error.splitlines()[0] if j.error else ''} |" for j in left_out]
-        lines.append("")
-    if payload["machines"]:
-        lines += ["## Machines\n"] + [f"- {_machine_line(m)}" for m in payload["machines"]]
+             markdown_tables(summary), *report_footer(payload, left_out)]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return payload
 
-
-def _machine_line(machine: dict[str, Any]) -> str:
-    device = machine.get("gpu") or f"CPU, {machine.get('cpu_count')} cores"
-    return (f"{device}; torch {machine.get('torch')}, Python {machine.get('python')}, "
-            f"{machine.get('platform')}")

@@ -66,3 +66,41 @@ def collect(root: Path | str) -> list[Job]:
     if not jobs:
         raise ValueError(f"no job folders (results.json or .hydra/) under {str(root)!r}")
     return sorted(jobs.values(), key=lambda job: str(job.folder))
+
+
+def write_summary(out: Path, summary: dict[str, Any], jobs: list[Job],
+                  left_out: list[Job]) -> dict[str, Any]:
+    """Write `out/summary.json`: the study's summary, the jobs left out of its tables, and the
+    machines the completed jobs ran on. Returns what it wrote."""
+    completed = [j for j in jobs if j.status == "completed"]
+    machines = sorted({json.dumps(j.results.get("machine", {}), sort_keys=True)
+                       for j in completed})
+    payload = {"summary": summary,
+               "left_out": [{"folder": str(j.folder), "status": j.status, "error": j.error,
+                             "overrides": j.overrides} for j in left_out],
+               "machines": [json.loads(m) for m in machines],
+               "jobs_completed": len(completed)}
+    (out / "summary.json").write_text(json.dumps(payload, indent=2) + "\n")
+    return payload
+
+
+def report_footer(payload: dict[str, Any], left_out: list[Job]) -> list[str]:
+    """Markdown lines closing every report: the jobs left out of the tables (never dropped
+    silently) and the machines behind the numbers."""
+    lines: list[str] = []
+    if left_out:
+        lines += ["## Jobs left out of the tables\n", "| folder | status | overrides | error |",
+                  "|---|---|---|---|"]
+        lines += [f"| {j.folder} | {j.status} | {' '.join(j.overrides)} | "
+                  f"{j.error.splitlines()[0] if j.error else ''} |" for j in left_out]
+        lines.append("")
+    if payload["machines"]:
+        lines += ["## Machines\n"] + [f"- {machine_line(m)}" for m in payload["machines"]]
+    return lines
+
+
+def machine_line(machine: dict[str, Any]) -> str:
+    """One line naming the device, torch and Python of a job's `machine` record."""
+    device = machine.get("gpu") or f"CPU, {machine.get('cpu_count')} cores"
+    return (f"{device}; torch {machine.get('torch')}, Python {machine.get('python')}, "
+            f"{machine.get('platform')}")

@@ -4,7 +4,6 @@ model), mean and population std over seeds, as a table and one figure with bands
 from __future__ import annotations
 
 import csv
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from dl2.callbacks.rotation import accuracy_by_angle
-from dl2.studies.results import Job
+from dl2.studies.results import Job, report_footer, write_summary
 
 
 def arm(job: Job) -> str:
@@ -87,19 +86,12 @@ def write_report(jobs: list[Job], out: Path, title: str = "Rotation study") -> d
             for seed, values in row["seeds"].items():
                 writer.writerows([name, seed, a, v] for a, v in zip(row["angles"], values,
                                                                     strict=True))
-    payload = {"summary": summary,
-               "left_out": [{"folder": str(j.folder), "status": j.status, "error": j.error}
-                            for j in left_out],
-               "machines": sorted({json.dumps(j.results.get("machine", {}), sort_keys=True)
-                                   for j in jobs if j.status == "completed"})}
-    (out / "summary.json").write_text(json.dumps(payload, indent=2) + "\n")
+    payload = write_summary(out, summary, jobs, left_out)
     lines = [f"# {title}\n", "Test accuracy (%) by rotation angle, mean ± std over seeds.\n",
              markdown_table(summary)]
     if summary:
         plot(summary, out / "rotation.png")
         lines.append("![accuracy by rotation](rotation.png)\n")
-    if left_out:
-        lines += ["## Jobs left out\n"] + [f"- {j.folder}: {j.status} {j.error}"
-                                           for j in left_out]
+    lines += report_footer(payload, left_out)
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return payload
