@@ -50,7 +50,8 @@ def run_gpt(args: argparse.Namespace) -> int:
         Path(args.log_dir), "gpt", "positions")
     overrides = [f"experiment={args.experiment}", f"model.pos_emb={args.pos_embs}",
                  f"model.attn={args.attns}", f"seed={args.seeds}",
-                 f"trainer.max_steps={args.steps}", "logger=many", *args.overrides]
+                 f"trainer.max_steps={args.steps}",
+                 f"trainer.val_check_interval={args.val_every}", "logger=many", *args.overrides]
     code = multirun(overrides, folder)
     report(folder, Path(args.out) if args.out else ROOT / "reports" / "gpt")
     return code
@@ -117,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--attns", default="sdpa,manual")
     g.add_argument("--seeds", default="0,1,2")
     g.add_argument("--steps", type=int, default=300)
+    g.add_argument("--val-every", type=int, default=100,
+                   help="validate every N steps; the best validation step is what the table shows")
     g.add_argument("--out", help="report folder (default reports/gpt)")
     g.add_argument("--sweep-dir", help="where the jobs go (default logs/gpt/sweeps/...)")
     g.add_argument("--log-dir", default=str(ROOT / "logs"))

@@ -80,9 +80,9 @@ def test_sweep_gpt_tiny_report(tmp_path, text_file):
     out = tmp_path / "report"
     overrides = [o for o in tiny_gpt_overrides(text_file, steps=20)
                  if not o.startswith(("experiment=", "trainer.max_steps", "logger="))]
-    run_script("sweep.py", "gpt", "--experiment", "gpt", "--steps", "20", "--seeds", "0,1",
-               "--out", str(out), "--sweep-dir", str(tmp_path / "sweep"), *overrides,
-               "trainer.val_check_interval=10", "callbacks.text_samples.every_n_steps=10")
+    run_script("sweep.py", "gpt", "--experiment", "gpt", "--steps", "20", "--val-every", "10",
+               "--seeds", "0,1", "--out", str(out), "--sweep-dir", str(tmp_path / "sweep"),
+               *overrides, "callbacks.text_samples.every_n_steps=10")
     summary = json.loads((out / "summary.json").read_text())["summary"]
     assert set(summary) == {"gpt-nano rope/sdpa", "gpt-nano rope/manual",
                             "gpt-nano absolute/sdpa", "gpt-nano absolute/manual"}

@@ -4,6 +4,7 @@ noise injection, and node classification end to end on a synthetic graph."""
 import json
 from pathlib import Path
 
+import hydra
 import pytest
 import torch
 from torch_geometric.nn import SAGEConv
@@ -114,6 +115,21 @@ def test_noise_bad_input():
         add_random_edges(torch.tensor([[0, 5], [5, 0]]), 2, 0.1)
     with pytest.raises(ConfigValueError, match="only"):
         add_random_edges(ei, 3, 5.0)
+
+
+def test_noise_follows_the_run_seed(tmp_path):
+    """data.noise_seed defaults to the run's seed: two seeds see two different noisy graphs,
+    the same seed the same one."""
+    edges = {}
+    for run, seed in (("a", 1), ("b", 2), ("c", 1)):
+        cfg = compose_cfg(tmp_path / run, ["experiment=gnn", "data=sbm_graph", "data.noise=0.5",
+                                           f"seed={seed}", "logger=none"])
+        assert cfg.data.noise_seed == seed
+        datamodule = hydra.utils.instantiate(cfg.data)
+        datamodule.setup()
+        edges[run] = datamodule.graph.edge_index
+    assert torch.equal(edges["a"], edges["c"])
+    assert not torch.equal(edges["a"], edges["b"])
 
 
 @pytest.mark.parametrize("model", ["gcn", "meanconv", "gat"])
