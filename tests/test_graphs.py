@@ -70,9 +70,10 @@ def random_graph(n, p, seed):
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_mean_layer_equals_matrix_form_and_sageconv(seed):
+@pytest.mark.parametrize(("c_in", "c_out"), [(5, 4), (3, 6)])  # projects first / aggregates first
+def test_mean_layer_equals_matrix_form_and_sageconv(seed, c_in, c_out):
     torch.manual_seed(seed)
-    n, c_in, c_out = 12, 5, 4
+    n = 12
     adj = random_graph(n, 0.3, seed)
     edge_index = adj.nonzero().t().flip(0)  # adj[v, u] = 1 -> message u -> v
     x = torch.randn(n, c_in)
@@ -89,6 +90,9 @@ def test_mean_layer_equals_matrix_form_and_sageconv(seed):
         sage.lin_l.bias.copy_(layer.lin_neigh.bias)
         sage.lin_r.weight.copy_(layer.lin_self.weight)
     torch.testing.assert_close(sage(x, edge_index), out, atol=1e-5, rtol=1e-5)
+    no_bias = MeanConv(c_in, c_out, bias=False)
+    torch.testing.assert_close(no_bias(x, edge_index), mean_conv_dense(
+        x, adj, no_bias.lin_neigh.weight, no_bias.lin_self.weight), atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.1, 0.5, 1.0])

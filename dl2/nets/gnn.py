@@ -14,22 +14,29 @@ from dl2.errors import check_choice, check_positive
 class MeanConv(MessagePassing):
     """h_v' = W · mean_{u in N(v)} h_u + B · h_v (+ bias), N(v) = the sources of edges into v.
 
-    A node without incoming edges aggregates nothing (its mean is 0), so h_v' = B · h_v.
+    A node without incoming edges aggregates nothing (its mean is 0), so h_v' = B · h_v (+ bias).
+    W is linear, so W · mean(h_u) = mean(W · h_u): the layer averages whichever side is narrower
+    (on Cora's 1433 input features, projecting to 16 first makes the messages 90x smaller).
     """
 
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
         super().__init__(aggr="mean")
         self.lin_neigh = nn.Linear(in_channels, out_channels, bias=bias)  # W (+ bias)
         self.lin_self = nn.Linear(in_channels, out_channels, bias=False)  # B
+        self.project_first = out_channels < in_channels
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        return self.propagate(edge_index, x=x)
+        weight, bias = self.lin_neigh.weight, self.lin_neigh.bias
+        if self.project_first:
+            out = self.propagate(edge_index, x=F.linear(x, weight))
+        else:
+            out = F.linear(self.propagate(edge_index, x=x), weight)
+        if bias is not None:
+            out = out + bias
+        return out + self.lin_self(x)
 
     def message(self, x_j: torch.Tensor) -> torch.Tensor:
         return x_j
-
-    def update(self, aggr_out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return self.lin_neigh(aggr_out) + self.lin_self(x)
 
 
 def mean_conv_dense(x: torch.Tensor, adj: torch.Tensor, weight: torch.Tensor,
