@@ -145,10 +145,11 @@ class CIFAR10DataModule(L.LightningDataModule):
             test_images, test_labels = test_images[:hp.limit_test], test_labels[:hp.limit_test]
         self.test_sets = [ImageSet(test_images, test_labels, angle=a) for a in self.angles]
 
-    def _loader(self, ds: Dataset, shuffle: bool = False) -> DataLoader:
+    def _loader(self, ds: Dataset, shuffle: bool = False, persistent: bool = True) -> DataLoader:
         hp = self.hparams
         return DataLoader(ds, batch_size=hp.batch_size, shuffle=shuffle,
-                          num_workers=hp.num_workers, persistent_workers=hp.num_workers > 0)
+                          num_workers=hp.num_workers,
+                          persistent_workers=persistent and hp.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)
@@ -157,4 +158,5 @@ class CIFAR10DataModule(L.LightningDataModule):
         return self._loader(self.val_set)
 
     def test_dataloader(self) -> list[DataLoader]:
-        return [self._loader(ds) for ds in self.test_sets]
+        # read once each: persistent workers would keep 2 processes alive per angle
+        return [self._loader(ds, persistent=False) for ds in self.test_sets]
