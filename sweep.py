@@ -24,6 +24,17 @@ from dl2.studies.launch import multirun, sweep_dir  # noqa: E402
 from dl2.studies.results import collect  # noqa: E402
 
 
+def launch(args: argparse.Namespace, task: str, label: str, overrides: list[str],
+           report_name: str) -> int:
+    """Run one multirun (the study's overrides, then the user's) into --sweep-dir or a fresh
+    logs/<task>/sweeps/<stamp>_<label>, then write its report to --out or reports/<name>."""
+    folder = Path(args.sweep_dir) if args.sweep_dir else sweep_dir(Path(args.log_dir), task,
+                                                                   label)
+    code = multirun([*overrides, *args.overrides], folder)
+    report(folder, Path(args.out) if args.out else ROOT / "reports" / report_name)
+    return code
+
+
 def run_padding(args: argparse.Namespace) -> int:
     """Both nets x six conv types x seeds as one multirun, then the report."""
     for net in args.nets.split(","):
@@ -33,51 +44,42 @@ def run_padding(args: argparse.Namespace) -> int:
         if conv not in padding.CONV_ORDER:
             sys.exit(f"--conv-types: {conv!r} is not allowed: choose from "
                      f"{', '.join(padding.CONV_ORDER)}")
-    folder = Path(args.sweep_dir) if args.sweep_dir else sweep_dir(
-        Path(args.log_dir), "padding", args.protocol)
     overrides = ["experiment=padding", f"model={args.nets}",
                  f"model.conv_type={args.conv_types}", f"seed={args.seeds}",
-                 f"data.protocol={args.protocol}", *args.overrides]
-    code = multirun(overrides, folder)
-    out = Path(args.out) if args.out else ROOT / "reports" / f"padding-{args.protocol}"
-    report(folder, out)
-    return code
+                 f"data.protocol={args.protocol}"]
+    return launch(args, "padding", args.protocol, overrides, f"padding-{args.protocol}")
 
 
 def run_gpt(args: argparse.Namespace) -> int:
     """RoPE vs learned absolute positions (and sdpa vs manual attention) over seeds."""
-    folder = Path(args.sweep_dir) if args.sweep_dir else sweep_dir(
-        Path(args.log_dir), "gpt", "positions")
     overrides = [f"experiment={args.experiment}", f"model.pos_emb={args.pos_embs}",
                  f"model.attn={args.attns}", f"seed={args.seeds}",
                  f"trainer.max_steps={args.steps}",
-                 f"trainer.val_check_interval={args.val_every}", "logger=many", *args.overrides]
-    code = multirun(overrides, folder)
-    report(folder, Path(args.out) if args.out else ROOT / "reports" / "gpt")
-    return code
+                 f"trainer.val_check_interval={args.val_every}", "logger=many"]
+    return launch(args, "gpt", "positions", overrides, "gpt")
 
 
 def run_rotation(args: argparse.Namespace) -> int:
     """Both training arms (upright, randomly rotated) over seeds, tested at every angle."""
-    folder = Path(args.sweep_dir) if args.sweep_dir else sweep_dir(
-        Path(args.log_dir), "rotation", args.model)
     overrides = ["experiment=rotation", f"model={args.model}", f"data.augment={args.augments}",
-                 f"seed={args.seeds}", *args.overrides]
-    code = multirun(overrides, folder)
-    report(folder, Path(args.out) if args.out else ROOT / "reports" / f"rotation-{args.model}")
-    return code
+                 f"seed={args.seeds}"]
+    return launch(args, "rotation", args.model, overrides, f"rotation-{args.model}")
 
 
-def run_gnn(args: argparse.Namespace, noises: str) -> int:
-    """Models x noise levels x seeds on a Planetoid graph, then the report."""
-    label = "noise" if "," in noises else "models"
-    folder = Path(args.sweep_dir) if args.sweep_dir else sweep_dir(Path(args.log_dir), "gnn",
-                                                                   label)
-    overrides = ["experiment=gnn", f"model={args.models}", f"data.noise={noises}",
-                 f"seed={args.seeds}", *args.overrides]
-    code = multirun(overrides, folder)
-    report(folder, Path(args.out) if args.out else ROOT / "reports" / f"gnn-{label}")
-    return code
+def run_gnn(args: argparse.Namespace) -> int:
+    """Models x noise levels x seeds on a Planetoid graph, then the report (gnn-models for
+    `sweep.py gnn`, gnn-noise for `sweep.py gnn-noise`, whatever --noise says)."""
+    for value in args.noise.split(","):
+        try:
+            negative = float(value) < 0
+        except ValueError:
+            negative = True
+        if negative:
+            sys.exit(f"--noise: {value!r} is not allowed: give fractions >= 0, e.g. 0,0.1,0.5")
+    label = "noise" if args.study == "gnn-noise" else "models"
+    overrides = ["experiment=gnn", f"model={args.models}", f"data.noise={args.noise}",
+                 f"seed={args.seeds}"]
+    return launch(args, "gnn", label, overrides, f"gnn-{label}")
 
 
 STUDIES = {"padding": padding, "gpt": gpt, "rotation": rotation, "gnn": gnn}
@@ -159,10 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.study == "rotation":
         return run_rotation(args)
     if args.study in ("gnn", "gnn-noise"):
-        for value in args.noise.split(","):
-            if float(value) < 0:
-                sys.exit(f"--noise: {value!r} is not allowed: fractions must be >= 0")
-        return run_gnn(args, args.noise)
+        return run_gnn(args)
     folder = Path(args.folder)
     try:
         report(folder, Path(args.out) if args.out else folder / "report")

@@ -23,11 +23,10 @@ class MeanConv(MessagePassing):
         super().__init__(aggr="mean")
         self.lin_neigh = nn.Linear(in_channels, out_channels, bias=bias)  # W (+ bias)
         self.lin_self = nn.Linear(in_channels, out_channels, bias=False)  # B
-        self.project_first = out_channels < in_channels
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
         weight, bias = self.lin_neigh.weight, self.lin_neigh.bias
-        if self.project_first:
+        if weight.shape[0] < weight.shape[1]:  # out < in: project, then average
             out = self.propagate(edge_index, x=F.linear(x, weight))
         else:
             out = F.linear(self.propagate(edge_index, x=x), weight)
@@ -49,7 +48,25 @@ def mean_conv_dense(x: torch.Tensor, adj: torch.Tensor, weight: torch.Tensor,
     return out if bias is None else out + bias
 
 
-class GCN(nn.Module):
+class TwoLayerGNN(nn.Module):
+    """dropout -> conv1 -> activation -> dropout -> conv2: the shape GCN and GAT share."""
+
+    conv1: nn.Module
+    conv2: nn.Module
+    dropout: float
+
+    @staticmethod
+    def activation(x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x)
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        x = F.dropout(x, self.dropout, self.training)
+        x = self.activation(self.conv1(x, edge_index))
+        x = F.dropout(x, self.dropout, self.training)
+        return self.conv2(x, edge_index)
+
+
+class GCN(TwoLayerGNN):
     """Kipf & Welling: dropout -> GCNConv(hidden) -> ReLU -> dropout -> GCNConv(classes).
     `conv="mean"` puts MeanConv in place of GCNConv (the same recipe otherwise)."""
 
@@ -65,14 +82,8 @@ class GCN(nn.Module):
         self.conv1, self.conv2 = layer(in_channels, hidden), layer(hidden, num_classes)
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        x = F.dropout(x, self.dropout, self.training)
-        x = F.relu(self.conv1(x, edge_index))
-        x = F.dropout(x, self.dropout, self.training)
-        return self.conv2(x, edge_index)
 
-
-class GAT(nn.Module):
+class GAT(TwoLayerGNN):
     """Veličković et al.: dropout -> GATConv(hidden x heads, concat) -> ELU -> dropout ->
     GATConv(classes, out_heads heads, averaged); attention dropout as the feature dropout."""
 
@@ -88,8 +99,6 @@ class GAT(nn.Module):
                              dropout=dropout)
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        x = F.dropout(x, self.dropout, self.training)
-        x = F.elu(self.conv1(x, edge_index))
-        x = F.dropout(x, self.dropout, self.training)
-        return self.conv2(x, edge_index)
+    @staticmethod
+    def activation(x: torch.Tensor) -> torch.Tensor:
+        return F.elu(x)

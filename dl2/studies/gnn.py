@@ -3,14 +3,13 @@ study), mean and population std over seeds, as a table and a plot."""
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dl2.studies.results import Job, report_footer, write_summary
+from dl2.studies.results import Job, write_csv, write_markdown, write_summary
 
 
 def summarise(jobs: list[Job]) -> dict[str, dict[str, Any]]:
@@ -73,18 +72,14 @@ def write_report(jobs: list[Job], out: Path, title: str = "Graph study") -> dict
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise(jobs)
     left_out = [j for j in jobs if j.status != "completed"]
-    with open(out / "accuracy.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["model", "noise", "seed", "test_acc"])
-        for name, row in summary.items():
-            for noise, cell in row.items():
-                writer.writerows([name, noise, s, v] for s, v in cell["seeds"].items())
+    write_csv(out / "accuracy.csv", ["model", "noise", "seed", "test_acc"],
+              ([name, noise, s, v] for name, row in summary.items()
+               for noise, cell in row.items() for s, v in cell["seeds"].items()))
     payload = write_summary(out, summary, jobs, left_out)
     lines = [f"# {title}\n", "Test accuracy (%) at the best validation epoch, mean ± std over "
              "seeds.\n", markdown_table(summary)]
     if any(len(row) > 1 for row in summary.values()):
         plot(summary, out / "noise.png")
         lines.append("![accuracy against added random edges](noise.png)\n")
-    lines += report_footer(payload, left_out)
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    write_markdown(out, lines, payload, left_out)
     return payload

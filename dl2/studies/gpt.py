@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from dl2.studies.curves import read_curves
-from dl2.studies.results import Job, report_footer, write_summary
+from dl2.studies.results import Job, write_markdown, write_summary
 
 
 def arm(job: Job) -> str:
@@ -122,6 +122,5 @@ def write_report(jobs: list[Job], out: Path, title: str = "GPT study") -> dict[s
                          f"val loss {job.metrics['val/loss']:.3f}; {settings})\n")
             for prompt, text in samples:
                 lines += [f"**{prompt}**", "", "```", prompt + text, "```", ""]
-    lines += report_footer(payload, left_out)
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    write_markdown(out, lines, payload, left_out)
     return payload

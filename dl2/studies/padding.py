@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from dl2.nets.cnn import CONV_TYPES, conv_type_name
-from dl2.studies.results import Job, report_footer, write_summary
+from dl2.studies.results import Job, write_csv, write_markdown, write_summary
 
 # the order of the report's Table 1
 CONV_ORDER = ("valid", "replicate", "reflect", "circular", "sconv", "fconv")
@@ -105,16 +104,12 @@ def write_report(jobs: list[Job], out: Path, title: str = "Padding study") -> di
     rows, left_out = accuracy_records(jobs)
     summary = summarise(rows)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "accuracy.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["protocol", "net", "conv_type", "split", "seed",
-                                               "acc"])
-        writer.writeheader()
-        writer.writerows(sorted(rows, key=lambda r: (r["protocol"], r["net"],
-                                                     _conv_sort(r["conv_type"]), r["split"],
-                                                     r["seed"])))
+    fields = ["protocol", "net", "conv_type", "split", "seed", "acc"]
+    ordered = sorted(rows, key=lambda r: (r["protocol"], r["net"], _conv_sort(r["conv_type"]),
+                                          r["split"], r["seed"]))
+    write_csv(out / "accuracy.csv", fields, ([r[k] for k in fields] for r in ordered))
     payload = write_summary(out, summary, jobs, left_out)
-    lines = [f"# {title}\n", f"{payload['jobs_completed']} completed jobs.\n",
-             markdown_tables(summary), *report_footer(payload, left_out)]
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    write_markdown(out, [f"# {title}\n", f"{payload['jobs_completed']} completed jobs.\n",
+                         markdown_tables(summary)], payload, left_out)
     return payload
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +84,20 @@ def write_summary(out: Path, summary: dict[str, Any], jobs: list[Job],
                "jobs_completed": len(completed)}
     (out / "summary.json").write_text(json.dumps(payload, indent=2) + "\n")
     return payload
+
+
+def write_csv(path: Path, header: list[str], rows: Iterable[Iterable[Any]]) -> None:
+    """A long-format table (one row per seed and cell) beside a study's report."""
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def write_markdown(out: Path, lines: list[str], payload: dict[str, Any],
+                   left_out: list[Job]) -> None:
+    """`out/report.md`: a study's own lines, then the shared footer."""
+    (out / "report.md").write_text("\n".join([*lines, *report_footer(payload, left_out)]) + "\n")
 
 
 def report_footer(payload: dict[str, Any], left_out: list[Job]) -> list[str]:

@@ -3,7 +3,6 @@ model), mean and population std over seeds, as a table and one figure with bands
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from dl2.callbacks.rotation import accuracy_by_angle
-from dl2.studies.results import Job, report_footer, write_summary
+from dl2.studies.results import Job, write_csv, write_markdown, write_summary
 
 
 def arm(job: Job) -> str:
@@ -79,19 +78,15 @@ def write_report(jobs: list[Job], out: Path, title: str = "Rotation study") -> d
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise(jobs)
     left_out = [j for j in jobs if j.status != "completed"]
-    with open(out / "accuracy.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["arm", "seed", "angle", "acc"])
-        for name, row in summary.items():
-            for seed, values in row["seeds"].items():
-                writer.writerows([name, seed, a, v] for a, v in zip(row["angles"], values,
-                                                                    strict=True))
+    write_csv(out / "accuracy.csv", ["arm", "seed", "angle", "acc"],
+              ([name, seed, a, v] for name, row in summary.items()
+               for seed, values in row["seeds"].items()
+               for a, v in zip(row["angles"], values, strict=True)))
     payload = write_summary(out, summary, jobs, left_out)
     lines = [f"# {title}\n", "Test accuracy (%) by rotation angle, mean ± std over seeds.\n",
              markdown_table(summary)]
     if summary:
         plot(summary, out / "rotation.png")
         lines.append("![accuracy by rotation](rotation.png)\n")
-    lines += report_footer(payload, left_out)
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    write_markdown(out, lines, payload, left_out)
     return payload
