@@ -41,7 +41,8 @@ class LanguageModel(L.LightningModule):
             object.__setattr__(self, "_compiled", torch.compile(self.net))
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        return (self._compiled or self.net)(idx)
+        # `is None`, not `or`: a compiled module's truth value asks the net for its len()
+        return (self.net if self._compiled is None else self._compiled)(idx)
 
     def _loss(self, batch: Batch) -> torch.Tensor:
         x, y = batch
