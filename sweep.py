@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -31,8 +32,26 @@ def launch(args: argparse.Namespace, task: str, label: str, overrides: list[str]
     folder = Path(args.sweep_dir) if args.sweep_dir else sweep_dir(Path(args.log_dir), task,
                                                                    label)
     code = multirun([*overrides, *args.overrides], folder)
-    report(folder, Path(args.out) if args.out else ROOT / "reports" / report_name)
+    out = Path(args.out) if args.out else safe_report_dir(folder, ROOT / "reports" / report_name)
+    report(folder, out)
     return code
+
+
+def safe_report_dir(folder: Path, stored: Path) -> Path:
+    """`stored` (the study's report kept with the project), unless the sweep in `folder`
+    completed fewer jobs than the report there was built from: then the sweep's own
+    `folder/report`, so that a quick check never replaces a full study. `--out` overrides."""
+    summary = stored / "summary.json"
+    if not summary.exists():
+        return stored
+    stored_jobs = json.loads(summary.read_text()).get("jobs_completed", 0)
+    jobs = sum(job.status == "completed" for job in collect(folder))
+    if jobs >= stored_jobs:
+        return stored
+    print(f"sweep.py: {folder} has {jobs} completed jobs, fewer than the {stored_jobs} behind "
+          f"{stored}; writing its report to {folder / 'report'} instead (give --out {stored} "
+          "to replace the stored report)", file=sys.stderr)
+    return folder / "report"
 
 
 def run_padding(args: argparse.Namespace) -> int:
@@ -109,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", default="range(10)", help="Hydra sweep syntax: range(10) or 0,1,2")
     p.add_argument("--nets", default="net1,net2")
     p.add_argument("--conv-types", default=",".join(padding.CONV_ORDER))
-    p.add_argument("--out", help="report folder (default reports/padding-<protocol>)")
+    p.add_argument("--out", help="report folder (default reports/padding-<protocol>, unless "
+                   "this sweep completes fewer jobs than the stored report: then <sweep>/report)")
     p.add_argument("--sweep-dir", help="where the jobs go (default logs/padding/sweeps/...)")
     p.add_argument("--log-dir", default=str(ROOT / "logs"))
     p.add_argument("overrides", nargs="*", help="extra train.py overrides, e.g. logger=csv")

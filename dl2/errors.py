@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from hydra.errors import CompactHydraException
 
-class ConfigValueError(ValueError):
+
+class ConfigValueError(CompactHydraException, ValueError):
     """A configuration value that is not allowed.
+
+    A CompactHydraException, so that train.py and dl2.generate print its one-line message
+    rather than a traceback.
 
     `key` is the parameter name where the error is raised; the pipeline prefixes it with the
     config group (``pad`` becomes ``model.net.pad``) so the user sees the key to change.

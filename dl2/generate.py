@@ -15,6 +15,7 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
+from dl2.checkpoints import read_checkpoint
 from dl2.data.text import CharTokenizer
 from dl2.errors import ConfigValueError
 from dl2.nets.transformer import GPT
@@ -22,12 +23,10 @@ from dl2.sampling import check_sampling, generate
 
 
 def load_gpt(ckpt_path: str | Path, device: str = "cpu") -> tuple[GPT, CharTokenizer]:
-    """The GPT and tokenizer stored in a dl2 language-model checkpoint."""
-    path = Path(ckpt_path)
-    if not path.is_file():
-        raise ConfigValueError("ckpt_path", str(ckpt_path), "must be an existing checkpoint file")
-    checkpoint = torch.load(path, map_location=device, weights_only=False)
-    meta = checkpoint.get("dl2", {}) if isinstance(checkpoint, dict) else {}
+    """The GPT and tokenizer stored in a dl2 language-model checkpoint, loaded with
+    `weights_only=True` (no code from the file runs)."""
+    checkpoint = read_checkpoint(ckpt_path, map_location=device)
+    meta = checkpoint.get("dl2", {})
     if "net_config" not in meta or "tokenizer" not in meta:
         raise ConfigValueError("ckpt_path", str(ckpt_path),
                                "must be a checkpoint of `train.py experiment=gpt` (it has no "
@@ -64,6 +63,8 @@ def main(cfg: DictConfig) -> None:
     device = cfg.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    # every value is checked before the checkpoint is read (types by the schema, ranges here)
+    check_sampling(cfg.temperature, cfg.top_k, cfg.top_p, cfg.length)
     model, tokenizer = load_gpt(cfg.ckpt_path, device)
     texts = sample_texts(model, tokenizer, str(cfg.prompt), cfg.length, cfg.num_samples,
                          cfg.greedy, cfg.temperature, cfg.top_k, cfg.top_p, cfg.seed,

@@ -1,9 +1,15 @@
-"""train(cfg): seed, build everything from the config, fit, test the best checkpoint, and write
-results.json; loggers are closed whatever happens."""
+"""train(cfg): check, seed, build everything from the config, fit, test the best checkpoint, and
+write results.json; loggers are closed whatever happens.
+
+A job ends in one of these statuses (results.json `status`, and the process's exit code):
+`completed` (0), `failed` (1), `diverged` (1: the loss left the finite range), `interrupted`
+(143 after SIGTERM, 130 after Ctrl-C: the run can be resumed from its last.ckpt).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -19,16 +25,18 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.model_helpers import is_overridden
 from omegaconf import DictConfig, OmegaConf
 
 import dl2
+from dl2.callbacks.guards import DivergedError, DivergenceGuard, MonitorCheck
+from dl2.callbacks.resume import ResumeState
 from dl2.errors import ConfigValueError
-
-RESULTS_FILE = "results.json"
+from dl2.io import RESULTS_FILE, atomic_write_text
+from dl2.preflight import monitors, preflight
 
 
 def _source_key(node: DictConfig, key: str, prefix: str) -> str:
@@ -73,16 +81,20 @@ def build_callbacks(cfg: DictConfig) -> list[L.Callback]:
             if isinstance(node, DictConfig) and "_target_" in node]
 
 
-def close_loggers(loggers: list[Logger], failed: bool) -> None:
-    """Finish the W&B run of this job (exit code 1 if it failed) and flush the others."""
+# exit codes by status: SIGTERM and Ctrl-C as the shell reports them (128 + signal number)
+EXIT_CODES = {"completed": 0, "failed": 1, "diverged": 1, "interrupted": 143}
+
+
+def close_loggers(loggers: list[Logger], status: str, exit_code: int) -> None:
+    """Finish the W&B run of this job with the job's exit code and flush the others."""
     for logger in loggers:
         if isinstance(logger, WandbLogger):
             import wandb
 
             if wandb.run is not None:
-                wandb.finish(exit_code=1 if failed else 0)
+                wandb.finish(exit_code=exit_code)
         else:
-            logger.finalize("failed" if failed else "success")
+            logger.finalize("success" if status == "completed" else status)
 
 
 def job_overrides() -> list[str]:
@@ -101,14 +113,22 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
-def to_floats(metrics: dict[str, Any]) -> dict[str, float]:
-    """Metric tensors as plain floats, sorted by name."""
-    return {k: float(v) for k, v in sorted(metrics.items())}
+def to_floats(metrics: dict[str, Any]) -> dict[str, float | None]:
+    """Metric tensors as plain floats, sorted by name; NaN and infinities become None (JSON
+    has no such numbers), see `non_finite`."""
+    values = {k: float(v) for k, v in sorted(metrics.items())}
+    return {k: v if math.isfinite(v) else None for k, v in values.items()}
+
+
+def non_finite(metrics: dict[str, Any]) -> list[str]:
+    """Names of the metrics whose value is NaN or infinite."""
+    return sorted(k for k, v in metrics.items() if not math.isfinite(float(v)))
 
 
 def write_results(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    """results.json, atomically and as strict JSON (a NaN that slipped through raises)."""
+    atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=False, allow_nan=False)
+                      + "\n")
 
 
 def print_metrics(metrics: dict[str, float], title: str) -> None:
@@ -120,7 +140,7 @@ def print_metrics(metrics: dict[str, float], title: str) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
-        table.add_row(key, f"{value:.4f}")
+        table.add_row(key, "n/a" if value is None else f"{value:.4f}")
     Console().print(table)
 
 
@@ -129,27 +149,59 @@ def quiet_known_warnings() -> None:
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
     warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")
+    # ResumeState (dl2/callbacks/resume.py) resumes dl2's shuffled loaders mid-epoch exactly
+    warnings.filterwarnings("ignore", ".*ended before the epoch ended and your dataloader is "
+                            "not resumable.*")
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
+def requeued_checkpoint(cfg: DictConfig) -> str | None:
+    """The job's own last.ckpt when SLURM has requeued it (after a preemption or a timeout,
+    submitit resubmits the job into the same output folder): the requeued job resumes there
+    instead of starting again. None otherwise."""
+    restarts = os.environ.get("SLURM_RESTART_COUNT", "0")
+    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    if restarts.isdigit() and int(restarts) > 0 and last.is_file():
+        return str(last)
+    return None
+
+
+def job_status(err: BaseException, trainer: L.Trainer | None) -> tuple[str, int]:
+    """The status and exit code of a job that raised `err`."""
+    if isinstance(err, SIGTERMException) or (trainer is not None and trainer.received_sigterm):
+        return "interrupted", EXIT_CODES["interrupted"]
+    # Lightning turns Ctrl-C into sys.exit(1) raised while handling the KeyboardInterrupt
+    if isinstance(err, KeyboardInterrupt) or (isinstance(err, SystemExit)
+                                              and isinstance(err.__context__, KeyboardInterrupt)):
+        return "interrupted", 130
+    if isinstance(err, DivergedError):
+        return "diverged", EXIT_CODES["diverged"]
+    return "failed", EXIT_CODES["failed"]
+
+
+def train(cfg: DictConfig) -> dict[str, float | None]:
     """Run one job: fit, validate and test with the best checkpoint, write results.json.
 
     Returns the metrics (`val/*` and `test*/*` from the best checkpoint, `train/*` from the last
-    epoch). The job's W&B run is closed in every case, with exit code 1 on failure.
+    epoch). The job's W&B run is closed in every case with the job's exit code. A SIGTERM or
+    Ctrl-C ends the process with 143 or 130 (status `interrupted`), whatever Lightning does.
     """
     start = time.time()
     output_dir = Path(cfg.paths.output_dir)
     quiet_known_warnings()
     loggers: list[Logger] = []
+    trainer: L.Trainer | None = None
     payload: dict[str, Any] = {
         "status": "running", "metrics": {}, "overrides": job_overrides(),
         "config": OmegaConf.to_container(cfg, resolve=False), "seed": cfg.get("seed"),
         "task_name": cfg.get("task_name"), "dl2_version": dl2.__version__,
         "machine": machine_info(), "command": " ".join(sys.argv),
     }
-    failed = True
+    status, exit_code = "failed", EXIT_CODES["failed"]
     try:
         payload["config"] = OmegaConf.to_container(cfg, resolve=True)
+        preflight(cfg)
+        ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(cfg)
+        payload["resumed_from"] = ckpt_path
         if cfg.get("torch_threads"):
             torch.set_num_threads(int(cfg.torch_threads))
             payload["machine"]["torch_threads"] = torch.get_num_threads()
@@ -169,47 +221,51 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 raise err.under("data") from None
         net = build(cfg, "model.net", **data_kwargs)
         task = build(cfg, "model.task", net=net)
-        callbacks = build_callbacks(cfg)
-        trainer: L.Trainer = build(cfg, "trainer", callbacks=callbacks,
-                                   logger=loggers if loggers else False)
-        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        callbacks = [*build_callbacks(cfg), ResumeState(),
+                     DivergenceGuard(cfg.get("max_loss")), MonitorCheck(monitors(cfg.callbacks))]
+        trainer = build(cfg, "trainer", callbacks=callbacks, logger=loggers if loggers else False)
+        trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         train_metrics = {k: v for k, v in trainer.callback_metrics.items()
                          if k.startswith("train/")}
         ckpt = trainer.checkpoint_callback
-        best = ckpt.best_model_path if isinstance(ckpt, ModelCheckpoint) else ""
+        best = getattr(ckpt, "best_model_path", "") or ""
         payload["checkpoint"] = best or None
-        payload["best_epoch"] = _epoch_of(best)
+        payload["best_epoch"] = getattr(ckpt, "best_epoch", None)
+        payload["best_step"] = getattr(ckpt, "best_step", None)
         payload["epochs_run"] = trainer.current_epoch
         eval_ckpt = best or None
         metrics = dict(train_metrics)
         if cfg.get("test", True):
             for result in trainer.validate(task, datamodule=datamodule, ckpt_path=eval_ckpt,
-                                           verbose=False):
+                                           verbose=False, weights_only=True):
                 metrics.update(result)
             if is_overridden("test_dataloader", datamodule):
                 for result in trainer.test(task, datamodule=datamodule, ckpt_path=eval_ckpt,
-                                           verbose=False):
+                                           verbose=False, weights_only=True):
                     metrics.update(result)
         payload["metrics"] = to_floats(metrics)
-        payload["status"] = "completed"
-        failed = False
+        if non_finite(metrics):
+            payload["non_finite"] = non_finite(metrics)
+            raise DivergedError("non-finite metrics after training: "
+                                + ", ".join(payload["non_finite"]))
+        status, exit_code = "completed", EXIT_CODES["completed"]
         return payload["metrics"]
     except BaseException as err:
-        payload["status"] = "failed"
+        status, exit_code = job_status(err, trainer)
         payload["error"] = f"{type(err).__name__}: {err}"
         payload["traceback"] = traceback.format_exc()
+        if status == "interrupted":
+            raise SystemExit(exit_code) from err
         raise
     finally:
+        payload["status"] = status
+        payload["exit_code"] = exit_code
         payload["wall_time_s"] = round(time.time() - start, 3)
         if rank_zero_only.rank == 0:  # one results.json per job, also under DDP
-            write_results(output_dir / RESULTS_FILE, payload)
-        close_loggers(loggers, failed)
-        if not failed and rank_zero_only.rank == 0:
+            try:
+                write_results(output_dir / RESULTS_FILE, payload)
+            except OSError as err:
+                print(f"dl2: could not write {output_dir / RESULTS_FILE}: {err}", file=sys.stderr)
+        close_loggers(loggers, status, exit_code)
+        if status == "completed" and rank_zero_only.rank == 0:
             print_metrics(payload["metrics"], f"{cfg.get('task_name')}: {output_dir}")
-
-
-def _epoch_of(checkpoint: str) -> int | None:
-    """The epoch stored in a Lightning checkpoint, or None when there is none."""
-    if not checkpoint:
-        return None
-    return int(torch.load(checkpoint, map_location="cpu", weights_only=False)["epoch"])

@@ -8,6 +8,10 @@ import torch
 from dl2.errors import ConfigValueError
 from dl2.nets.transformer import GPT, KVCache
 
+# the most characters one call generates: 100k take about a minute on a laptop CPU with
+# gpt-mini; a larger `length` is almost always a typo, and would run silently for hours
+MAX_LENGTH = 100_000
+
 
 def check_sampling(temperature: float, top_k: int | None, top_p: float | None,
                    length: int) -> None:
@@ -21,8 +25,8 @@ def check_sampling(temperature: float, top_k: int | None, top_p: float | None,
         raise ConfigValueError("top_k", top_k, "must be a positive integer")
     if top_p is not None and not 0.0 < top_p <= 1.0:
         raise ConfigValueError("top_p", top_p, "must be in (0, 1]")
-    if isinstance(length, bool) or not isinstance(length, int) or length <= 0:
-        raise ConfigValueError("length", length, "must be a positive integer")
+    if isinstance(length, bool) or not isinstance(length, int) or not 0 < length <= MAX_LENGTH:
+        raise ConfigValueError("length", length, f"must be an integer from 1 to {MAX_LENGTH}")
 
 
 def filter_top_k(logits: torch.Tensor, k: int) -> torch.Tensor:

@@ -8,6 +8,8 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.loggers import WandbLogger
 
+from dl2.io import save_figure
+
 ROT_METRIC = re.compile(r"^test_rot(\d+(?:\.\d+)?)/acc$")
 
 
@@ -32,7 +34,7 @@ def plot_accuracy(pairs: list[tuple[float, float]], path: Path, title: str = "")
     ax.grid(alpha=0.3)
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path)
     plt.close(fig)
 
 

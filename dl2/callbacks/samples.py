@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import lightning as L
@@ -10,6 +9,7 @@ import torch
 from lightning.pytorch.loggers import WandbLogger
 
 from dl2.errors import ConfigValueError, check_positive
+from dl2.io import write_csv
 from dl2.sampling import check_sampling, generate
 
 
@@ -32,6 +32,14 @@ class TextSamples(L.Callback):
         self.seed, self.output_dir = seed, output_dir
         self.rows: list[list] = []
         self._last_step = -1
+
+    def state_dict(self) -> dict:
+        """The samples so far, so that a resumed run's samples.csv is the whole run's."""
+        return {"rows": [list(row) for row in self.rows], "last_step": self._last_step}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.rows = [list(row) for row in state_dict.get("rows", [])]
+        self._last_step = int(state_dict.get("last_step", -1))
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         tokenizer = trainer.datamodule.tokenizer
@@ -68,7 +76,4 @@ class TextSamples(L.Callback):
         if self.output_dir and trainer.is_global_zero:
             path = Path(self.output_dir) / "samples.csv"
             path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "w", newline="") as f:
-                writer = csv.writer(f)
-                writer.writerow(["step", "prompt", "text"])
-                writer.writerows(self.rows)
+            write_csv(path, ["step", "prompt", "text"], self.rows)

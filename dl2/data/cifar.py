@@ -49,6 +49,14 @@ def load_cifar10(root: str | Path, train: bool, download: bool, verify: bool
         raise ConfigValueError("data_dir", str(root),
                                f"has no {CIFAR10.base_folder}/ folder and data.download=false; "
                                "set data.download=true or point data.data_dir at a copy")
+    if folder.is_dir():  # a copy is there: every batch file must be, or say which is not
+        names = [name for name, _ in CIFAR10.train_list + CIFAR10.test_list]
+        missing = [name for name in [*names, CIFAR10.meta["filename"]]
+                   if not (folder / name).is_file()]
+        if missing:
+            raise ConfigValueError("data_dir", str(root), f"has an incomplete {folder}: "
+                                   f"{', '.join(missing)} missing (restore them, or delete "
+                                   "the folder to download it again)")
     cls = CIFAR10 if verify else UncheckedCIFAR10
     try:
         ds = cls(str(root), train=train, download=download)

@@ -3,6 +3,7 @@ standard public split, a small synthetic graph for tests, and seeded random-edge
 
 from __future__ import annotations
 
+import pickle
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -119,10 +120,31 @@ class PlanetoidDataModule(GraphDataModule):
                          transform=NormalizeFeatures() if self.normalize else None)
 
     def prepare_data(self) -> None:
-        self._dataset()
+        self._dataset_or_message()
 
     def load(self) -> Data:
-        return self._dataset()[0]
+        return self._dataset_or_message()[0]
+
+    def _dataset_or_message(self):
+        """The dataset; a raw file that cannot be read fails naming that file."""
+        try:
+            return self._dataset()
+        except (EOFError, pickle.UnpicklingError, ValueError, IndexError, RuntimeError) as err:
+            raise ConfigValueError("data_dir", self.data_dir, self._corrupt(err)) from None
+
+    def _corrupt(self, err: Exception) -> str:
+        """Which raw file is unreadable (PyG reads them in this order), for the message."""
+        from torch_geometric.io.planetoid import read_file
+
+        raw = Path(self.data_dir) / "planetoid" / self.name / "raw"
+        for part in ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index"):
+            try:
+                read_file(str(raw), self.name.lower(), part)
+            except Exception as part_err:  # noqa: BLE001  (any failure names the file)
+                return (f"holds an unreadable Planetoid file {raw}/ind.{self.name.lower()}."
+                        f"{part} ({type(part_err).__name__}: {part_err}); delete it to "
+                        "download it again, or copy it anew")
+        return f"holds Planetoid files under {raw} that PyG cannot read ({err})"
 
 
 class SyntheticGraphDataModule(GraphDataModule):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, SequentialSampler
+
+from dl2.data.samplers import ResumableRandomSampler
 
 
 class TensorBatches(Dataset):
@@ -24,7 +26,8 @@ class TensorBatches(Dataset):
         return tuple(t[idx] for t in self.tensors)
 
     def loader(self, batch_size: int, shuffle: bool = False) -> DataLoader:
-        """A DataLoader over whole batches; shuffling draws from torch's global RNG (seeded)."""
-        base = RandomSampler(self) if shuffle else SequentialSampler(self)
+        """A DataLoader over whole batches; shuffling draws from torch's global RNG (seeded),
+        as RandomSampler does, and can resume mid-epoch."""
+        base = ResumableRandomSampler(self) if shuffle else SequentialSampler(self)
         sampler = BatchSampler(base, batch_size=batch_size, drop_last=False)
         return DataLoader(self, sampler=sampler, batch_size=None)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, SequentialSampler
 
+from dl2.data.samplers import ResumableRandomSampler
 from dl2.errors import ConfigValueError, check_positive
 
 GUTENBERG_URL = "https://www.gutenberg.org/cache/epub/{id}/pg{id}.txt"
@@ -176,7 +177,8 @@ class CharDataModule(L.LightningDataModule):
         return {"vocab_size": self.tokenizer.vocab_size}
 
     def train_dataloader(self) -> DataLoader:
-        sampler = BatchSampler(RandomSampler(self.train_set), self.hparams.batch_size, True)
+        sampler = BatchSampler(ResumableRandomSampler(self.train_set), self.hparams.batch_size,
+                               True)
         return DataLoader(self.train_set, sampler=sampler, batch_size=None,
                           num_workers=self.hparams.num_workers)
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from dl2.studies.results import Job, write_csv, write_markdown, write_summary
+from dl2.io import save_figure, write_csv
+from dl2.studies.results import Job, write_markdown, write_summary
 
 
 def summarise(jobs: list[Job]) -> dict[str, dict[str, Any]]:
@@ -63,7 +64,7 @@ def plot(summary: dict[str, dict[str, Any]], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path)
     plt.close(fig)
 
 

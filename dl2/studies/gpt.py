@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from dl2.io import save_figure
 from dl2.studies.curves import read_curves
 from dl2.studies.results import Job, write_markdown, write_summary
 
@@ -82,7 +83,7 @@ def plot_curves(jobs: list[Job], path: Path) -> bool:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path)
     plt.close(fig)
     return True
 

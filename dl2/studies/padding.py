@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from dl2.io import write_csv
 from dl2.nets.cnn import CONV_TYPES, conv_type_name
-from dl2.studies.results import Job, write_csv, write_markdown, write_summary
+from dl2.studies.results import Job, write_markdown, write_summary
 
 # the order of the report's Table 1
 CONV_ORDER = ("valid", "replicate", "reflect", "circular", "sconv", "fconv")

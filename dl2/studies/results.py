@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-RESULTS_FILE = "results.json"
+from dl2.io import RESULTS_FILE, atomic_write_text
 
 
 @dataclass
@@ -82,22 +80,25 @@ def write_summary(out: Path, summary: dict[str, Any], jobs: list[Job],
                              "overrides": j.overrides} for j in left_out],
                "machines": [json.loads(m) for m in machines],
                "jobs_completed": len(completed)}
-    (out / "summary.json").write_text(json.dumps(payload, indent=2) + "\n")
+    atomic_write_text(out / "summary.json", json.dumps(payload, indent=2) + "\n")
     return payload
-
-
-def write_csv(path: Path, header: list[str], rows: Iterable[Iterable[Any]]) -> None:
-    """A long-format table (one row per seed and cell) beside a study's report."""
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def write_markdown(out: Path, lines: list[str], payload: dict[str, Any],
                    left_out: list[Job]) -> None:
     """`out/report.md`: a study's own lines, then the shared footer."""
-    (out / "report.md").write_text("\n".join([*lines, *report_footer(payload, left_out)]) + "\n")
+    atomic_write_text(out / "report.md",
+                      "\n".join([*lines, *report_footer(payload, left_out)]) + "\n")
+
+
+# what a job left out of a report still needs, by status; none of these is ever averaged in
+NEXT_STEP = {
+    "interrupted": "to run: resume from its checkpoints/last.ckpt",
+    "missing": "to run: killed or still running",
+    "failed": "to run after a fix",
+    "diverged": "to run after a fix (the loss left the finite range)",
+    "superseded": "nothing (a later run of the same job is used)",
+}
 
 
 def report_footer(payload: dict[str, Any], left_out: list[Job]) -> list[str]:
@@ -105,10 +106,11 @@ def report_footer(payload: dict[str, Any], left_out: list[Job]) -> list[str]:
     silently) and the machines behind the numbers."""
     lines: list[str] = []
     if left_out:
-        lines += ["## Jobs left out of the tables\n", "| folder | status | overrides | error |",
-                  "|---|---|---|---|"]
-        lines += [f"| {j.folder} | {j.status} | {' '.join(j.overrides)} | "
-                  f"{j.error.splitlines()[0] if j.error else ''} |" for j in left_out]
+        lines += ["## Jobs left out of the tables\n",
+                  "| folder | status | to do | overrides | error |", "|---|---|---|---|---|"]
+        lines += [f"| {j.folder} | {j.status} | {NEXT_STEP.get(j.status, 'rerun')} | "
+                  f"{' '.join(j.overrides)} | {j.error.splitlines()[0] if j.error else ''} |"
+                  for j in left_out]
         lines.append("")
     if payload["machines"]:
         lines += ["## Machines\n"] + [f"- {machine_line(m)}" for m in payload["machines"]]

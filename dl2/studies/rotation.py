@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from dl2.callbacks.rotation import accuracy_by_angle
-from dl2.studies.results import Job, write_csv, write_markdown, write_summary
+from dl2.io import save_figure, write_csv
+from dl2.studies.results import Job, write_markdown, write_summary
 
 
 def arm(job: Job) -> str:
@@ -52,7 +53,7 @@ def plot(summary: dict[str, dict[str, Any]], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path)
     plt.close(fig)
 
 

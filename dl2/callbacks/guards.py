@@ -1,0 +1,63 @@
+"""Callbacks that stop a run early and loudly: a diverged loss, a monitor no metric has."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.errors import CompactHydraException
+
+from dl2.errors import ConfigValueError
+
+
+class DivergedError(CompactHydraException, RuntimeError):
+    """The training loss left the finite range (or exceeded `max_loss`); printed as one line."""
+
+
+class DivergenceGuard(L.Callback):
+    """After every training step, check the loss: a NaN or infinite loss, or one above
+    `max_loss` (None: no bound), raises DivergedError naming the step, the loss and the
+    optimizer's learning rate. The pipeline records such a run as `diverged`.
+
+    EarlyStopping's own finite check ends a NaN run quietly and the job "completes" with NaN
+    metrics; this makes it fail loudly instead.
+    """
+
+    def __init__(self, max_loss: float | None = None) -> None:
+        self.max_loss = max_loss
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                           outputs: Any, batch: Any, batch_idx: int) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if loss is None:
+            return
+        value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
+        too_big = self.max_loss is not None and value > self.max_loss
+        if math.isfinite(value) and not too_big:
+            return
+        lrs = [group["lr"] for opt in trainer.optimizers for group in opt.param_groups]
+        lr = ", ".join(f"{x:g}" for x in dict.fromkeys(lrs)) or "?"
+        rule = ("is not finite" if not math.isfinite(value)
+                else f"exceeds max_loss={self.max_loss:g}")
+        raise DivergedError(f"training diverged at step {trainer.global_step} (epoch "
+                            f"{trainer.current_epoch}): loss={value:g} {rule}; optimizer lr={lr}")
+
+
+class MonitorCheck(L.Callback):
+    """After the sanity-check validation (before the first training step), check that every
+    callback's `monitor` is a metric the run logs, instead of failing after the first epoch.
+    `train/*` monitors are only logged in training, so they are left to Lightning's check."""
+
+    def __init__(self, keys: dict[str, str]) -> None:
+        self.keys = keys  # callback name in the config -> its monitor
+
+    def on_sanity_check_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        logged = sorted(trainer.callback_metrics)
+        for name, monitor in self.keys.items():
+            if monitor.startswith("train/") or monitor in logged:
+                continue
+            raise ConfigValueError(f"callbacks.{name}.monitor", monitor,
+                                   "choose a metric the run logs: " + ", ".join(
+                                       [*logged, "train/* metrics"]))

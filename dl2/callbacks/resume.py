@@ -1,0 +1,102 @@
+"""Exact resume: the random state a checkpoint needs so that a resumed run continues as the
+uninterrupted run would have."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+
+from dl2.data.samplers import ResumableRandomSampler, draw_seed
+
+
+def rng_state() -> dict[str, Any]:
+    """torch (CPU and CUDA), numpy and Python RNG states as plain data (weights_only-safe)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    state = {"torch": torch.get_rng_state(),
+             "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+             "python": [version, list(internal), gauss_next]}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Put back what `rng_state` returned."""
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _train_sampler(trainer: L.Trainer) -> tuple[ResumableRandomSampler | None, int]:
+    """The training loader's ResumableRandomSampler and its batch size, if it has one."""
+    loader = trainer.train_dataloader
+    for batches in (getattr(loader, "batch_sampler", None), getattr(loader, "sampler", None)):
+        sampler = getattr(batches, "sampler", None)
+        if isinstance(sampler, ResumableRandomSampler):
+            return sampler, int(batches.batch_size)
+    return None, 0
+
+
+class ResumeState(L.Callback):
+    """Stores the RNG states and the training sampler's place in every checkpoint, and puts
+    them back when a run resumes from it, so that the resumed run draws the same batches and
+    the same dropout masks as the uninterrupted one.
+
+    Lightning restores weights, optimizer and loop counters, but not the random streams, and
+    on a restart it builds the training iterator at another point of its loop. So the state is
+    put back at the first training batch after the resume, with the sampler told which
+    permutation to replay and from where:
+    - saved mid-epoch: the current permutation, after the batches already trained on;
+    - saved at the end of an epoch: the next epoch's permutation, computed at save time as the
+      uninterrupted run draws it (the DataLoader iterator's base seed, then the sampler's
+      seed), and the RNG state after those draws.
+    Exact for data loaded in the main process (num_workers=0); DataLoader workers seed their
+    own streams from the iterator's base seed, which a resumed run draws anew.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, Any] | None = None
+        self._trainer: L.Trainer | None = None
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._trainer = trainer
+
+    def state_dict(self) -> dict[str, Any]:
+        trainer = self._trainer
+        if trainer is None:
+            return {}
+        done = int(trainer.fit_loop.epoch_loop.batch_progress.current.completed)
+        total = trainer.num_training_batches
+        sampler, batch_size = _train_sampler(trainer)
+        if total != float("inf") and done >= total:  # the next epoch starts from scratch
+            with torch.random.fork_rng(devices=[]):
+                draw_seed()  # the next epoch's DataLoader iterator takes its base seed
+                seed = draw_seed() if sampler is not None else None
+                state = rng_state()
+            return {"rng": state, "sampler": {"seed": seed}, "skip": 0}
+        return {"rng": rng_state(), "sampler": sampler.state_dict() if sampler else None,
+                "skip": done * batch_size}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._pending = state_dict or None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        state = self._pending
+        sampler, _ = _train_sampler(trainer)
+        if state and state.get("sampler") and sampler is not None:
+            sampler.resume(state["sampler"], state["skip"])
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                             batch: Any, batch_idx: int) -> None:
+        if self._pending:
+            set_rng_state(self._pending["rng"])
+            self._pending = None

@@ -1,0 +1,420 @@
+"""Runs a user can trust unattended: no code from checkpoints, resume equals the straight run,
+honest statuses and exit codes, valid and atomic files, bad values refused before training."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.errors import ConfigCompositionException
+
+from dl2.callbacks.checkpoint import BestCheckpoint, ResumeError
+from dl2.callbacks.guards import DivergedError
+from dl2.checkpoints import read_checkpoint
+from dl2.errors import ConfigValueError
+from dl2.generate import load_gpt
+from dl2.io import atomic_write_text
+from dl2.pipeline import to_floats, train
+from dl2.studies.padding import accuracy_records
+from dl2.studies.results import Job, collect
+from tests.conftest import ROOT, TINY_BOXES, compose_cfg, run_script
+
+SHUFFLED = ["data.n_train=200", "data.n_val=60", "data.n_test=60", "data.batch_size=50",
+            "data.shuffle=true", "logger=none"]
+
+
+class Payload:
+    """Pickles as a call of os.system: what a crafted checkpoint carries."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def results_of(cfg) -> dict:
+    return json.loads((Path(cfg.paths.output_dir) / "results.json").read_text(),
+                      parse_constant=lambda name: pytest.fail(f"results.json holds {name}"))
+
+
+def strict_json(path: Path) -> dict:
+    """results.json parsed as strict JSON: NaN or Infinity fail the test."""
+    return json.loads(path.read_text(),
+                      parse_constant=lambda name: pytest.fail(f"{path} holds {name}"))
+
+
+@pytest.fixture
+def finished_run(tmp_path):
+    """A tiny box run of 2 epochs: its config and results."""
+    cfg = compose_cfg(tmp_path, [*TINY_BOXES, "logger=none"], job="finished")
+    train(cfg)
+    return cfg, results_of(cfg)
+
+
+# --- security ------------------------------------------------------------------------------
+
+def test_generate_refuses_a_checkpoint_that_carries_code(tmp_path):
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "dl2": Payload(marker)}, evil)
+    with pytest.raises(ConfigValueError, match="weights_only"):
+        load_gpt(evil)
+    proc = run_script("-m", "dl2.generate", f"ckpt_path={evil}", check=False)
+    assert proc.returncode != 0 and "posix.system" in proc.stderr
+    assert "Traceback" not in proc.stderr, "a one-line message, not a traceback"
+    assert not marker.exists()
+
+
+def test_resume_never_unpickles_the_best_path_a_checkpoint_names(tmp_path, finished_run):
+    cfg, results = finished_run
+    marker = tmp_path / "ran"
+    evil = tmp_path / "best.ckpt"
+    torch.save({"state_dict": {}, "epoch": Payload(marker)}, evil)
+    innocent = read_checkpoint(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
+    state = next(v for k, v in innocent["callbacks"].items() if k.startswith("BestCheckpoint"))
+    state["best_model_path"] = str(evil)
+    state["best_k_models"] = {str(evil): state["best_model_score"]}
+    state["saved_at"] = {str(evil): [0, 1]}
+    crafted = tmp_path / "innocent.ckpt"
+    torch.save(innocent, crafted)
+    # fit has nothing left to do (same max_epochs): the old code then opened the best path
+    resumed = compose_cfg(tmp_path, [*TINY_BOXES, "logger=none", f"ckpt_path={crafted}"],
+                          job="resumed")
+    with pytest.raises(ConfigValueError, match="weights_only"):
+        train(resumed)
+    assert not marker.exists()
+
+
+def test_truncated_or_foreign_checkpoints_fail_naming_the_file(tmp_path, finished_run):
+    cfg, _ = finished_run
+    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(last.read_bytes()[:3000])
+    text = tmp_path / "notes.ckpt"
+    text.write_text("hello")
+    plain = tmp_path / "tensor.ckpt"
+    torch.save(torch.zeros(3), plain)
+    for bad in (truncated, text, plain):
+        job = compose_cfg(tmp_path, [*TINY_BOXES, "logger=none", f"ckpt_path={bad}"],
+                          job=f"resume_{bad.stem}")
+        with pytest.raises(ConfigValueError) as info:
+            train(job)
+        assert info.value.key == "ckpt_path" and str(bad) in str(info.value)
+        assert not (Path(job.paths.output_dir) / "checkpoints").exists()
+    proc = run_script("-m", "dl2.generate", f"ckpt_path={truncated}", check=False)
+    assert proc.returncode != 0 and str(truncated) in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# --- resume --------------------------------------------------------------------------------
+
+def best_weights(results: dict) -> dict[str, torch.Tensor]:
+    return read_checkpoint(results["checkpoint"])["state_dict"]
+
+
+def assert_same_run(straight: dict, resumed: dict) -> None:
+    assert resumed["status"] == straight["status"] == "completed"
+    timing = ("train/tokens_per_s",)
+    assert {k: v for k, v in resumed["metrics"].items() if k not in timing} == {
+        k: v for k, v in straight["metrics"].items() if k not in timing}
+    assert (resumed["best_epoch"], resumed["best_step"]) == (straight["best_epoch"],
+                                                             straight["best_step"])
+    assert Path(resumed["checkpoint"]).name == Path(straight["checkpoint"]).name
+    assert Path(resumed["checkpoint"]).parent != Path(straight["checkpoint"]).parent
+    a, b = best_weights(straight), best_weights(resumed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resumed_box_run_equals_the_straight_run(tmp_path):
+    # lr=3 overshoots: the best epoch (0) lies before the resume point (epoch 4), the case in
+    # which Lightning alone takes the first epoch after the resume as the best
+    base = [*TINY_BOXES, "data.shuffle=true", "model.task.optimizer.lr=3", "logger=none"]
+    straight = compose_cfg(tmp_path, [*base, "trainer.max_epochs=8"], job="straight")
+    train(straight)
+    first = compose_cfg(tmp_path, [*base, "trainer.max_epochs=4"], job="first")
+    train(first)
+    last = Path(first.paths.output_dir) / "checkpoints" / "last.ckpt"
+    resumed = compose_cfg(tmp_path, [*base, "trainer.max_epochs=8", f"ckpt_path={last}"],
+                          job="resumed")
+    train(resumed)
+    assert results_of(straight)["best_epoch"] < 4
+    assert_same_run(results_of(straight), results_of(resumed))
+
+
+def test_resumed_gpt_run_equals_the_straight_run_mid_epoch(tmp_path):
+    text = tmp_path / "tiny.txt"
+    text.write_text("the cat sat on the mat. the dog sat on the log. " * 40)
+    base = ["experiment=gpt", "model=gpt-nano", f"data.path={text}", "data.block_size=16",
+            "data.batch_size=16", "trainer.val_check_interval=20", "logger=none",
+            "callbacks.text_samples.every_n_steps=30", "callbacks.text_samples.length=10",
+            'callbacks.text_samples.prompts=["the"]']
+    straight = compose_cfg(tmp_path, [*base, "trainer.max_steps=60"], job="straight")
+    train(straight)
+    first = compose_cfg(tmp_path, [*base, "trainer.max_steps=40"], job="first")
+    train(first)
+    last = Path(first.paths.output_dir) / "checkpoints" / "last.ckpt"
+    resumed = compose_cfg(tmp_path, [*base, "trainer.max_steps=60", f"ckpt_path={last}"],
+                          job="resumed")
+    train(resumed)
+    assert_same_run(results_of(straight), results_of(resumed))
+    samples = [(Path(c.paths.output_dir) / "samples.csv").read_text() for c in (straight,
+                                                                              resumed)]
+    assert samples[0] == samples[1]
+
+
+def write_ckpt(path: Path) -> Path:
+    torch.save({"state_dict": {}}, path)
+    return path
+
+
+def old_state(old_dir: Path, best: Path, score: float) -> dict:
+    return {"monitor": "val/loss", "best_model_score": torch.tensor(score),
+            "best_model_path": str(best), "current_score": torch.tensor(score + 1),
+            "dirpath": str(old_dir), "best_k_models": {str(best): torch.tensor(score)},
+            "kth_best_model_path": str(best), "kth_value": torch.tensor(score),
+            "last_model_path": str(old_dir / "last.ckpt"), "saved_at": {str(best): [1, 8]}}
+
+
+def test_best_checkpoint_keeps_the_best_across_a_new_folder(tmp_path):
+    old_dir, new_dir = tmp_path / "old", tmp_path / "new"
+    old_dir.mkdir()
+    best = write_ckpt(old_dir / "epoch_001.ckpt")
+    callback = BestCheckpoint(dirpath=str(new_dir), monitor="val/loss", mode="min")
+    callback.load_state_dict(old_state(old_dir, best, 0.25))
+    assert callback.best_model_path == str(new_dir / "epoch_001.ckpt")
+    assert (new_dir / "epoch_001.ckpt").read_bytes() == best.read_bytes()
+    assert float(callback.best_model_score) == 0.25 and callback.best_epoch == 1
+    assert callback.best_step == 8 and best.exists(), "the old folder is left as it was"
+
+
+def test_resume_whose_best_checkpoint_is_gone_stops_with_a_message(tmp_path):
+    old_dir = tmp_path / "old"
+    old_dir.mkdir()
+    callback = BestCheckpoint(dirpath=str(tmp_path / "new"), monitor="val/loss", mode="min")
+    with pytest.raises(ResumeError, match="epoch_001.ckpt"):
+        callback.load_state_dict(old_state(old_dir, old_dir / "epoch_001.ckpt", 0.25))
+
+
+# --- statuses and exit codes ---------------------------------------------------------------
+
+def test_sigterm_exits_143_as_interrupted_and_the_run_resumes(tmp_path):
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    out = tmp_path / "run"
+    cmd = [sys.executable, "train.py", *SHUFFLED, "trainer.max_epochs=100000",
+           "callbacks.early_stopping.patience=100000", f"hydra.run.dir={out}"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    last = out / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 120
+    while not last.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr[-2000:]
+    results = strict_json(out / "results.json")
+    assert results["status"] == "interrupted" and results["exit_code"] == 143
+    job = collect(out)[0]
+    _, left_out = accuracy_records([job])
+    assert left_out == [job], "an interrupted job is never in a table"
+    resumed = run_script("train.py", *SHUFFLED, "trainer.max_epochs=2",
+                         "callbacks.early_stopping.patience=100000", f"ckpt_path={last}",
+                         f"hydra.run.dir={tmp_path / 'resumed'}")
+    assert resumed.returncode == 0
+    assert strict_json(tmp_path / "resumed" / "results.json")["status"] == "completed"
+
+
+@pytest.mark.parametrize(("lr", "rule"), [("1e30", "is not finite"),
+                                          ("1e6", "exceeds max_loss")])
+def test_a_diverged_run_stops_as_diverged_with_valid_json(tiny_cfg, lr, rule):
+    cfg = tiny_cfg([f"model.task.optimizer.lr={lr}", "trainer.max_epochs=5"])
+    with pytest.raises(DivergedError, match=rf"step \d+ .*{rule}.*lr=1e\+"):
+        train(cfg)
+    results = results_of(cfg)
+    assert results["status"] == "diverged" and results["exit_code"] == 1
+    job = collect(Path(cfg.paths.output_dir))[0]
+    assert accuracy_records([job]) == ([], [job]), "a diverged job is never averaged in"
+
+
+def test_diverged_train_py_exits_nonzero_with_one_line(tmp_path):
+    proc = run_script("train.py", *TINY_BOXES, "logger=none", "model.task.optimizer.lr=1e30",
+                      f"hydra.run.dir={tmp_path / 'run'}", check=False)
+    assert proc.returncode == 1
+    assert "training diverged at step" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_gpt_with_a_huge_lr_diverges_before_sampling(tmp_path):
+    text = tmp_path / "tiny.txt"
+    text.write_text("the cat sat on the mat. " * 40)
+    cfg = compose_cfg(tmp_path, ["experiment=gpt", "model=gpt-nano", f"data.path={text}",
+                                 "data.block_size=16", "data.batch_size=16",
+                                 "model.task.optimizer.lr=1e6", "trainer.max_steps=30",
+                                 "logger=none", 'callbacks.text_samples.prompts=["the"]'])
+    with pytest.raises(DivergedError):
+        train(cfg)
+    assert results_of(cfg)["status"] == "diverged"
+
+
+def test_non_finite_metrics_become_null():
+    values = to_floats({"b": torch.tensor(float("nan")), "a": 0.5, "c": float("inf")})
+    assert values == {"a": 0.5, "b": None, "c": None}
+    json.dumps(values, allow_nan=False)
+
+
+# --- files ---------------------------------------------------------------------------------
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / "results.json"
+    path.write_text('{"status": "completed"}\n')
+    with pytest.raises(UnicodeEncodeError):
+        atomic_write_text(path, '{"status": "\ud800"}')  # fails mid-write
+    assert path.read_text() == '{"status": "completed"}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def _limit_file_size(limit: int):
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_a_full_disk_fails_the_run_at_its_first_checkpoint(tmp_path):
+    """RLIMIT_FSIZE makes every write past 12 kB fail, as a full disk does: checkpoints (about
+    50 kB) cannot be written, results.json (a few kB) can."""
+    out = tmp_path / "run"
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    proc = subprocess.run([sys.executable, "train.py", *TINY_BOXES, "logger=none",
+                           "trainer.max_epochs=5", f"hydra.run.dir={out}"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300,
+                          preexec_fn=_limit_file_size(12_000))
+    assert proc.returncode != 0
+    results = strict_json(out / "results.json")
+    assert results["status"] == "failed" and "File too large" in results["error"]
+    assert not list((out / "checkpoints").glob("*.ckpt")), "no truncated checkpoint is left"
+    assert not list((out / "checkpoints").glob("*.part")), "nor a temporary file"
+
+
+def test_a_quick_sweep_does_not_replace_the_stored_report(tmp_path):
+    sys.path.insert(0, str(ROOT))
+    from sweep import safe_report_dir
+
+    stored = tmp_path / "reports" / "padding-reference"
+    stored.mkdir(parents=True)
+    (stored / "summary.json").write_text(json.dumps({"jobs_completed": 78}))
+    sweep = tmp_path / "sweep"
+    (sweep / "0_seed=0").mkdir(parents=True)
+    (sweep / "0_seed=0" / "results.json").write_text(json.dumps({"status": "completed"}))
+    assert safe_report_dir(sweep, stored) == sweep / "report"
+    (stored / "summary.json").write_text(json.dumps({"jobs_completed": 1}))
+    assert safe_report_dir(sweep, stored) == stored
+    assert safe_report_dir(sweep, tmp_path / "reports" / "new") == tmp_path / "reports" / "new"
+
+
+# --- values --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("override", "key"), [("seed=1.5", "seed"), ("test=maybe", "test"),
+                                             ("seed=abc", "seed"), ("max_loss=big", "max_loss")])
+def test_wrong_types_fail_while_composing(tmp_path, override, key):
+    with pytest.raises(ConfigCompositionException, match=key):
+        compose_cfg(tmp_path, [override])
+
+
+def test_train_py_wrong_type_is_one_message(tmp_path):
+    proc = run_script("train.py", "seed=1.5", "logger=none", f"hydra.run.dir={tmp_path / 'run'}",
+                      check=False)
+    assert proc.returncode != 0 and "seed" in proc.stderr and "1.5" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "run" / "checkpoints").exists()
+
+
+@pytest.mark.parametrize(("override", "key"), [
+    ("seed=-1", "seed"), (f"seed={2**32}", "seed"),
+    ("trainer.max_epochs=0", "trainer.max_epochs"),
+    ("trainer.max_epochs=ten", "trainer.max_epochs"),
+    ("+trainer.max_steps=0", "trainer.max_steps"),
+    ("trainer.devices=100000", "trainer.devices"),
+    ("callbacks.early_stopping.patience=abc", "callbacks.early_stopping.patience"),
+    ("callbacks.model_checkpoint.monitor=val/nope", "callbacks.model_checkpoint.monitor"),
+])
+def test_bad_values_fail_before_training(tiny_cfg, override, key):
+    cfg = tiny_cfg([override])
+    with pytest.raises(ConfigValueError) as info:
+        train(cfg)
+    assert info.value.key == key
+    assert not list(Path(cfg.paths.output_dir).glob("checkpoints/*.ckpt"))
+    assert results_of(cfg)["status"] == "failed"
+
+
+def test_unwritable_output_folder_fails_naming_it(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    cfg = compose_cfg(tmp_path, [*TINY_BOXES, "logger=none"], job="file/run")
+    with pytest.raises(ConfigValueError, match="paths.output_dir") as info:
+        train(cfg)
+    assert str(blocker / "run") in str(info.value)
+
+
+@pytest.mark.parametrize(("override", "key"), [("greedy=maybe", "greedy"),
+                                               ("length=1000000000", "length"),
+                                               ("length=abc", "length")])
+def test_generate_checks_its_values_before_loading(tmp_path, override, key):
+    proc = run_script("-m", "dl2.generate", f"ckpt_path={tmp_path / 'none.ckpt'}", override,
+                      check=False)
+    assert proc.returncode != 0 and key in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_interrupted_and_diverged_jobs_are_to_run_in_reports(tmp_path):
+    from dl2.studies.results import report_footer
+
+    jobs = [Job(tmp_path / "a", "interrupted"), Job(tmp_path / "b", "diverged")]
+    lines = "\n".join(report_footer({"machines": []}, jobs))
+    assert "| interrupted | to run: resume" in lines and "| diverged | to run after a fix" in lines
+
+
+def test_a_requeued_slurm_job_resumes_from_its_last_checkpoint(tmp_path, monkeypatch):
+    first = compose_cfg(tmp_path, [*TINY_BOXES, "logger=none"], job="job")
+    train(first)
+    from dl2.tasks.classification import ImageClassifier
+
+    steps = []
+    step = ImageClassifier.training_step
+    monkeypatch.setattr(ImageClassifier, "training_step",
+                        lambda self, *a, **k: steps.append(1) or step(self, *a, **k))
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    again = compose_cfg(tmp_path, [*TINY_BOXES, "logger=none", "trainer.max_epochs=3"],
+                        job="job")
+    train(again)
+    assert len(steps) == 2, "only the third epoch (2 batches of 20) is trained again"
+    results = results_of(again)
+    assert results["resumed_from"] == str(Path(first.paths.output_dir) / "checkpoints" /
+                                          "last.ckpt")
+    assert results["epochs_run"] == 3 and results["status"] == "completed"
+
+
+def test_a_missing_cifar_batch_is_named(tmp_path):
+    from dl2.data.cifar import CIFAR10DataModule
+    from tests.test_rotation import write_cifar
+
+    folder = write_cifar(tmp_path)
+    (folder / "test_batch").unlink()
+    with pytest.raises(ConfigValueError, match="test_batch missing"):
+        CIFAR10DataModule(data_dir=str(tmp_path), download=True).setup()
+
+
+def test_an_unreadable_planetoid_file_is_named(tmp_path):
+    from dl2.data.graphs import PlanetoidDataModule
+
+    raw = tmp_path / "planetoid" / "Cora" / "raw"
+    raw.mkdir(parents=True)
+    for part in ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index"):
+        (raw / f"ind.cora.{part}").write_bytes(b"\x80\x04truncated")
+    with pytest.raises(ConfigValueError, match=r"ind\.cora\.x"):
+        PlanetoidDataModule(data_dir=str(tmp_path)).prepare_data()
