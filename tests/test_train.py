@@ -54,13 +54,22 @@ def test_test_split_uses_best_checkpoint(tiny_cfg, tmp_path):
     ("data.n_train=0", "data.n_train"),
     ("data.offset1=1", "data.offset1"),
     ("data.protocol=shuffled", "data.protocol"),
+    # checked before anything is built (dl2/preflight.py)
+    ("seed=-1", "seed"), (f"seed={2**32}", "seed"),
+    ("trainer.max_epochs=0", "trainer.max_epochs"),
+    ("trainer.max_epochs=ten", "trainer.max_epochs"),
+    ("+trainer.max_steps=0", "trainer.max_steps"),
+    ("trainer.devices=100000", "trainer.devices"),
+    ("callbacks.early_stopping.patience=abc", "callbacks.early_stopping.patience"),
+    # checked after the sanity-check validation, before the first training step
+    ("callbacks.model_checkpoint.monitor=val/nope", "callbacks.model_checkpoint.monitor"),
 ])
 def test_bad_values_fail_before_training_naming_the_key(tiny_cfg, override, key):
     cfg = tiny_cfg([override])
     with pytest.raises(ConfigValueError) as info:
         train(cfg)
     assert info.value.key == key
-    assert not (Path(cfg.paths.output_dir) / "checkpoints").exists()
+    assert not list(Path(cfg.paths.output_dir).glob("checkpoints/*.ckpt"))
     results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
     assert results["status"] == "failed" and key in results["error"]
 
