@@ -6,7 +6,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-all test-gpu lint format sweep-padding sweep-gpt sweep-rotation sweep-gnn report bench clean clean-logs
+.PHONY: help install train test test-all test-gpu lint format sweep-padding sweep-gpt sweep-rotation sweep-gnn report report-offline bench clean clean-logs
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-15s %s\n", $$1, $$2}'
@@ -38,8 +38,9 @@ format: $(STAMP) ## ruff fix + format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-sweep-padding: $(STAMP) ## the padding study (Tables 1 and 2): 2 nets x 6 conv types x 10 seeds
-	$(PYTHON) sweep.py padding
+sweep-padding: $(STAMP) ## the padding study (Tables 1 and 2), both protocols: what is missing of it
+	$(PYTHON) sweep.py padding-reference
+	$(PYTHON) sweep.py padding-independent
 
 sweep-gpt: $(STAMP) ## the GPT study: RoPE vs absolute positions, sdpa vs manual, 3 seeds
 	$(PYTHON) sweep.py gpt
@@ -48,11 +49,14 @@ sweep-rotation: $(STAMP) ## the rotation study: CNN with/without rotation augmen
 	$(PYTHON) sweep.py rotation
 
 sweep-gnn: $(STAMP) ## GCN / meanconv / GAT on Cora (10 seeds) and the noisy-edge study
-	$(PYTHON) sweep.py gnn
+	$(PYTHON) sweep.py gnn-models
 	$(PYTHON) sweep.py gnn-noise
 
-report: $(STAMP) ## rebuild a report: make report DIR=logs/padding/sweeps/<folder>
-	$(PYTHON) sweep.py report $(DIR)
+report: $(STAMP) ## run every declared study (what is missing), rebuild the reports (STUDIES=a,b)
+	$(PYTHON) sweep.py all $(if $(STUDIES),--studies $(STUDIES))
+
+report-offline: $(STAMP) ## rebuild every declared study's report from reports/*/jobs.jsonl only
+	$(PYTHON) sweep.py all --offline
 
 bench: $(STAMP) ## speed: a padding job (plain loop vs train.py), GPT training and generation
 	$(PYTHON) benchmarks/padding_speed.py

@@ -1,12 +1,13 @@
-"""Named studies: launch their multiruns and turn results.json files into tables and plots.
+"""Studies: run what is missing of a study, then rebuild its report from the stored results.
 
-    python sweep.py padding                      # Net1/Net2 x six conv types x seeds 0-9
-    python sweep.py padding --protocol independent --seeds 0,1,2 logger=csv
-    python sweep.py gpt                          # RoPE vs absolute, sdpa vs manual, 3 seeds
-    python sweep.py rotation                     # CIFAR-10 CNN, with/without rotation, 3 seeds
-    python sweep.py gnn                          # GCN, meanconv, GAT on Cora, 10 seeds
-    python sweep.py gnn-noise                    # the same with 0-100% random edges added
-    python sweep.py report logs/padding/sweeps/<folder>   # rebuild tables from any folder
+    python sweep.py list                         # the declared studies (conf/study/*.yaml)
+    python sweep.py padding-reference            # run what is missing, then the report
+    python sweep.py padding-reference --dry-run  # the job list: done / to run, time left
+    python sweep.py padding-reference --seeds 0,1 --nets net1 --conv-types valid,fconv
+    python sweep.py all                          # every declared study in turn
+    python sweep.py all --offline                # rebuild the reports from reports/*/jobs.jsonl
+    python sweep.py gpt | rotation               # studies not yet declared as data
+    python sweep.py report logs/<...>/<sweep> --study padding-reference   # any folder of jobs
 """
 
 from __future__ import annotations
@@ -20,9 +21,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 os.environ.setdefault("DL2_ROOT", str(ROOT))
 
-from dl2.studies import gnn, gpt, padding, rotation  # noqa: E402
+from dl2.errors import ConfigValueError  # noqa: E402
+from dl2.identity import digest  # noqa: E402
+from dl2.studies import gpt, rotation  # noqa: E402
+from dl2.studies.aggregate import README_BLOCK, update_readme, write_report  # noqa: E402
 from dl2.studies.launch import multirun, sweep_dir  # noqa: E402
 from dl2.studies.results import collect  # noqa: E402
+from dl2.studies.runner import hashes, run  # noqa: E402
+from dl2.studies.spec import Study, expand, load_study, study_names  # noqa: E402
+from dl2.studies.store import REPORTS, Store, ingest  # noqa: E402
 
 
 def launch(args: argparse.Namespace, task: str, label: str, overrides: list[str],
@@ -54,21 +61,6 @@ def safe_report_dir(folder: Path, stored: Path) -> Path:
     return folder / "report"
 
 
-def run_padding(args: argparse.Namespace) -> int:
-    """Both nets x six conv types x seeds as one multirun, then the report."""
-    for net in args.nets.split(","):
-        if net not in padding.STUDY_NETS:
-            sys.exit(f"--nets: {net!r} is not allowed: choose from {', '.join(padding.STUDY_NETS)}")
-    for conv in args.conv_types.split(","):
-        if conv not in padding.CONV_ORDER:
-            sys.exit(f"--conv-types: {conv!r} is not allowed: choose from "
-                     f"{', '.join(padding.CONV_ORDER)}")
-    overrides = ["experiment=padding", f"model={args.nets}",
-                 f"model.conv_type={args.conv_types}", f"seed={args.seeds}",
-                 f"data.protocol={args.protocol}"]
-    return launch(args, "padding", args.protocol, overrides, f"padding-{args.protocol}")
-
-
 def run_gpt(args: argparse.Namespace) -> int:
     """RoPE vs learned absolute positions (and sdpa vs manual attention) over seeds."""
     overrides = [f"experiment={args.experiment}", f"model.pos_emb={args.pos_embs}",
@@ -85,23 +77,7 @@ def run_rotation(args: argparse.Namespace) -> int:
     return launch(args, "rotation", args.model, overrides, f"rotation-{args.model}")
 
 
-def run_gnn(args: argparse.Namespace) -> int:
-    """Models x noise levels x seeds on a Planetoid graph, then the report (gnn-models for
-    `sweep.py gnn`, gnn-noise for `sweep.py gnn-noise`, whatever --noise says)."""
-    for value in args.noise.split(","):
-        try:
-            negative = float(value) < 0
-        except ValueError:
-            negative = True
-        if negative:
-            sys.exit(f"--noise: {value!r} is not allowed: give fractions >= 0, e.g. 0,0.1,0.5")
-    label = "noise" if args.study == "gnn-noise" else "models"
-    overrides = ["experiment=gnn", f"model={args.models}", f"data.noise={args.noise}",
-                 f"seed={args.seeds}"]
-    return launch(args, "gnn", label, overrides, f"gnn-{label}")
-
-
-STUDIES = {"padding": padding, "gpt": gpt, "rotation": rotation, "gnn": gnn}
+STUDIES = {"gpt": gpt, "rotation": rotation}  # the studies not yet declared in conf/study
 
 
 def report(folder: Path, out: Path) -> None:
@@ -120,19 +96,21 @@ def report(folder: Path, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="dl2 studies: launch sweeps and build reports.")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "list":
+        for name in study_names():
+            study = load_study(name)
+            print(f"{name:22s} {len(expand(study)):4d} jobs  {study.title}")
+        return 0
+    if argv and (argv[0] == "all" or argv[0] in study_names()):
+        try:
+            return main_studies(argv)
+        except ConfigValueError as err:
+            sys.exit(f"sweep.py: {err}")
+    parser = argparse.ArgumentParser(
+        description="dl2 studies: launch sweeps and build reports. Declared studies: "
+        + ", ".join(study_names()) + " (python sweep.py <study> --help), or all.")
     sub = parser.add_subparsers(dest="study", required=True)
-
-    p = sub.add_parser("padding", help="Tables 1 and 2: nets x conv types x seeds")
-    p.add_argument("--protocol", default="reference", choices=["reference", "independent"])
-    p.add_argument("--seeds", default="range(10)", help="Hydra sweep syntax: range(10) or 0,1,2")
-    p.add_argument("--nets", default="net1,net2")
-    p.add_argument("--conv-types", default=",".join(padding.CONV_ORDER))
-    p.add_argument("--out", help="report folder (default reports/padding-<protocol>, unless "
-                   "this sweep completes fewer jobs than the stored report: then <sweep>/report)")
-    p.add_argument("--sweep-dir", help="where the jobs go (default logs/padding/sweeps/...)")
-    p.add_argument("--log-dir", default=str(ROOT / "logs"))
-    p.add_argument("overrides", nargs="*", help="extra train.py overrides, e.g. logger=csv")
 
     g = sub.add_parser("gpt", help="RoPE vs absolute positions, sdpa vs manual, over seeds")
     g.add_argument("--experiment", default="gpt_cpu")
@@ -147,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--log-dir", default=str(ROOT / "logs"))
     g.add_argument("overrides", nargs="*", help="extra train.py overrides")
 
+    sub.add_parser("list", help="the declared studies")
+    sub.add_parser("all", help="every declared study: run what is missing, rebuild the reports")
     o = sub.add_parser("rotation", help="CIFAR-10 accuracy vs rotation, with/without augmentation")
     o.add_argument("--model", default="cnn", help="cnn or vit")
     o.add_argument("--augments", default="none,rotation")
@@ -157,36 +137,113 @@ def main(argv: list[str] | None = None) -> int:
     o.add_argument("overrides", nargs="*",
                    help="extra train.py overrides, e.g. data.data_dir=... data.verify=false")
 
-    for name, noises, text in (("gnn", "0", "GCN / meanconv / GAT on Cora over seeds"),
-                               ("gnn-noise", "0,0.1,0.25,0.5,1.0",
-                                "accuracy as random edges are added (0-100% of the edges)")):
-        n = sub.add_parser(name, help=text)
-        n.add_argument("--models", default="gcn,meanconv,gat")
-        n.add_argument("--noise", default=noises, help="fractions of the edge count to add")
-        n.add_argument("--seeds", default="range(10)")
-        n.add_argument("--out", help="report folder (default reports/gnn-<models|noise>)")
-        n.add_argument("--sweep-dir", help="where the jobs go (default logs/gnn/sweeps/...)")
-        n.add_argument("--log-dir", default=str(ROOT / "logs"))
-        n.add_argument("overrides", nargs="*", help="extra train.py overrides (data.name=...)")
-
     r = sub.add_parser("report", help="rebuild a study's tables from a folder of results.json")
     r.add_argument("folder")
+    r.add_argument("--study", help="a declared study (conf/study) whose tables to build")
     r.add_argument("--out", help="report folder (default <folder>/report)")
 
     args = parser.parse_args(argv)
-    if args.study == "padding":
-        return run_padding(args)
     if args.study == "gpt":
         return run_gpt(args)
     if args.study == "rotation":
         return run_rotation(args)
-    if args.study in ("gnn", "gnn-noise"):
-        return run_gnn(args)
     folder = Path(args.folder)
+    out = Path(args.out) if args.out else folder / "report"
     try:
-        report(folder, Path(args.out) if args.out else folder / "report")
+        if args.study:
+            return report_study(load_study(args.study), folder, out)
+        report(folder, out)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"sweep.py report: {err}")
+    return 0
+
+
+
+def study_parser(study: Study | None) -> argparse.ArgumentParser:
+    """Options of `sweep.py <study>` (and `sweep.py all`): one option per declared axis."""
+    name = study.name if study else "all"
+    parser = argparse.ArgumentParser(prog=f"sweep.py {name}",
+                                     description=study.title if study else
+                                     "Every declared study in turn, skipping what is done.")
+    if study is None:
+        parser.add_argument("--studies", default=",".join(study_names()),
+                            help="which studies, comma-separated")
+    else:
+        parser.add_argument("--seeds", help="seeds to run, e.g. 0,1,2 or range(10) "
+                            f"(default the study's: {study.seeds})")
+        for axis in study.axes:
+            if axis.option:
+                parser.add_argument(f"--{axis.option}", dest=f"axis:{axis.key}",
+                                    help=f"only these values of {axis.key} "
+                                    f"(from {','.join(map(str, axis.values))})")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="list the jobs (done / to run) and the time left; run nothing")
+    parser.add_argument("--force", action="store_true", help="rerun jobs already done")
+    parser.add_argument("--offline", action="store_true",
+                        help="run nothing: rebuild the report(s) from the stored results")
+    parser.add_argument("--out", help="results and report folder (default reports/<study>; "
+                        "with extra overrides logs/studies/<study>/<their hash>)")
+    parser.add_argument("--log-dir", default=str(ROOT / "logs"),
+                        help="where the jobs' folders go (logs/studies/<study>/...)")
+    parser.add_argument("overrides", nargs="*", help="extra train.py overrides for every job "
+                        "(they make new settings, kept apart from the study's own results)")
+    return parser
+
+
+def parse_seeds(text: str) -> list[int]:
+    """`0,1,2` or `range(10)` / `range(2,5)` as a list of seeds."""
+    text = text.strip()
+    try:
+        if text.startswith("range(") and text.endswith(")"):
+            return list(range(*(int(x) for x in text[6:-1].split(","))))
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise ConfigValueError("--seeds", text, "give integers, e.g. 0,1,2 or range(10)") from None
+
+
+def main_studies(argv: list[str]) -> int:
+    """`sweep.py <study> ...` and `sweep.py all ...`."""
+    study = None if argv[0] == "all" else load_study(argv[0])
+    args = study_parser(study).parse_args(argv[1:])
+    studies = [study] if study else [load_study(n) for n in args.studies.split(",")]
+    code = 0
+    for one in studies:
+        narrow = {}
+        for key, value in vars(args).items():
+            if key.startswith("axis:") and value:
+                narrow[key[5:]] = value.split(",")
+        seeds = parse_seeds(args.seeds) if getattr(args, "seeds", None) else None
+        jobs = expand(one, args.overrides, seeds, narrow)
+        out = Path(args.out) if args.out else default_out(one, args.overrides)
+        if not args.offline:
+            code = code or run(one, jobs, Store(out / "jobs.jsonl"), args.force, args.dry_run,
+                               Path(args.log_dir))
+        if not args.dry_run:
+            payload = write_report(one, Store(out / "jobs.jsonl"), out, jobs, hashes(jobs))
+            if one.readme and out == REPORTS / one.name:  # the stored study, not a quick check
+                update_readme(ROOT / "README.md", one.readme, (out / README_BLOCK).read_text())
+            print(f"[{one.name}] report: {out}/report.md ({payload['jobs_completed']} completed "
+                  f"jobs, {len(payload['left_out'])} left out)", file=sys.stderr)
+    return code
+
+
+def default_out(study: Study, overrides: list[str]) -> Path:
+    """reports/<study> for the study's own jobs; a folder of their own under logs/ for jobs
+    with extra overrides, so that a quick check never mixes into the stored study."""
+    if not overrides:
+        return REPORTS / study.name
+    return ROOT / "logs" / "studies" / study.name / f"with-{digest(sorted(overrides))[:8]}"
+
+
+def report_study(study: Study, folder: Path, out: Path) -> int:
+    """The study's report built from every results.json under `folder`."""
+    store = Store(out / "jobs.jsonl")
+    store.add(ingest(folder))
+    unfinished = [{"status": job.status, "overrides": job.overrides, "error": job.error}
+                  for job in collect(folder) if job.status == "missing"]
+    payload = write_report(study, store, out, unfinished=unfinished)
+    print((out / "report.md").read_text())
+    print(f"wrote {out}/ ({payload['jobs_completed']} completed jobs)")
     return 0
 
 

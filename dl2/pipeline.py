@@ -17,6 +17,7 @@ import sys
 import time
 import traceback
 import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ import dl2
 from dl2.callbacks.guards import DivergedError, DivergenceGuard, MonitorCheck
 from dl2.callbacks.resume import ResumeState
 from dl2.errors import ConfigValueError
+from dl2.identity import job_hashes
 from dl2.io import RESULTS_FILE, atomic_write_text
 from dl2.preflight import monitors, preflight
 
@@ -154,6 +156,11 @@ def quiet_known_warnings() -> None:
                             "not resumable.*")
 
 
+def _now() -> str:
+    """The time now, ISO 8601 in UTC with microseconds: the order in which jobs finished."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
 def requeued_checkpoint(cfg: DictConfig) -> str | None:
     """The job's own last.ckpt when SLURM has requeued it (after a preemption or a timeout,
     submitit resubmits the job into the same output folder): the requeued job resumes there
@@ -195,11 +202,13 @@ def train(cfg: DictConfig) -> dict[str, float | None]:
         "config": OmegaConf.to_container(cfg, resolve=False), "seed": cfg.get("seed"),
         "task_name": cfg.get("task_name"), "dl2_version": dl2.__version__,
         "machine": machine_info(), "command": " ".join(sys.argv),
+        "started_at": _now(),
     }
     status, exit_code = "failed", EXIT_CODES["failed"]
     try:
         payload["config"] = OmegaConf.to_container(cfg, resolve=True)
         preflight(cfg)
+        payload.update(job_hashes(cfg))
         ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(cfg)
         payload["resumed_from"] = ckpt_path
         if cfg.get("torch_threads"):
@@ -261,6 +270,7 @@ def train(cfg: DictConfig) -> dict[str, float | None]:
         payload["status"] = status
         payload["exit_code"] = exit_code
         payload["wall_time_s"] = round(time.time() - start, 3)
+        payload["finished_at"] = _now()
         if rank_zero_only.rank == 0:  # one results.json per job, also under DDP
             try:
                 write_results(output_dir / RESULTS_FILE, payload)

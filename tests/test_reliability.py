@@ -23,8 +23,10 @@ from dl2.errors import ConfigValueError
 from dl2.generate import load_gpt
 from dl2.io import atomic_write_text
 from dl2.pipeline import to_floats, train
-from dl2.studies.padding import accuracy_records
-from dl2.studies.results import Job, collect
+from dl2.studies.aggregate import tidy
+from dl2.studies.results import Job
+from dl2.studies.spec import load_study
+from dl2.studies.store import record
 from tests.conftest import ROOT, TINY_BOXES, compose_cfg, run_script
 
 SHUFFLED = ["data.n_train=200", "data.n_val=60", "data.n_test=60", "data.batch_size=50",
@@ -223,9 +225,8 @@ def test_sigterm_exits_143_as_interrupted_and_the_run_resumes(tmp_path):
     assert proc.returncode == 143, stderr[-2000:]
     results = strict_json(out / "results.json")
     assert results["status"] == "interrupted" and results["exit_code"] == 143
-    job = collect(out)[0]
-    _, left_out = accuracy_records([job])
-    assert left_out == [job], "an interrupted job is never in a table"
+    assert tidy(load_study("padding-reference"), [record(results)]).empty, \
+        "an interrupted job is never in a table"
     resumed = run_script("train.py", *SHUFFLED, "trainer.max_epochs=2",
                          "callbacks.early_stopping.patience=100000", f"ckpt_path={last}",
                          f"hydra.run.dir={tmp_path / 'resumed'}")
@@ -241,8 +242,8 @@ def test_a_diverged_run_stops_as_diverged_with_valid_json(tiny_cfg, lr, rule):
         train(cfg)
     results = results_of(cfg)
     assert results["status"] == "diverged" and results["exit_code"] == 1
-    job = collect(Path(cfg.paths.output_dir))[0]
-    assert accuracy_records([job]) == ([], [job]), "a diverged job is never averaged in"
+    assert tidy(load_study("padding-reference"), [record(results)]).empty, \
+        "a diverged job is never averaged in"
 
 
 def test_diverged_train_py_exits_nonzero_with_one_line(tmp_path):

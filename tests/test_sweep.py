@@ -1,60 +1,182 @@
-"""Multiruns of train.py, sweep.py's padding study at tiny size, and report rebuilding."""
+"""Studies as data: study files, job hashes, the resumable runner, and the one aggregator."""
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
+import pytest
 
-from dl2.studies.padding import CONV_ORDER
+from dl2.identity import job_hashes
+from dl2.studies.aggregate import summarise, tidy, write_report
 from dl2.studies.results import collect
-from tests.conftest import TINY_BOXES, run_script
+from dl2.studies.runner import blocks, hashes, run
+from dl2.studies.spec import expand, load_study, study_names
+from dl2.studies.store import REPORTS, Store, record
+from tests.conftest import ROOT, TINY_BOXES, compose_cfg, run_script
+
+TINY_ARGS = ["--seeds", "0,1", "--nets", "net1", "--conv-types", "valid,fconv", *TINY_BOXES,
+             "trainer.max_epochs=1", "logger=none"]
 
 
 def parse_table(report: str, heading: str) -> list[list[str]]:
     """Rows (cells) of the Markdown table under `heading`."""
     lines = report.split(heading, 1)[1].splitlines()
-    rows = [line for line in lines[1:] if line.startswith("|")]
     out = []
-    for line in rows:
+    for line in [line for line in lines[1:] if line.strip()]:
         if not line.startswith("|"):
             break
         out.append([c.strip() for c in line.strip("|").split("|")])
     return out
 
 
-def test_readme_multirun_then_report(tmp_path):
-    sweep = tmp_path / "sweep"
-    run_script("train.py", "-m", "model.pad=zeros,reflect,replicate,circular", "seed=range(2)",
-               *TINY_BOXES, "logger=csv", f"hydra.sweep.dir={sweep}")
-    jobs = collect(sweep)
-    assert len(jobs) == 8 and all(j.status == "completed" for j in jobs)
-    assert len({j.folder for j in jobs}) == 8
-    out = tmp_path / "report"
-    run_script("sweep.py", "report", str(sweep), "--out", str(out))
+def test_every_study_file_loads_and_lists_its_jobs():
+    names = study_names()
+    assert {"padding-reference", "padding-independent", "gnn-models", "gnn-noise"} <= set(names)
+    for name in names:
+        study = load_study(name)
+        sizes = [len(axis.values) for axis in study.axes]
+        assert len(expand(study)) == math.prod(sizes) * len(study.seeds)
+    with pytest.raises(ValueError, match="padding-reference"):
+        load_study("no-such-study")
+
+
+def test_a_job_hash_ignores_plumbing_but_not_what_changes_results(tmp_path):
+    def hashes_of(*overrides):
+        return job_hashes(compose_cfg(tmp_path, list(overrides)))
+
+    base = hashes_of("seed=1")
+    assert hashes_of("seed=1", "logger=csv", "torch_threads=1", f"paths.data_dir={tmp_path}") \
+        == base
+    other_seed = hashes_of("seed=2")
+    assert other_seed["config_hash"] != base["config_hash"]
+    assert other_seed["setting_hash"] == base["setting_hash"]
+    assert hashes_of("seed=1", "model.task.optimizer.lr=0.5")["setting_hash"] != \
+        base["setting_hash"]
+
+
+def test_planned_hashes_match_the_jobs_own(tmp_path):
+    study = load_study("gnn-noise")  # data.noise_seed follows ${seed}
+    jobs = expand(study, seeds=[0, 3], narrow={"model": ["gat"], "data.noise": ["0.5"]})
+    settings = set()
+    for job, planned in zip(jobs, hashes(jobs), strict=True):
+        cfg = compose_cfg(tmp_path, list(job.overrides))
+        assert job_hashes(cfg)["config_hash"] == planned
+        settings.add(job_hashes(cfg)["setting_hash"])
+    assert len(settings) == 1, "the seeds of one setting share it, noise_seed=${seed} or not"
+
+
+def test_missing_jobs_run_as_few_multiruns_as_their_shape_allows():
+    study = load_study("padding-reference")
+
+    class P:  # what blocks() reads of a planned job
+        def __init__(self, job):
+            self.job = job
+
+    grid = [P(j) for j in expand(study, seeds=[0, 1], narrow={"model": ["net1"]})]
+    assert blocks(grid) == [["experiment=padding", "data.protocol=reference", "model=net1",
+                             "model.conv_type=valid,replicate,reflect,circular,sconv,fconv",
+                             "seed=0,1"]]
+    ragged = [p for p in grid if not (p.job.seed == 1 and "model.conv_type=valid"
+                                      in p.job.overrides)]
+    parts = blocks(ragged)
+    assert len(parts) == 2  # the five conv types with both seeds, valid with seed 0
+    assert sum(math.prod(len(o.split("=", 1)[1].split(",")) for o in part)
+               for part in parts) == 11
+
+
+def test_run_twice_runs_the_missing_jobs_only(tmp_path):
+    out, logs = tmp_path / "out", tmp_path / "logs"
+    common = ["--out", str(out), "--log-dir", str(logs)]
+    first = run_script("sweep.py", "padding-reference", *TINY_ARGS, *common)
+    assert "0/4 done; multirun 1/1" in first.stderr
+    assert len(Store(out / "jobs.jsonl").completed()) == 4
+    again = run_script("sweep.py", "padding-reference", *TINY_ARGS, *common)
+    assert "multirun" not in again.stderr and "4 completed jobs" in again.stderr
+    # a runner killed in the middle: its finished jobs are in their folders, not in the store
+    (out / "jobs.jsonl").unlink()
+    killed = sorted(logs.rglob("results.json"))[0]
+    killed.unlink()
+    dry = run_script("sweep.py", "padding-reference", *TINY_ARGS, *common, "--dry-run")
+    assert "3/4 jobs done" in dry.stdout and dry.stdout.count("to run ") == 1
+    assert "estimated ~" in dry.stdout
+    resumed = run_script("sweep.py", "padding-reference", *TINY_ARGS, *common)
+    assert "3/4 done; multirun 1/1" in resumed.stderr
     report = (out / "report.md").read_text()
-    rows = parse_table(report, "### net1, independent protocol")
-    assert rows[0] == ["conv type", "split", "0", "1", "mean", "std"]
-    body = rows[2:]
-    assert [r[0] for r in body] == [c for c in CONV_ORDER if c in
-                                    ("fconv", "replicate", "reflect", "circular")
-                                    for _ in range(3)]
-    assert [r[1] for r in body[:3]] == ["val", "test", "test_unshifted"]
-    # the numbers are the jobs' own, in %, with population std
-    reflect_test = next(r for r in body if r[0] == "reflect" and r[1] == "test")
-    accs = sorted((j.results["seed"], 100 * j.metrics["test/acc"]) for j in jobs
-                   if j.config["model"]["pad"] == "reflect")
-    assert [float(v) for v in reflect_test[2:4]] == [round(a, 2) for _, a in accs]
-    values = np.array([a for _, a in accs])
-    assert math.isclose(float(reflect_test[4]), round(values.mean(), 2), abs_tol=0.006)
-    assert math.isclose(float(reflect_test[5]), round(values.std(ddof=0), 2), abs_tol=0.006)
-    csv_lines = (out / "accuracy.csv").read_text().splitlines()
-    assert csv_lines[0] == "protocol,net,conv_type,split,seed,acc" and len(csv_lines) == 1 + 24
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["summary"]["independent"]["net1"]["reflect"]["test"]["n"] == 2
+    rows = parse_table(report, "### net = net1")
+    assert rows[0][:2] == ["conv type", "val/acc"] and [r[0] for r in rows[2:]] == ["valid",
+                                                                                 "fconv"]
+    assert all(r[-1] == "2" for r in rows[2:]), "n = 2 seeds per row"
+    assert "trainer.max_epochs=1" in report, "the report names the overrides every job had"
 
 
-def test_failed_and_unfinished_jobs_are_listed(tmp_path):
+def test_bad_study_arguments(tmp_path):
+    proc = run_script("sweep.py", "padding-reference", "--nets", "net7", "--dry-run",
+                      "--out", str(tmp_path / "out"), check=False)
+    assert proc.returncode != 0 and "net7" in proc.stderr and "net1" in proc.stderr
+    proc = run_script("sweep.py", "padding-reference", "--seeds", "a,b", "--dry-run",
+                      check=False)
+    assert proc.returncode != 0 and "--seeds" in proc.stderr
+
+
+def fake(config_hash, setting, seed, acc, finished, lr="1.0", status="completed"):
+    return {"config_hash": config_hash, "setting_hash": setting, "seed": seed, "status": status,
+            "finished_at": finished, "metrics": {"test/acc": acc, "val/acc": acc},
+            "overrides": ["experiment=gnn", "model=gcn", f"seed={seed}",
+                          f"model.task.optimizer.lr={lr}"], "wall_time_s": 1.0}
+
+
+def test_aggregator_newest_wins_and_settings_never_merge(tmp_path):
+    study = load_study("gnn-models")
+    store = Store(tmp_path / "jobs.jsonl")
+    store.add([fake("a0", "A", 0, 0.80, "2026-01-01"), fake("a0", "A", 0, 0.70, "2026-01-02"),
+               fake("a1", "A", 1, 0.90, "2026-01-01"),
+               fake("b0", "B", 0, 0.50, "2026-01-01", lr="0.5"),
+               fake("b1", "B", 1, 0.0, "2026-01-01", lr="0.5", status="diverged")])
+    summary = summarise(study, tidy(study, list(store.latest().values())))
+    test = summary[summary["metric"] == "test/acc"].set_index("model.task.optimizer.lr")
+    assert test.loc["1.0", "n"] == 2 and test.loc["0.5", "n"] == 1
+    assert test.loc["1.0", "mean"] == pytest.approx(80.0)  # the newer 0.70 of seed 0, and 0.90
+    assert test.loc["1.0", "std"] == pytest.approx(np.std([70.0, 90.0]))
+    payload = write_report(study, store, tmp_path / "report")
+    statuses = sorted(r["status"] for r in payload["left_out"])
+    assert statuses == ["diverged", "superseded"]
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "model.task.optimizer.lr" in report, "the varying override is a column"
+    assert "| gcn | 1.0 | 80.00 ± 10.00 | 81.5 |" in report, "the report's value beside ours"
+
+
+def test_a_new_study_file_needs_no_python(tmp_path):
+    path = tmp_path / "sbm-models.yaml"
+    path.write_text("""
+name: sbm-models
+title: GCN and GAT on a small synthetic graph
+experiment: gnn
+overrides: [data=sbm_graph, trainer.max_epochs=5, logger=none]
+axes:
+  - {key: model, values: [gcn, gat], option: models}
+  - {key: data.noise, values: [0.0, 0.5]}
+seeds: [0, 1]
+metrics: [test/acc]
+scale: 100
+table: {rows: [model], columns: data.noise}
+plot: {x: data.noise, metric: test/acc, lines: [model], x_scale: 100}
+""")
+    study = load_study(path)
+    jobs = expand(study)
+    store = Store(tmp_path / "out" / "jobs.jsonl")
+    assert run(study, jobs, store, log_dir=tmp_path / "logs") == 0
+    payload = write_report(study, store, tmp_path / "out", jobs, hashes(jobs))
+    assert payload["jobs_completed"] == 8 and not payload["left_out"]
+    report = (tmp_path / "out" / "report.md").read_text()
+    rows = parse_table(report, "timed jobs).")
+    assert rows[0] == ["model", "data.noise 0.0", "data.noise 0.5"]
+    assert [r[0] for r in rows[2:]] == ["gcn", "gat"] and "(n=2)" in rows[2][1]
+    assert (tmp_path / "out" / "sbm-models.png").stat().st_size > 0
+    lines = (tmp_path / "out" / "results.csv").read_text().splitlines()
+    assert len(lines) == 1 + 8
+
+
+def test_report_from_any_folder_lists_failed_and_unfinished_jobs(tmp_path):
     sweep = tmp_path / "sweep"
     proc = run_script("train.py", "-m", "model.pad_size=1,3", *TINY_BOXES, "logger=wandb",
                       f"hydra.sweep.dir={sweep}", check=False)
@@ -63,42 +185,25 @@ def test_failed_and_unfinished_jobs_are_listed(tmp_path):
     assert jobs[1].status == "completed" and jobs[3].status == "failed"
     group = jobs[1].results["config"]["logger"]["wandb"]["group"]
     assert group == "padding/" + ",".join(sorted([*TINY_BOXES, "model.pad_size=1"]))
-    # each job is its own W&B run; the failed one was closed too
-    assert len(list(sweep.glob("*/wandb/offline-run-*"))) == 2
+    assert len(list(sweep.glob("*/wandb/offline-run-*"))) == 2, "each job is one W&B run"
     unfinished = sweep / "9_killed" / ".hydra"
     unfinished.mkdir(parents=True)
     (unfinished / "config.yaml").write_text("seed: 0\n")
     (unfinished / "overrides.yaml").write_text("- seed=0\n")
     out = tmp_path / "report"
-    run_script("sweep.py", "report", str(sweep), "--out", str(out))
+    run_script("sweep.py", "report", str(sweep), "--study", "padding-independent", "--out",
+               str(out))
     report = (out / "report.md").read_text()
     left = report.split("## Jobs left out of the tables", 1)[1]
-    assert "failed" in left and "model.pad_size=3" in left and "missing" in left
-    assert "9_killed" in left
-
-
-def test_sweep_padding_tiny(tmp_path):
-    out = tmp_path / "report"
-    run_script("sweep.py", "padding", "--seeds", "0", "--nets", "net1,net2",
-               "--conv-types", "valid,circular", "--out", str(out),
-               "--sweep-dir", str(tmp_path / "sweep"), *TINY_BOXES, "logger=none")
-    summary = json.loads((out / "summary.json").read_text())["summary"]
-    assert set(summary) == {"reference"}
-    assert set(summary["reference"]) == {"net1", "net2"}
-    assert set(summary["reference"]["net2"]) == {"valid", "circular"}
+    assert "| failed |" in left and "model.pad_size=3" in left and "| missing |" in left
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["jobs_completed"] == 1
+    assert record(jobs[1].results)["config_hash"] == jobs[1].results["config_hash"]
 
 
 def test_report_on_a_folder_without_jobs_fails(tmp_path):
-    proc = run_script("sweep.py", "report", str(tmp_path), check=False)
-    assert proc.returncode != 0 and "no job folders" in proc.stderr
     proc = run_script("sweep.py", "report", str(tmp_path / "nope"), check=False)
     assert proc.returncode != 0 and "does not exist" in proc.stderr
-
-
-def test_bad_study_arguments(tmp_path):
-    proc = run_script("sweep.py", "padding", "--nets", "net7", check=False)
-    assert proc.returncode != 0 and "net7" in proc.stderr and "net1" in proc.stderr
-    assert not Path(tmp_path / "sweep").exists()
 
 
 def test_job_dirname_stays_short_and_unique():
@@ -109,3 +214,20 @@ def test_job_dirname_stays_short_and_unique():
     long_a, long_b = "x=" + "a" * 300, "x=" + "a" * 299 + "b"
     assert len(job_dirname(long_a)) == 120
     assert job_dirname(long_a) != job_dirname(long_b)
+
+
+@pytest.mark.parametrize("name", [n for n in study_names()
+                                  if (REPORTS / n / "jobs.jsonl").exists()])
+def test_committed_reports_rebuild_byte_identically_offline(tmp_path, name):
+    study = load_study(name)
+    jobs = expand(study)
+    store = Store(tmp_path / "jobs.jsonl")
+    store.add(Store.of(name).records)
+    write_report(study, store, tmp_path, jobs, hashes(jobs))
+    for file in ("report.md", "results.csv", "summary.json"):
+        assert (tmp_path / file).read_text() == (REPORTS / name / file).read_text(), file
+    if study.readme:  # the README's section is the stored report's block
+        readme = (ROOT / "README.md").read_text()
+        section = readme.split(f"<!-- study:{study.readme} -->\n", 1)[1].split(
+            f"<!-- /study:{study.readme} -->", 1)[0]
+        assert section == (REPORTS / name / "readme.md").read_text()

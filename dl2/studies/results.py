@@ -95,6 +95,7 @@ def write_markdown(out: Path, lines: list[str], payload: dict[str, Any],
 NEXT_STEP = {
     "interrupted": "to run: resume from its checkpoints/last.ckpt",
     "missing": "to run: killed or still running",
+    "not run": "to run: the study's command runs it",
     "failed": "to run after a fix",
     "diverged": "to run after a fix (the loss left the finite range)",
     "superseded": "nothing (a later run of the same job is used)",

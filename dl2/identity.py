@@ -1,0 +1,62 @@
+"""What identifies a job: a hash of the config that decides its result.
+
+Two jobs with the same `config_hash` compute the same numbers (same command, same seed, same
+numbers on a CPU), wherever their files go and whatever they log to; a study's runner skips a
+job whose hash already has a completed result. `setting_hash` is the same without the seed: the
+jobs of one setting across seeds share it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+# top-level keys that say where and how a job runs, not what it computes
+PLUMBING = ("paths", "logger", "hydra", "torch_threads", "ckpt_path", "optimized_metric")
+# leaves that only follow the plumbing: output folders, data folders, the terminal
+PLUMBING_REF = re.compile(r"\$\{(paths\.|hydra:|dl2\.interactive|dl2\.run_)")
+
+
+def result_config(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config without plumbing: the top-level PLUMBING keys and every leaf whose
+    value interpolates one of them (`${paths.output_dir}/checkpoints`, ...) are left out."""
+    return _walk(cfg, top=True)
+
+
+def _walk(node: DictConfig, top: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in node:
+        if top and key in PLUMBING:
+            continue
+        child = node._get_node(key)
+        raw = child._value() if child is not None else None
+        if isinstance(raw, str) and PLUMBING_REF.search(raw):
+            continue
+        if isinstance(child, DictConfig):
+            out[str(key)] = _walk(child)
+        elif isinstance(child, ListConfig):
+            out[str(key)] = OmegaConf.to_container(child, resolve=True)
+        else:
+            out[str(key)] = node[key]
+    return out
+
+
+def digest(data: Any) -> str:
+    """A short, stable hash of JSON-able data (key order does not matter)."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def job_hashes(cfg: DictConfig) -> dict[str, str]:
+    """{"config_hash": the job, "setting_hash": the job without its seed}. The setting is
+    resolved with the seed unset, so that keys following the seed (`data.noise_seed:
+    ${seed}`) do not tell the seeds of one setting apart."""
+    unseeded = copy.deepcopy(cfg)
+    unseeded.seed = None
+    setting = {k: v for k, v in result_config(unseeded).items() if k != "seed"}
+    return {"config_hash": digest(result_config(cfg)), "setting_hash": digest(setting)}

@@ -1,0 +1,340 @@
+"""One aggregator for every study: stored job records -> a tidy table (one row per job and
+metric) -> settings grouped by the study's axes -> mean, population std, n, min, max -> the
+report (Markdown, long CSV, summary.json, and the study's plot if it declares one)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dl2.identity import PLUMBING
+from dl2.io import atomic_write_text, save_figure
+from dl2.studies.results import NEXT_STEP, machine_line
+from dl2.studies.spec import PlannedJob, Study
+from dl2.studies.store import Store
+
+STATS = ["mean", "std", "n", "min", "max"]
+ROOT = Path(__file__).resolve().parents[2]
+README_BLOCK = "readme.md"  # a report folder's part of the README
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, str]:
+    """{key: value text} of `key=value` overrides (`+`/`~` prefixes dropped)."""
+    out = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        out[key.lstrip("+~")] = value
+    return out
+
+
+def _fixed_keys(study: Study) -> set[str]:
+    return {"experiment", "seed", *parse_overrides(study.overrides)}
+
+
+def tidy(study: Study, records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (completed job, metric): the axis values, the extra overrides the jobs vary,
+    setting and config hash, seed, metric, value (times the study's scale)."""
+    axes = [axis.key for axis in study.axes]
+    skip = _fixed_keys(study) | set(axes)
+    rows = []
+    for r in records:
+        if r.get("status") != "completed":
+            continue
+        given = parse_overrides(r.get("overrides", []))
+        extra = {k: v for k, v in given.items()
+                 if k not in skip and k.split(".", 1)[0] not in PLUMBING}
+        for metric in study.metrics:
+            value = (r.get("metrics") or {}).get(metric)
+            rows.append({**{a: given.get(a, "") for a in axes}, **extra,
+                         "setting_hash": r.get("setting_hash"), "config_hash": r["config_hash"],
+                         "seed": r.get("seed"), "metric": metric,
+                         "value": np.nan if value is None else value * study.scale})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=[*axes, "setting_hash", "config_hash", "seed", "metric",
+                                     "value"])
+    return frame
+
+
+def label_columns(study: Study, frame: pd.DataFrame) -> list[str]:
+    """The axes, then every other override column whose value differs between jobs."""
+    axes = [axis.key for axis in study.axes]
+    fixed = {"setting_hash", "config_hash", "seed", "metric", "value", *axes}
+    extra = [c for c in frame.columns if c not in fixed
+             and frame[c].fillna("").astype(str).nunique() > 1]
+    return [*axes, *extra]
+
+
+def summarise(study: Study, frame: pd.DataFrame) -> pd.DataFrame:
+    """mean, population std (ddof=0), n, min, max per setting and metric, in the axes' order."""
+    labels = label_columns(study, frame)
+    if frame.empty:
+        return pd.DataFrame(columns=[*labels, "setting_hash", "metric", *STATS])
+    frame = frame.fillna({c: "" for c in labels})
+    grouped = frame.groupby([*labels, "setting_hash", "metric"], sort=False)["value"]
+    out = grouped.agg(mean="mean", std=lambda v: float(np.std(v, ddof=0)), n="count",
+                      min="min", max="max").reset_index()
+    order = {axis.key: [str(v) for v in axis.values] for axis in study.axes}
+    keys = [out[k].map(lambda v, k=k: order[k].index(v) if v in order[k] else len(order[k]))
+            for k in order] + [out["metric"].map(study.metrics.index)]
+    out = out.iloc[np.lexsort(list(reversed(keys)))] if keys else out
+    return out.reset_index(drop=True)
+
+
+def reference_value(study: Study, values: dict[str, str], metric: str) -> str:
+    """The report's value for a row, or '' where the report has none."""
+    for ref in study.reference:
+        keys = {k: v for k, v in ref.items() if k not in study.metrics}
+        if all(str(values.get(k)) == str(v) for k, v in keys.items()) and metric in ref:
+            return str(ref[metric])
+    return ""
+
+
+def _cell(row: pd.Series, digits: int) -> str:
+    if row is None or pd.isna(row["mean"]):
+        return "–"
+    return f"{row['mean']:.{digits}f} ± {row['std']:.{digits}f}"
+
+
+def _label(study: Study, key: str) -> str:
+    axis = next((a for a in study.axes if a.key == key), None)
+    return (axis.label if axis and axis.label else key)
+
+
+def markdown_tables(study: Study, summary: pd.DataFrame) -> list[str]:
+    """The study's tables as Markdown lines, laid out as `study.table` says."""
+    if summary.empty:
+        return ["No completed jobs yet.", ""]
+    table, digits = study.table, study.digits
+    labels = [c for c in summary.columns if c not in ("setting_hash", "metric", *STATS)]
+    split = [k for k in table.split_by if k in labels]
+    rows = [k for k in labels if k not in split and k != table.columns]
+    lines: list[str] = []
+    groups = summary.groupby(split, sort=False) if split else [((), summary)]
+    for key, part in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        if split:
+            lines.append("### " + ", ".join(f"{_label(study, k)} = {v}"
+                                            for k, v in zip(split, key, strict=True)) + "\n")
+        fixed = dict(zip(split, key, strict=True))
+        if table.columns == "metric":
+            lines += _by_metric(study, part, rows, fixed, digits)
+        else:
+            lines += _by_axis(study, part, rows, table.columns, digits)
+        lines.append("")
+    return lines
+
+
+def _by_metric(study: Study, part: pd.DataFrame, rows: list[str], fixed: dict[str, str],
+               digits: int) -> list[str]:
+    refs = {m for m in study.metrics if any(m in ref for ref in study.reference)}
+    head = [_label(study, r) for r in rows]
+    for metric in study.metrics:
+        head.append(metric)
+        if metric in refs:
+            head.append("report")
+    head.append("n")
+    lines = ["| " + " | ".join(head) + " |",
+             "|" + "---|" * len(rows) + "---:|" * (len(head) - len(rows))]
+    for values, group in part.groupby(rows + ["setting_hash"], sort=False):
+        values = values if isinstance(values, tuple) else (values,)
+        named = {**fixed, **dict(zip(rows, values[:-1], strict=True))}
+        cells = [str(v) for v in values[:-1]]
+        by_metric = {m: g.iloc[0] for m, g in group.groupby("metric")}
+        for metric in study.metrics:
+            cells.append(_cell(by_metric.get(metric), digits))
+            if metric in refs:
+                cells.append(reference_value(study, named, metric) or "–")
+        cells.append(str(int(max(r["n"] for r in by_metric.values()))))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _by_axis(study: Study, part: pd.DataFrame, rows: list[str], column: str,
+             digits: int) -> list[str]:
+    lines = []
+    columns = [str(v) for a in study.axes if a.key == column for v in a.values]
+    columns += [c for c in part[column].unique() if c not in columns]
+    present = [c for c in columns if c in set(part[column])]
+    for metric in study.metrics:
+        block = part[part["metric"] == metric]
+        if block.empty:
+            continue
+        if len(study.metrics) > 1:
+            lines.append(f"{metric}:\n")
+        head = [*(_label(study, r) for r in rows),
+                *(f"{_label(study, column)} {c}" for c in present)]
+        lines += ["| " + " | ".join(head) + " |",
+                  "|" + "---|" * len(rows) + "---:|" * len(present)]
+        for values, group in block.groupby(rows, sort=False):
+            values = values if isinstance(values, tuple) else (values,)
+            cells = [str(v) for v in values]
+            for c in present:
+                hit = group[group[column] == c]
+                cells.append("–" if hit.empty else
+                             f"{_cell(hit.iloc[0], digits)} (n={int(hit.iloc[0]['n'])})")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+def plot(study: Study, summary: pd.DataFrame, path: Path) -> bool:
+    """The declared line plot: mean over seeds against `plot.x`, a ± std band per line."""
+    spec = study.plot
+    if spec is None or summary.empty:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = summary[summary["metric"] == spec.metric].copy()
+    data["x"] = data[spec.x].astype(float) * spec.x_scale
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    groups = data.groupby(spec.lines, sort=False) if spec.lines else [("all", data)]
+    for name, line in groups:
+        line = line.sort_values("x")
+        label = " ".join(map(str, name if isinstance(name, tuple) else (name,)))
+        label += f" (n={int(line['n'].min())}-{int(line['n'].max())})" if \
+            line["n"].min() != line["n"].max() else f" (n={int(line['n'].min())})"
+        ax.plot(line["x"], line["mean"], marker="o", label=label)
+        ax.fill_between(line["x"], line["mean"] - line["std"], line["mean"] + line["std"],
+                        alpha=0.2)
+    ax.set_xlabel(spec.xlabel or spec.x)
+    ax.set_ylabel(spec.ylabel or spec.metric)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+    return True
+
+
+def left_out(store: Store, planned: list[PlannedJob] | None,
+             hashes: list[str] | None) -> list[dict[str, Any]]:
+    """Rows of the footer: newest records that did not complete, older records superseded by a
+    newer one of the same hash, and planned jobs with no record at all."""
+    latest = store.latest()
+    rows = []
+    for r in store.records:
+        newest = latest[r["config_hash"]]
+        if r is not newest:
+            rows.append({**r, "status": "superseded"})
+        elif r.get("status") != "completed":
+            rows.append(r)
+    for job, h in zip(planned or [], hashes or [], strict=True):
+        if h not in latest:
+            rows.append({"status": "not run", "overrides": list(job.overrides), "seed": job.seed,
+                         "config_hash": h})
+    return rows
+
+
+def footer_rows(rows: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(status, overrides, error) lines of the footer; jobs of one setting and status that
+    differ only in the seed share a line (`seed=3,4,5`)."""
+    grouped: dict[tuple[str, str, str], list[str]] = {}
+    for r in rows:
+        overrides = [o for o in r.get("overrides", []) if not o.startswith("seed=")]
+        seeds = [o.split("=", 1)[1] for o in r.get("overrides", []) if o.startswith("seed=")]
+        key = (r["status"], " ".join(overrides), r.get("error") or "")
+        grouped.setdefault(key, []).extend(seeds)
+    return [(status, f"{text} seed={','.join(seeds)}" if seeds else text, error)
+            for (status, text, error), seeds in grouped.items()]
+
+
+def shared_extras(study: Study, records: list[dict[str, Any]]) -> list[str]:
+    """Overrides beyond the study's own that every completed job has (a quick check's
+    `trainer.max_epochs=1`): the report names them."""
+    skip = _fixed_keys(study) | {axis.key for axis in study.axes}
+    sets = [{o for o in r.get("overrides", [])
+             if o.split("=", 1)[0].lstrip("+~") not in skip} for r in records]
+    return sorted(set.intersection(*sets)) if sets else []
+
+
+def write_report(study: Study, store: Store, out: Path,
+                 planned: list[PlannedJob] | None = None, hashes: list[str] | None = None,
+                 unfinished: list[dict[str, Any]] = ()) -> dict[str, Any]:
+    """report.md, results.csv (long format), summary.json and the plot into `out`; returns
+    the summary payload. `unfinished`: footer rows for job folders without results."""
+    out.mkdir(parents=True, exist_ok=True)
+    records = list(store.latest().values())
+    frame = tidy(study, records)
+    summary = summarise(study, frame)
+    long = frame.drop(columns=["setting_hash"]).sort_values(
+        [c for c in ("metric", "config_hash") if c in frame.columns])
+    atomic_write_text(out / "results.csv", long.to_csv(index=False, float_format="%.6g"))
+    rest = [*left_out(store, planned, hashes), *unfinished]
+    completed = [r for r in records if r.get("status") == "completed"]
+    machines = sorted({machine_line(r.get("machine", {})) for r in completed})
+    payload = {"study": study.name, "jobs_completed": len(completed),
+               "rows": json.loads(summary.to_json(orient="records")),
+               "left_out": [{k: r.get(k) for k in ("status", "overrides", "seed", "error")}
+                            for r in rest],
+               "machines": machines,
+               "wall_time_s": round(sum(r.get("wall_time_s", 0.0) for r in completed), 1)}
+    atomic_write_text(out / "summary.json", json.dumps(payload, indent=2) + "\n")
+    lines = [f"# {study.title}\n"]
+    if study.description:
+        lines.append(study.description.strip() + "\n")
+    timed = [r for r in completed if "wall_time_s" in r]
+    lines.append(f"{len(completed)} completed jobs, {payload['wall_time_s'] / 60:.1f} min of "
+                 f"job time in all ({len(timed)} timed jobs).\n")
+    sources = sorted({r["imported_from"] for r in completed if r.get("imported_from")})
+    for source in sources:
+        count = sum(r.get("imported_from") == source for r in completed)
+        lines.append(f"{count} jobs imported from {source} (no job times or configs kept "
+                     "then; their hashes are those of today's config of the same overrides).\n")
+    shared = shared_extras(study, completed)
+    if shared:
+        lines.append("Every job also ran with: `" + " ".join(shared) + "`.\n")
+    lines += markdown_tables(study, summary)
+    if plot(study, summary, out / f"{study.name}.png"):
+        lines.append(f"![{study.title}]({study.name}.png)\n")
+    if rest:
+        lines += ["## Jobs left out of the tables\n", "| status | to do | overrides | error |",
+                  "|---|---|---|---|"]
+        lines += [f"| {status} | {NEXT_STEP.get(status, 'rerun')} | {text} | {error} |"
+                  for status, text, error in footer_rows(rest)]
+        lines.append("")
+    if machines:
+        lines += ["## Machines\n", *[f"- {m}" for m in machines]]
+    atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
+    atomic_write_text(out / README_BLOCK, readme_block(study, summary, out, payload, rest))
+    return payload
+
+
+def readme_block(study: Study, summary: pd.DataFrame, out: Path, payload: dict[str, Any],
+                 rest: list[dict[str, Any]]) -> str:
+    """What the README shows of a study (between its markers): the tables, the plot, and a
+    line with the job count, the jobs still to run and the machines."""
+    link = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+    lines = [line.replace("### ", "#### ", 1) if line.startswith("### ") else line
+             for line in markdown_tables(study, summary)]
+    if (out / f"{study.name}.png").exists():
+        lines.append(f"![{study.title}]({link}/{study.name}.png)\n")
+    todo = sum(r["status"] != "superseded" for r in rest)
+    machines = "; ".join(payload["machines"]) or "no machine yet"
+    lines.append(f"{payload['jobs_completed']} completed jobs"
+                 + (f", {todo} still to run or rerun" if todo else "")
+                 + f" ({machines}). Per-seed values and the jobs left out: "
+                 f"[{link}/report.md]({link}/report.md).")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(readme: Path, name: str, block: str) -> bool:
+    """Put `block` between `<!-- study:<name> -->` and `<!-- /study:<name> -->` in the
+    README (the prose around stays); False when the README has no such markers."""
+    text = readme.read_text()
+    start, end = f"<!-- study:{name} -->", f"<!-- /study:{name} -->"
+    if start not in text or end not in text:
+        return False
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    new = f"{head}{start}\n{block}{end}{tail}"
+    if new != text:
+        atomic_write_text(readme, new)
+    return True

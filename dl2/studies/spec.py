@@ -1,0 +1,137 @@
+"""A study as data: the YAML files in conf/study/ (one per study), their schema, and the list of
+jobs a study asks for."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from dl2.errors import ConfigValueError
+
+STUDY_DIR = Path(__file__).resolve().parents[2] / "conf" / "study"
+
+
+@dataclass
+class Axis:
+    """One swept train.py key: its values in table order, and the sweep.py option that narrows
+    it (`--nets net1` for `model`)."""
+
+    key: str = MISSING
+    values: list[Any] = MISSING
+    option: Optional[str] = None  # noqa: UP045  (OmegaConf reads the annotation)
+    label: Optional[str] = None  # noqa: UP045
+
+
+@dataclass
+class Table:
+    """What makes a table's rows and columns. `columns` is `metric` (one column per metric),
+    `seed` (one column per seed, then mean and std; one table per metric) or an axis key;
+    `split_by` makes one table per value of those axes."""
+
+    rows: list[str] = field(default_factory=list)
+    columns: str = "metric"
+    split_by: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plot:
+    """A line over the `x` axis, one line per value of `lines`, mean ± std band over seeds."""
+
+    x: str = MISSING
+    metric: str = MISSING
+    lines: list[str] = field(default_factory=list)
+    xlabel: Optional[str] = None  # noqa: UP045
+    ylabel: Optional[str] = None  # noqa: UP045
+    x_scale: float = 1.0
+
+
+@dataclass
+class Study:
+    name: str = MISSING
+    title: str = MISSING
+    description: str = ""
+    # the train.py experiment, the fixed overrides, and the swept axes
+    experiment: str = MISSING
+    overrides: list[str] = field(default_factory=list)
+    axes: list[Axis] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    # what the tables show: results.json metric names, multiplied by `scale` (100: percent)
+    metrics: list[str] = MISSING
+    scale: float = 1.0
+    digits: int = 2
+    table: Table = field(default_factory=Table)
+    plot: Optional[Plot] = None  # noqa: UP045
+    # the report's own values: [{axis key: value, ..., metric: "93.80 ± 2.16"}]
+    reference: list[dict[str, Any]] = field(default_factory=list)
+    # the README section between <!-- study:<name> --> markers that this study fills
+    readme: Optional[str] = None  # noqa: UP045
+
+
+def study_names() -> list[str]:
+    return sorted(p.stem for p in STUDY_DIR.glob("*.yaml"))
+
+
+def load_study(name_or_path: str | Path) -> Study:
+    """The study `conf/study/<name>.yaml` (or a YAML file's path), checked against the schema."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = STUDY_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ConfigValueError("study", str(name_or_path),
+                               "choose one of " + ", ".join(study_names()))
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(Study), OmegaConf.load(path))
+        study: Study = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as err:
+        raise ConfigValueError(f"study {path.name}", getattr(err, "full_key", "?"),
+                               str(err).splitlines()[0]) from None
+    keys = {axis.key for axis in study.axes}
+    for part in (*study.table.rows, *study.table.split_by):
+        if part not in keys:
+            raise ConfigValueError(f"study {path.name}: table", part,
+                                   "must be one of the axes: " + ", ".join(sorted(keys)))
+    return study
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    """One job of a study: its train.py overrides, its axis values and seed."""
+
+    overrides: tuple[str, ...]
+    values: tuple[tuple[str, Any], ...]
+    seed: int
+
+
+def expand(study: Study, extra: list[str] = (), seeds: list[int] | None = None,
+           narrow: dict[str, list[Any]] | None = None) -> list[PlannedJob]:
+    """Every (axis values, seed) job of the study, in table order; `narrow` keeps only some
+    values of some axes, `extra` overrides are added to every job (they become part of the
+    settings, so their jobs never mix with the study's own)."""
+    narrow = narrow or {}
+    grids = []
+    for axis in study.axes:
+        values = list(axis.values)
+        if axis.key in narrow:
+            unknown = [v for v in narrow[axis.key] if str(v) not in map(str, values)]
+            if unknown:
+                raise ConfigValueError(axis.option or axis.key, ",".join(map(str, unknown)),
+                                       "choose from " + ", ".join(map(str, values)))
+            values = [v for v in values if str(v) in map(str, narrow[axis.key])]
+        grids.append([(axis.key, v) for v in values])
+    jobs = []
+    for combo in itertools.product(*grids):
+        for seed in seeds if seeds is not None else study.seeds:
+            overrides = (f"experiment={study.experiment}", *study.overrides,
+                         *(f"{k}={_value(v)}" for k, v in combo), f"seed={seed}", *extra)
+            jobs.append(PlannedJob(tuple(overrides), tuple(combo), int(seed)))
+    return jobs
+
+
+def _value(value: Any) -> str:
+    """An axis value as Hydra override text (null for None)."""
+    return "null" if value is None else str(value)

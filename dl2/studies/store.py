@@ -1,0 +1,93 @@
+"""The results kept with the project: one JSON-lines file per study (reports/<study>/jobs.jsonl),
+a compact record per job (no checkpoints, no logs), enough to rebuild every table offline and to
+know which jobs are done."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from dl2.io import RESULTS_FILE, atomic_write_text
+
+REPORTS = Path(__file__).resolve().parents[2] / "reports"
+STORE_FILE = "jobs.jsonl"
+# the fields of results.json a study keeps
+KEPT = ("config_hash", "setting_hash", "seed", "status", "overrides", "metrics", "best_epoch",
+        "best_step", "epochs_run", "wall_time_s", "started_at", "finished_at", "machine",
+        "dl2_version", "non_finite", "exit_code")
+
+
+def record(results: dict[str, Any]) -> dict[str, Any]:
+    """The compact record of one job's results.json."""
+    out = {k: results[k] for k in KEPT if k in results}
+    if results.get("error"):
+        out["error"] = str(results["error"]).splitlines()[0][:300]
+    return out
+
+
+class Store:
+    """The records of one study, keyed by config hash: the newest finished record per hash
+    counts, the older ones are kept as history (`superseded`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records: list[dict[str, Any]] = []
+        if path.exists():
+            self.records = [json.loads(line) for line in path.read_text().splitlines()
+                            if line.strip()]
+
+    @classmethod
+    def of(cls, study: str, root: Path = REPORTS) -> Store:
+        return cls(root / study / STORE_FILE)
+
+    def known(self) -> set[tuple[str, str]]:
+        return {(r.get("config_hash", ""), r.get("finished_at", "")) for r in self.records}
+
+    def add(self, records: Iterable[dict[str, Any]]) -> int:
+        """Add records not yet stored (same hash and finish time = same job); returns how many
+        were new. Written atomically, sorted, so that the file diffs well."""
+        known = self.known()
+        new = [r for r in records if r.get("config_hash")
+               and (r["config_hash"], r.get("finished_at", "")) not in known]
+        if new:
+            self.records = sorted([*self.records, *new], key=lambda r: (
+                r.get("config_hash", ""), r.get("finished_at", "")))
+            atomic_write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n"
+                                                 for r in self.records))
+        return len(new)
+
+    def latest(self) -> dict[str, dict[str, Any]]:
+        """{config_hash: the newest record of that hash, by finish time}."""
+        out: dict[str, dict[str, Any]] = {}
+        for r in sorted(self.records, key=lambda r: r.get("finished_at", "")):
+            out[r["config_hash"]] = r
+        return out
+
+    def completed(self) -> dict[str, dict[str, Any]]:
+        """{config_hash: record} of the hashes whose newest record completed."""
+        return {h: r for h, r in self.latest().items() if r.get("status") == "completed"}
+
+
+def ingest(folder: Path) -> list[dict[str, Any]]:
+    """Records of every results.json under `folder` that has a config hash (jobs of any age;
+    failed and interrupted ones too, so that reports can list them)."""
+    out = []
+    for path in sorted(folder.rglob(RESULTS_FILE)) if folder.is_dir() else []:
+        try:
+            results = json.loads(path.read_text())
+        except (json.JSONDecodeError, OSError):
+            continue
+        if results.get("config_hash") and results.get("status") != "running":
+            out.append(record(results))
+    return out
+
+
+def completed_anywhere(root: Path = REPORTS) -> dict[str, dict[str, Any]]:
+    """{config_hash: record} of completed jobs in every study's store: a job another study
+    already ran (the same config) is not run again."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(root.glob(f"*/{STORE_FILE}")):
+        out.update(Store(path).completed())
+    return out
