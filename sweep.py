@@ -6,7 +6,7 @@
     python sweep.py padding-reference --seeds 0,1 --nets net1 --conv-types valid,fconv
     python sweep.py all                          # every declared study in turn
     python sweep.py all --offline                # rebuild the reports from reports/*/jobs.jsonl
-    python sweep.py gpt | rotation               # studies not yet declared as data
+    python sweep.py gpt                          # the study not yet declared as data
     python sweep.py report logs/<...>/<sweep> --study padding-reference   # any folder of jobs
 """
 
@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent
 os.environ.setdefault("DL2_ROOT", str(ROOT))
 
 from dl2.errors import ConfigValueError  # noqa: E402
-from dl2.identity import digest  # noqa: E402
-from dl2.studies import gpt, rotation  # noqa: E402
+from dl2.identity import digest, is_plumbing  # noqa: E402
+from dl2.studies import gpt  # noqa: E402
 from dl2.studies.aggregate import README_BLOCK, update_readme, write_report  # noqa: E402
 from dl2.studies.launch import multirun, sweep_dir  # noqa: E402
 from dl2.studies.results import collect  # noqa: E402
@@ -70,14 +70,7 @@ def run_gpt(args: argparse.Namespace) -> int:
     return launch(args, "gpt", "positions", overrides, "gpt")
 
 
-def run_rotation(args: argparse.Namespace) -> int:
-    """Both training arms (upright, randomly rotated) over seeds, tested at every angle."""
-    overrides = ["experiment=rotation", f"model={args.model}", f"data.augment={args.augments}",
-                 f"seed={args.seeds}"]
-    return launch(args, "rotation", args.model, overrides, f"rotation-{args.model}")
-
-
-STUDIES = {"gpt": gpt, "rotation": rotation}  # the studies not yet declared in conf/study
+STUDIES = {"gpt": gpt}  # the study not yet declared in conf/study
 
 
 def report(folder: Path, out: Path) -> None:
@@ -127,15 +120,6 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("list", help="the declared studies")
     sub.add_parser("all", help="every declared study: run what is missing, rebuild the reports")
-    o = sub.add_parser("rotation", help="CIFAR-10 accuracy vs rotation, with/without augmentation")
-    o.add_argument("--model", default="cnn", help="cnn or vit")
-    o.add_argument("--augments", default="none,rotation")
-    o.add_argument("--seeds", default="0,1,2")
-    o.add_argument("--out", help="report folder (default reports/rotation-<model>)")
-    o.add_argument("--sweep-dir", help="where the jobs go (default logs/rotation/sweeps/...)")
-    o.add_argument("--log-dir", default=str(ROOT / "logs"))
-    o.add_argument("overrides", nargs="*",
-                   help="extra train.py overrides, e.g. data.data_dir=... data.verify=false")
 
     r = sub.add_parser("report", help="rebuild a study's tables from a folder of results.json")
     r.add_argument("folder")
@@ -145,8 +129,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.study == "gpt":
         return run_gpt(args)
-    if args.study == "rotation":
-        return run_rotation(args)
     folder = Path(args.folder)
     out = Path(args.out) if args.out else folder / "report"
     try:
@@ -230,9 +212,10 @@ def main_studies(argv: list[str]) -> int:
 def default_out(study: Study, overrides: list[str]) -> Path:
     """reports/<study> for the study's own jobs; a folder of their own under logs/ for jobs
     with extra overrides, so that a quick check never mixes into the stored study."""
-    if not overrides:
+    changes = [o for o in overrides if not is_plumbing(o)]
+    if not changes:  # launcher=joblib, torch_threads=1, logger=csv: the study's own jobs
         return REPORTS / study.name
-    return ROOT / "logs" / "studies" / study.name / f"with-{digest(sorted(overrides))[:8]}"
+    return ROOT / "logs" / "studies" / study.name / f"with-{digest(sorted(changes))[:8]}"
 
 
 def report_study(study: Study, folder: Path, out: Path) -> int:

@@ -20,25 +20,33 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 PLUMBING = ("paths", "logger", "hydra", "torch_threads", "ckpt_path", "optimized_metric")
 # leaves that only follow the plumbing: output folders, data folders, the terminal
 PLUMBING_REF = re.compile(r"\$\{(paths\.|hydra:|dl2\.interactive|dl2\.run_)")
+# leaves that say where data comes from, not what it is (a local CIFAR-10 copy, no checksums)
+PLUMBING_LEAVES = ("data.data_dir", "data.download", "data.verify")
+
+
+def is_plumbing(override: str) -> bool:
+    """Whether a command-line override only changes where or how a job runs."""
+    key = override.split("=", 1)[0].lstrip("+~")
+    return key.split(".", 1)[0] in (*PLUMBING, "launcher") or key in PLUMBING_LEAVES
 
 
 def result_config(cfg: DictConfig) -> dict[str, Any]:
-    """The resolved config without plumbing: the top-level PLUMBING keys and every leaf whose
-    value interpolates one of them (`${paths.output_dir}/checkpoints`, ...) are left out."""
+    """The resolved config without plumbing: the top-level PLUMBING keys, PLUMBING_LEAVES, and
+    every leaf whose value interpolates them (`${paths.output_dir}/checkpoints`, ...)."""
     return _walk(cfg, top=True)
 
 
-def _walk(node: DictConfig, top: bool = False) -> dict[str, Any]:
+def _walk(node: DictConfig, top: bool = False, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in node:
-        if top and key in PLUMBING:
+        if (top and key in PLUMBING) or f"{prefix}{key}" in PLUMBING_LEAVES:
             continue
         child = node._get_node(key)
         raw = child._value() if child is not None else None
         if isinstance(raw, str) and PLUMBING_REF.search(raw):
             continue
         if isinstance(child, DictConfig):
-            out[str(key)] = _walk(child)
+            out[str(key)] = _walk(child, prefix=f"{prefix}{key}.")
         elif isinstance(child, ListConfig):
             out[str(key)] = OmegaConf.to_container(child, resolve=True)
         else:

@@ -129,15 +129,17 @@ def test_sweep_rotation_tiny(tmp_path, cifar_root):
     from tests.conftest import run_script
 
     out = tmp_path / "report"
-    run_script("sweep.py", "rotation", "--seeds", "0,1", "--out", str(out),
-               "--sweep-dir", str(tmp_path / "sweep"), f"data.data_dir={cifar_root}",
+    run_script("sweep.py", "rotation-cnn", "--seeds", "0,1", "--out", str(out),
+               "--log-dir", str(tmp_path / "logs"), f"data.data_dir={cifar_root}",
                "data.download=false", "data.verify=false", "data.val_size=20",
                "data.num_workers=0", "data.angles=[0,90,180]", "trainer.max_epochs=1",
                "logger=csv")
-    summary = json.loads((out / "summary.json").read_text())["summary"]
-    assert set(summary) == {"cnn, augment=none", "cnn, augment=rotation"}
-    assert all(row["angles"] == [0.0, 90.0, 180.0] and len(row["seeds"]) == 2
-               for row in summary.values())
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["jobs_completed"] == 4
+    rows = {(r["data.augment"], r["metric"]): r for r in summary["rows"]}
+    assert {a for a, _ in rows} == {"none", "rotation"}
+    assert {m for _, m in rows} == {"test_rot000/acc", "test_rot090/acc", "test_rot180/acc"}
+    assert all(r["n"] == 2 for r in rows.values())
     report = (out / "report.md").read_text()
-    assert "| 90 |" in report and "rotation.png" in report
-    assert (out / "rotation.png").stat().st_size > 1000
+    assert "| 90 |" in report and "| 30 | – | – |" in report, "angles not tested show as –"
+    assert (out / "rotation-cnn.png").stat().st_size > 1000

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dl2.identity import PLUMBING
+from dl2.identity import is_plumbing
 from dl2.io import atomic_write_text, save_figure
 from dl2.studies.results import NEXT_STEP, machine_line
 from dl2.studies.spec import PlannedJob, Study
@@ -46,7 +46,7 @@ def tidy(study: Study, records: list[dict[str, Any]]) -> pd.DataFrame:
             continue
         given = parse_overrides(r.get("overrides", []))
         extra = {k: v for k, v in given.items()
-                 if k not in skip and k.split(".", 1)[0] not in PLUMBING}
+                 if k not in skip and not is_plumbing(f"{k}={v}")}
         for metric in study.metrics:
             value = (r.get("metrics") or {}).get(metric)
             rows.append({**{a: given.get(a, "") for a in axes}, **extra,
@@ -78,6 +78,7 @@ def summarise(study: Study, frame: pd.DataFrame) -> pd.DataFrame:
     grouped = frame.groupby([*labels, "setting_hash", "metric"], sort=False)["value"]
     out = grouped.agg(mean="mean", std=lambda v: float(np.std(v, ddof=0)), n="count",
                       min="min", max="max").reset_index()
+    out = out[out["n"] > 0]  # a metric no job of the setting logged
     order = {axis.key: [str(v) for v in axis.values] for axis in study.axes}
     keys = [out[k].map(lambda v, k=k: order[k].index(v) if v in order[k] else len(order[k]))
             for k in order] + [out["metric"].map(study.metrics.index)]
@@ -123,6 +124,8 @@ def markdown_tables(study: Study, summary: pd.DataFrame) -> list[str]:
         fixed = dict(zip(split, key, strict=True))
         if table.columns == "metric":
             lines += _by_metric(study, part, rows, fixed, digits)
+        elif "metric" in table.rows:
+            lines += _metric_rows(study, part, table.columns, digits)
         else:
             lines += _by_axis(study, part, rows, table.columns, digits)
         lines.append("")
@@ -150,6 +153,29 @@ def _by_metric(study: Study, part: pd.DataFrame, rows: list[str], fixed: dict[st
             if metric in refs:
                 cells.append(reference_value(study, named, metric) or "–")
         cells.append(str(int(max(r["n"] for r in by_metric.values()))))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def metric_label(study: Study, metric: str) -> str:
+    """A metric's name in tables: its label when the study gives labels."""
+    if study.metric_labels:
+        return str(study.metric_labels[study.metrics.index(metric)])
+    return metric
+
+
+def _metric_rows(study: Study, part: pd.DataFrame, column: str, digits: int) -> list[str]:
+    """One row per metric (an angle, say), one column per value of the `column` axis."""
+    columns = [str(v) for a in study.axes if a.key == column for v in a.values]
+    present = [c for c in columns if c in set(part[column])]
+    head = [study.metric_name, *(f"{_label(study, column)} {c}" for c in present)]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * len(present)]
+    for metric in study.metrics:
+        cells = [metric_label(study, metric)]
+        for c in present:
+            hit = part[(part["metric"] == metric) & (part[column] == c)]
+            cells.append("–" if hit.empty else
+                         f"{_cell(hit.iloc[0], digits)} (n={int(hit.iloc[0]['n'])})")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -192,20 +218,28 @@ def plot(study: Study, summary: pd.DataFrame, path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    data = summary[summary["metric"] == spec.metric].copy()
-    data["x"] = data[spec.x].astype(float) * spec.x_scale
+    if spec.x == "metric":
+        data = summary.copy()
+        data["x"] = data["metric"].map(lambda m: float(metric_label(study, m))) * spec.x_scale
+    else:
+        data = summary[summary["metric"] == spec.metric].copy()
+        data["x"] = data[spec.x].astype(float) * spec.x_scale
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     groups = data.groupby(spec.lines, sort=False) if spec.lines else [("all", data)]
     for name, line in groups:
         line = line.sort_values("x")
-        label = " ".join(map(str, name if isinstance(name, tuple) else (name,)))
+        values = name if isinstance(name, tuple) else (name,)
+        label = ", ".join(f"{_label(study, k)} {v}" for k, v in zip(spec.lines, values,
+                                                                    strict=False))
         label += f" (n={int(line['n'].min())}-{int(line['n'].max())})" if \
             line["n"].min() != line["n"].max() else f" (n={int(line['n'].min())})"
         ax.plot(line["x"], line["mean"], marker="o", label=label)
         ax.fill_between(line["x"], line["mean"] - line["std"], line["mean"] + line["std"],
                         alpha=0.2)
     ax.set_xlabel(spec.xlabel or spec.x)
-    ax.set_ylabel(spec.ylabel or spec.metric)
+    ax.set_ylabel(spec.ylabel or spec.metric or "")
+    if spec.x == "metric" and study.metric_labels:
+        ax.set_xticks(sorted(data["x"].unique()))
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -251,7 +285,8 @@ def shared_extras(study: Study, records: list[dict[str, Any]]) -> list[str]:
     `trainer.max_epochs=1`): the report names them."""
     skip = _fixed_keys(study) | {axis.key for axis in study.axes}
     sets = [{o for o in r.get("overrides", [])
-             if o.split("=", 1)[0].lstrip("+~") not in skip} for r in records]
+             if o.split("=", 1)[0].lstrip("+~") not in skip and not is_plumbing(o)}
+            for r in records]
     return sorted(set.intersection(*sets)) if sets else []
 
 

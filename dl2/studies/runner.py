@@ -110,8 +110,8 @@ def _sweep(overrides: list[str]) -> str:
 
 def estimate(planned: list[Planned]) -> float | None:
     """Seconds the jobs still to run should take, from the wall times of the done jobs (of the
-    same setting where there are some); None when nothing is done yet."""
-    done = [p for p in planned if p.done]
+    same setting where there are some); None when no done job has a wall time."""
+    done = [p for p in planned if p.done and "wall_time_s" in p.done]
     if not done:
         return None
     overall = sum(p.done.get("wall_time_s", 0.0) for p in done) / len(done)
@@ -132,7 +132,7 @@ def describe(study: Study, planned: list[Planned]) -> str:
     seconds = estimate(planned)
     todo = sum(not p.done for p in planned)
     if todo:
-        left = "unknown (no job done yet)" if seconds is None else f"~{seconds / 60:.1f} min"
+        left = "unknown (no timed job done yet)" if seconds is None else f"~{seconds / 60:.1f} min"
         lines.append(f"{todo} to run, estimated {left} on this machine, one job at a time")
     return "\n".join(lines)
 

@@ -29,8 +29,8 @@ class Axis:
 
 @dataclass
 class Table:
-    """What makes a table's rows and columns. `columns` is `metric` (one column per metric),
-    `seed` (one column per seed, then mean and std; one table per metric) or an axis key;
+    """What makes a table's rows and columns. `columns` is `metric` (one column per metric) or
+    an axis key (one table per metric, or with `rows: [metric]` one row per metric);
     `split_by` makes one table per value of those axes."""
 
     rows: list[str] = field(default_factory=list)
@@ -40,10 +40,11 @@ class Table:
 
 @dataclass
 class Plot:
-    """A line over the `x` axis, one line per value of `lines`, mean ± std band over seeds."""
+    """A line over the `x` axis, one line per value of `lines`, mean ± std band over seeds.
+    `x: metric` puts the study's metrics on the x axis, at their `metric_labels`."""
 
     x: str = MISSING
-    metric: str = MISSING
+    metric: Optional[str] = None  # noqa: UP045  (the metric plotted, unless x is metric)
     lines: list[str] = field(default_factory=list)
     xlabel: Optional[str] = None  # noqa: UP045
     ylabel: Optional[str] = None  # noqa: UP045
@@ -62,6 +63,9 @@ class Study:
     seeds: list[int] = field(default_factory=lambda: [0])
     # what the tables show: results.json metric names, multiplied by `scale` (100: percent)
     metrics: list[str] = MISSING
+    # names for the metrics in tables (and x values in a plot over metrics), e.g. angles
+    metric_labels: list[str] = field(default_factory=list)
+    metric_name: str = "metric"  # what the labels are ("angle"), as a table heading
     scale: float = 1.0
     digits: int = 2
     table: Table = field(default_factory=Table)
@@ -91,7 +95,10 @@ def load_study(name_or_path: str | Path) -> Study:
         raise ConfigValueError(f"study {path.name}", getattr(err, "full_key", "?"),
                                str(err).splitlines()[0]) from None
     keys = {axis.key for axis in study.axes}
-    for part in (*study.table.rows, *study.table.split_by):
+    if study.metric_labels and len(study.metric_labels) != len(study.metrics):
+        raise ConfigValueError(f"study {path.name}: metric_labels", study.metric_labels,
+                               f"must name each of the {len(study.metrics)} metrics")
+    for part in (*[r for r in study.table.rows if r != "metric"], *study.table.split_by):
         if part not in keys:
             raise ConfigValueError(f"study {path.name}: table", part,
                                    "must be one of the axes: " + ", ".join(sorted(keys)))
