@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -16,10 +17,27 @@ def sweep_dir(log_dir: Path, task: str, label: str) -> Path:
     return log_dir / task / "sweeps" / f"{stamp}_{label}"
 
 
-def multirun(overrides: list[str], sweep_folder: Path) -> int:
+def multirun(overrides: list[str], sweep_folder: Path,
+             progress: Callable[[int], None] | None = None, poll_s: float = 5.0) -> int:
     """Run `train.py -m <overrides>` writing jobs under `sweep_folder`; returns its exit code
-    (non-zero when any job failed; the other jobs still ran and wrote results.json)."""
+    (non-zero when any job failed; the other jobs still ran and wrote results.json).
+    `progress(n)` is called whenever the number of finished jobs (results.json files) grows."""
     cmd = [sys.executable, str(ROOT / "train.py"), "-m", *overrides,
            f"hydra.sweep.dir={sweep_folder}"]
     print("+ " + " ".join(cmd), flush=True)
-    return subprocess.run(cmd, cwd=ROOT).returncode
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    seen = 0
+    while True:
+        try:
+            code = proc.wait(timeout=poll_s)
+        except subprocess.TimeoutExpired:
+            code = None
+        except KeyboardInterrupt:  # Ctrl-C reaches the jobs too; wait for them to stop
+            code = proc.wait()
+        if progress is not None:
+            done = sum(1 for _ in sweep_folder.rglob("results.json"))
+            if done > seen:
+                seen = done
+                progress(done)
+        if code is not None:
+            return code

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +109,28 @@ def _sweep(overrides: list[str]) -> str:
     return key + "=" + ",".join(o.split("=", 1)[1] for o in overrides)
 
 
+def multirun_size(overrides: list[str]) -> int:
+    """How many jobs a multirun's overrides make: the product of their comma lists."""
+    count = 1
+    for item in overrides:
+        value = item.split("=", 1)[1] if "=" in item else ""
+        if "," in value and not value.startswith(("[", "{", "'", '"')):
+            count *= len(value.split(","))
+    return count
+
+
+def progress_line(name: str, total: int, before: int, size: int) -> Callable[[int], None]:
+    """A callback that prints `[study] done/total (finished/size of this multirun, ~N min
+    left in it)`, the time left from this multirun's own pace so far."""
+    start = time.time()
+
+    def report(finished: int) -> None:
+        left = (time.time() - start) / finished * max(size - finished, 0)
+        print(f"[{name}] {before + finished}/{total} done ({finished}/{size} of this multirun, "
+              f"~{left / 60:.1f} min left in it)", file=sys.stderr, flush=True)
+    return report
+
+
 def estimate(planned: list[Planned]) -> float | None:
     """Seconds the jobs still to run should take, from the wall times of the done jobs (of the
     same setting where there are some); None when no done job has a wall time."""
@@ -159,7 +182,10 @@ def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
         eta = "" if left is None else f", ~{left / 60:.1f} min left"
         print(f"[{study.name}] {len(planned) - len(todo)}/{len(planned)} done; multirun "
               f"{i}/{len(parts)}: {' '.join(overrides[1:])}{eta}", file=sys.stderr, flush=True)
-        result = multirun(overrides, sweep_dir(log_dir / "studies", study.name, "jobs"))
+        before = len(planned) - len(todo)
+        tracker = progress_line(study.name, len(planned), before, multirun_size(overrides))
+        result = multirun(overrides, sweep_dir(log_dir / "studies", study.name, "jobs"),
+                          progress=tracker)
         code = code or result
         refresh(study, store, wanted, log_dir)
         planned = plan(jobs, job_hashes, store)
