@@ -6,14 +6,12 @@
     python sweep.py padding-reference --seeds 0,1 --nets net1 --conv-types valid,fconv
     python sweep.py all                          # every declared study in turn
     python sweep.py all --offline                # rebuild the reports from reports/*/jobs.jsonl
-    python sweep.py gpt                          # the study not yet declared as data
     python sweep.py report logs/<...>/<sweep> --study padding-reference   # any folder of jobs
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -23,122 +21,43 @@ os.environ.setdefault("DL2_ROOT", str(ROOT))
 
 from dl2.errors import ConfigValueError  # noqa: E402
 from dl2.identity import digest, is_plumbing  # noqa: E402
-from dl2.studies import gpt  # noqa: E402
 from dl2.studies.aggregate import README_BLOCK, update_readme, write_report  # noqa: E402
-from dl2.studies.launch import multirun, sweep_dir  # noqa: E402
 from dl2.studies.results import collect  # noqa: E402
 from dl2.studies.runner import hashes, run  # noqa: E402
 from dl2.studies.spec import Study, expand, load_study, study_names  # noqa: E402
 from dl2.studies.store import REPORTS, Store, ingest  # noqa: E402
 
 
-def launch(args: argparse.Namespace, task: str, label: str, overrides: list[str],
-           report_name: str) -> int:
-    """Run one multirun (the study's overrides, then the user's) into --sweep-dir or a fresh
-    logs/<task>/sweeps/<stamp>_<label>, then write its report to --out or reports/<name>."""
-    folder = Path(args.sweep_dir) if args.sweep_dir else sweep_dir(Path(args.log_dir), task,
-                                                                   label)
-    code = multirun([*overrides, *args.overrides], folder)
-    out = Path(args.out) if args.out else safe_report_dir(folder, ROOT / "reports" / report_name)
-    report(folder, out)
-    return code
-
-
-def safe_report_dir(folder: Path, stored: Path) -> Path:
-    """`stored` (the study's report kept with the project), unless the sweep in `folder`
-    completed fewer jobs than the report there was built from: then the sweep's own
-    `folder/report`, so that a quick check never replaces a full study. `--out` overrides."""
-    summary = stored / "summary.json"
-    if not summary.exists():
-        return stored
-    stored_jobs = json.loads(summary.read_text()).get("jobs_completed", 0)
-    jobs = sum(job.status == "completed" for job in collect(folder))
-    if jobs >= stored_jobs:
-        return stored
-    print(f"sweep.py: {folder} has {jobs} completed jobs, fewer than the {stored_jobs} behind "
-          f"{stored}; writing its report to {folder / 'report'} instead (give --out {stored} "
-          "to replace the stored report)", file=sys.stderr)
-    return folder / "report"
-
-
-def run_gpt(args: argparse.Namespace) -> int:
-    """RoPE vs learned absolute positions (and sdpa vs manual attention) over seeds."""
-    overrides = [f"experiment={args.experiment}", f"model.pos_emb={args.pos_embs}",
-                 f"model.attn={args.attns}", f"seed={args.seeds}",
-                 f"trainer.max_steps={args.steps}",
-                 f"trainer.val_check_interval={args.val_every}", "logger=many"]
-    return launch(args, "gpt", "positions", overrides, "gpt")
-
-
-STUDIES = {"gpt": gpt}  # the study not yet declared in conf/study
-
-
-def report(folder: Path, out: Path) -> None:
-    """Rebuild a study's report from every results.json under `folder`; the study is read off
-    the jobs' task_name."""
-    jobs = collect(folder)
-    tasks = {j.results.get("task_name") for j in jobs if j.results.get("task_name")}
-    if len(tasks) != 1 or next(iter(tasks)) not in STUDIES:
-        raise ValueError(f"{folder} holds jobs of tasks {sorted(map(str, tasks))}; a report "
-                         f"needs the jobs of one study ({', '.join(STUDIES)})")
-    task = tasks.pop()
-    payload = STUDIES[task].write_report(jobs, out, title=f"{task} study ({folder})")
-    print((out / "report.md").read_text())
-    print(f"wrote {out}/ ({len(jobs) - len(payload['left_out'])} jobs in the tables, "
-          f"{len(payload['left_out'])} left out)")
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] == "list":
-        for name in study_names():
-            study = load_study(name)
-            print(f"{name:22s} {len(expand(study)):4d} jobs  {study.title}")
-        return 0
-    if argv and (argv[0] == "all" or argv[0] in study_names()):
-        try:
-            return main_studies(argv)
-        except ConfigValueError as err:
-            sys.exit(f"sweep.py: {err}")
-    parser = argparse.ArgumentParser(
-        description="dl2 studies: launch sweeps and build reports. Declared studies: "
-        + ", ".join(study_names()) + " (python sweep.py <study> --help), or all.")
-    sub = parser.add_subparsers(dest="study", required=True)
-
-    g = sub.add_parser("gpt", help="RoPE vs absolute positions, sdpa vs manual, over seeds")
-    g.add_argument("--experiment", default="gpt_cpu")
-    g.add_argument("--pos-embs", default="rope,absolute")
-    g.add_argument("--attns", default="sdpa,manual")
-    g.add_argument("--seeds", default="0,1,2")
-    g.add_argument("--steps", type=int, default=300)
-    g.add_argument("--val-every", type=int, default=100,
-                   help="validate every N steps; the best validation step is what the table shows")
-    g.add_argument("--out", help="report folder (default reports/gpt)")
-    g.add_argument("--sweep-dir", help="where the jobs go (default logs/gpt/sweeps/...)")
-    g.add_argument("--log-dir", default=str(ROOT / "logs"))
-    g.add_argument("overrides", nargs="*", help="extra train.py overrides")
-
-    sub.add_parser("list", help="the declared studies")
-    sub.add_parser("all", help="every declared study: run what is missing, rebuild the reports")
-
-    r = sub.add_parser("report", help="rebuild a study's tables from a folder of results.json")
-    r.add_argument("folder")
-    r.add_argument("--study", help="a declared study (conf/study) whose tables to build")
-    r.add_argument("--out", help="report folder (default <folder>/report)")
-
-    args = parser.parse_args(argv)
-    if args.study == "gpt":
-        return run_gpt(args)
-    folder = Path(args.folder)
-    out = Path(args.out) if args.out else folder / "report"
     try:
-        if args.study:
-            return report_study(load_study(args.study), folder, out)
-        report(folder, out)
+        if argv and argv[0] == "list":
+            for name in study_names():
+                study = load_study(name)
+                print(f"{name:22s} {len(expand(study)):4d} jobs  {study.title}")
+            return 0
+        if argv and (argv[0] == "all" or argv[0] in study_names()):
+            return main_studies(argv)
+        parser = argparse.ArgumentParser(
+            description="dl2 studies: run what is missing of a declared study, then rebuild its "
+            "report. Studies: " + ", ".join(study_names()) + " (python sweep.py <study> --help)"
+            ", or all.")
+        sub = parser.add_subparsers(dest="command", required=True)
+        sub.add_parser("list", help="the declared studies")
+        sub.add_parser("all", help="every declared study: run what is missing, rebuild reports")
+        r = sub.add_parser("report", help="a study's tables from any folder of results.json")
+        r.add_argument("folder")
+        r.add_argument("--study", required=True, choices=study_names(),
+                       help="the declared study whose tables to build")
+        r.add_argument("--out", help="report folder (default <folder>/report)")
+        args = parser.parse_args(argv)
+        folder = Path(args.folder)
+        return report_study(load_study(args.study), folder,
+                            Path(args.out) if args.out else folder / "report")
+    except ConfigValueError as err:
+        sys.exit(f"sweep.py: {err}")
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"sweep.py report: {err}")
-    return 0
-
 
 
 def study_parser(study: Study | None) -> argparse.ArgumentParser:
@@ -221,7 +140,7 @@ def default_out(study: Study, overrides: list[str]) -> Path:
 def report_study(study: Study, folder: Path, out: Path) -> int:
     """The study's report built from every results.json under `folder`."""
     store = Store(out / "jobs.jsonl")
-    store.add(ingest(folder))
+    store.add(ingest(folder, study.keep))
     unfinished = [{"status": job.status, "overrides": job.overrides, "error": job.error}
                   for job in collect(folder) if job.status == "missing"]
     payload = write_report(study, store, out, unfinished=unfinished)

@@ -19,7 +19,7 @@ import traceback
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import lightning as L
 import torch
@@ -34,6 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import dl2
 from dl2.callbacks.guards import DivergedError, DivergenceGuard, MonitorCheck
+from dl2.callbacks.history import MetricHistory
 from dl2.callbacks.resume import ResumeState
 from dl2.errors import ConfigValueError
 from dl2.identity import job_hashes
@@ -156,6 +157,13 @@ def quiet_known_warnings() -> None:
                             "not resumable.*")
 
 
+@runtime_checkable
+class ResultsContributor(Protocol):
+    """A callback that adds entries to results.json (its history, its samples)."""
+
+    def results_entries(self) -> dict[str, Any]: ...
+
+
 def _now() -> str:
     """The time now, ISO 8601 in UTC with microseconds: the order in which jobs finished."""
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
@@ -230,7 +238,7 @@ def train(cfg: DictConfig) -> dict[str, float | None]:
                 raise err.under("data") from None
         net = build(cfg, "model.net", **data_kwargs)
         task = build(cfg, "model.task", net=net)
-        callbacks = [*build_callbacks(cfg), ResumeState(),
+        callbacks = [*build_callbacks(cfg), ResumeState(), MetricHistory(),
                      DivergenceGuard(cfg.get("max_loss")), MonitorCheck(monitors(cfg.callbacks))]
         trainer = build(cfg, "trainer", callbacks=callbacks, logger=loggers if loggers else False)
         trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
@@ -242,6 +250,9 @@ def train(cfg: DictConfig) -> dict[str, float | None]:
         payload["best_epoch"] = getattr(ckpt, "best_epoch", None)
         payload["best_step"] = getattr(ckpt, "best_step", None)
         payload["epochs_run"] = trainer.current_epoch
+        for callback in trainer.callbacks:  # what callbacks add to results.json
+            if isinstance(callback, ResultsContributor):
+                payload.update(callback.results_entries())
         eval_ckpt = best or None
         metrics = dict(train_metrics)
         if cfg.get("test", True):

@@ -79,17 +79,25 @@ def test_train_checkpoint_generate_round_trip(tmp_path, text_file):
 def test_sweep_gpt_tiny_report(tmp_path, text_file):
     out = tmp_path / "report"
     overrides = [o for o in tiny_gpt_overrides(text_file, steps=20)
-                 if not o.startswith(("experiment=", "trainer.max_steps", "logger="))]
-    run_script("sweep.py", "gpt", "--experiment", "gpt", "--steps", "20", "--val-every", "10",
-               "--seeds", "0,1", "--out", str(out), "--sweep-dir", str(tmp_path / "sweep"),
-               *overrides, "callbacks.text_samples.every_n_steps=10")
-    summary = json.loads((out / "summary.json").read_text())["summary"]
-    assert set(summary) == {"gpt-nano rope/sdpa", "gpt-nano rope/manual",
-                            "gpt-nano absolute/sdpa", "gpt-nano absolute/manual"}
-    assert all(set(row["seeds"]) == {"0", "1"} for row in summary.values())
+                 if not o.startswith(("experiment=", "logger="))]
+    run_script("sweep.py", "gpt", "--seeds", "0,1", "--out", str(out), "--log-dir",
+               str(tmp_path / "logs"), *overrides, "trainer.val_check_interval=10",
+               "callbacks.text_samples.every_n_steps=10", "logger=none")
+    summary = json.loads((out / "summary.json").read_text())
+    arms = {(r["model.pos_emb"], r["model.attn"]) for r in summary["rows"]}
+    assert arms == {("rope", "sdpa"), ("rope", "manual"), ("absolute", "sdpa"),
+                    ("absolute", "manual")}
+    assert all(r["n"] == 2 for r in summary["rows"])
+    bpc = {(r["model.pos_emb"], r["model.attn"]): r["mean"] for r in summary["rows"]
+           if r["metric"] == "val/bpc"}
+    assert bpc["rope", "sdpa"] == pytest.approx(bpc["rope", "manual"], abs=1e-4), \
+        "sdpa and manual attention learn the same function"
     report = (out / "report.md").read_text()
-    assert "val bpc mean" in report and "curves.png" in report and "**the cat**" in report
-    assert (out / "curves.png").stat().st_size > 1000
+    assert "gpt-curves.png" in report and "**the cat**" in report
+    assert (out / "gpt-curves.png").stat().st_size > 1000
+    stored = [json.loads(line) for line in (out / "jobs.jsonl").read_text().splitlines()]
+    assert all(len(r["history"]["val/loss"]) == 2 and r["samples"]["step"] == 20
+               for r in stored), "the store keeps each run's curve and samples"
 
 
 @pytest.mark.slow

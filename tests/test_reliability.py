@@ -24,7 +24,6 @@ from dl2.generate import load_gpt
 from dl2.io import atomic_write_text
 from dl2.pipeline import to_floats, train
 from dl2.studies.aggregate import tidy
-from dl2.studies.results import Job
 from dl2.studies.spec import load_study
 from dl2.studies.store import record
 from tests.conftest import ROOT, TINY_BOXES, compose_cfg, run_script
@@ -305,20 +304,18 @@ def test_a_full_disk_fails_the_run_at_its_first_checkpoint(tmp_path):
     assert not list((out / "checkpoints").glob("*.part")), "nor a temporary file"
 
 
-def test_a_quick_sweep_does_not_replace_the_stored_report(tmp_path):
+def test_a_quick_sweep_does_not_replace_the_stored_report():
     sys.path.insert(0, str(ROOT))
-    from sweep import safe_report_dir
+    from sweep import default_out
 
-    stored = tmp_path / "reports" / "padding-reference"
-    stored.mkdir(parents=True)
-    (stored / "summary.json").write_text(json.dumps({"jobs_completed": 78}))
-    sweep = tmp_path / "sweep"
-    (sweep / "0_seed=0").mkdir(parents=True)
-    (sweep / "0_seed=0" / "results.json").write_text(json.dumps({"status": "completed"}))
-    assert safe_report_dir(sweep, stored) == sweep / "report"
-    (stored / "summary.json").write_text(json.dumps({"jobs_completed": 1}))
-    assert safe_report_dir(sweep, stored) == stored
-    assert safe_report_dir(sweep, tmp_path / "reports" / "new") == tmp_path / "reports" / "new"
+    study = load_study("padding-reference")
+    stored = ROOT / "reports" / "padding-reference"
+    assert default_out(study, []) == stored
+    assert default_out(study, ["launcher=joblib", "torch_threads=1", "logger=csv",
+                               "data.data_dir=/elsewhere"]) == stored, "plumbing only"
+    quick = default_out(study, ["trainer.max_epochs=1"])
+    assert quick.parent == ROOT / "logs" / "studies" / "padding-reference"
+    assert default_out(study, ["trainer.max_epochs=2"]) != quick
 
 
 # --- values --------------------------------------------------------------------------------
@@ -356,49 +353,16 @@ def test_generate_checks_its_values_before_loading(tmp_path, override, key):
 
 
 def test_interrupted_and_diverged_jobs_are_to_run_in_reports(tmp_path):
-    from dl2.studies.results import report_footer
+    from dl2.studies.aggregate import write_report
+    from dl2.studies.store import Store
 
-    jobs = [Job(tmp_path / "a", "interrupted"), Job(tmp_path / "b", "diverged")]
-    lines = "\n".join(report_footer({"machines": []}, jobs))
-    assert "| interrupted | to run: resume" in lines and "| diverged | to run after a fix" in lines
-
-
-def test_a_requeued_slurm_job_resumes_from_its_last_checkpoint(tmp_path, monkeypatch):
-    first = compose_cfg(tmp_path, [*TINY_BOXES, "logger=none"], job="job")
-    train(first)
-    from dl2.tasks.classification import ImageClassifier
-
-    steps = []
-    step = ImageClassifier.training_step
-    monkeypatch.setattr(ImageClassifier, "training_step",
-                        lambda self, *a, **k: steps.append(1) or step(self, *a, **k))
-    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
-    again = compose_cfg(tmp_path, [*TINY_BOXES, "logger=none", "trainer.max_epochs=3"],
-                        job="job")
-    train(again)
-    assert len(steps) == 2, "only the third epoch (2 batches of 20) is trained again"
-    results = results_of(again)
-    assert results["resumed_from"] == str(Path(first.paths.output_dir) / "checkpoints" /
-                                          "last.ckpt")
-    assert results["epochs_run"] == 3 and results["status"] == "completed"
-
-
-def test_a_missing_cifar_batch_is_named(tmp_path):
-    from dl2.data.cifar import CIFAR10DataModule
-    from tests.test_rotation import write_cifar
-
-    folder = write_cifar(tmp_path)
-    (folder / "test_batch").unlink()
-    with pytest.raises(ConfigValueError, match="test_batch missing"):
-        CIFAR10DataModule(data_dir=str(tmp_path), download=True).setup()
-
-
-def test_an_unreadable_planetoid_file_is_named(tmp_path):
-    from dl2.data.graphs import PlanetoidDataModule
-
-    raw = tmp_path / "planetoid" / "Cora" / "raw"
-    raw.mkdir(parents=True)
-    for part in ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index"):
-        (raw / f"ind.cora.{part}").write_bytes(b"\x80\x04truncated")
-    with pytest.raises(ConfigValueError, match=r"ind\.cora\.x"):
-        PlanetoidDataModule(data_dir=str(tmp_path)).prepare_data()
+    store = Store(tmp_path / "jobs.jsonl")
+    store.add([{"config_hash": "a", "status": "interrupted", "seed": 0, "exit_code": 143,
+                "overrides": ["experiment=padding", "seed=0"], "finished_at": "1"},
+               {"config_hash": "b", "status": "diverged", "seed": 1, "exit_code": 1,
+                "overrides": ["experiment=padding", "seed=1"], "finished_at": "1"}])
+    write_report(load_study("padding-reference"), store, tmp_path)
+    report = (tmp_path / "report.md").read_text()
+    assert "| interrupted | to run: resume" in report
+    assert "| diverged | to run after a fix" in report
+    assert "No completed jobs yet" in report

@@ -33,6 +33,14 @@ class TextSamples(L.Callback):
         self.rows: list[list] = []
         self._last_step = -1
 
+    def results_entries(self) -> dict:
+        """The last sampling step's texts, for results.json: [[prompt, text], ...]."""
+        if not self.rows:
+            return {}
+        last = max(row[0] for row in self.rows)
+        return {"samples": {"step": last, "texts": [[p, t] for s, p, t in self.rows
+                                                    if s == last]}}
+
     def state_dict(self) -> dict:
         """The samples so far, so that a resumed run's samples.csv is the whole run's."""
         return {"rows": [list(row) for row in self.rows], "last_step": self._last_step}

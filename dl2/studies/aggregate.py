@@ -248,6 +248,64 @@ def plot(study: Study, summary: pd.DataFrame, path: Path) -> bool:
     return True
 
 
+def plot_curves(study: Study, records: list[dict[str, Any]], path: Path) -> bool:
+    """The study's training curves: each completed job's history, one colour per setting."""
+    spec = study.curves
+    runs = [r for r in records if r.get("status") == "completed" and r.get("history")]
+    if spec is None or not runs:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colours: dict[str, str] = {}
+    for r in sorted(runs, key=lambda r: (setting_label(study, r), r.get("seed", 0))):
+        name = setting_label(study, r)
+        first = name not in colours
+        colour = colours.setdefault(name, f"C{len(colours) % 10}")
+        for i, metric in enumerate(spec.metrics):
+            points = r["history"].get(metric)
+            if not points:
+                continue
+            steps, values = zip(*points, strict=True)
+            style = {"lw": 0.8, "alpha": 0.35} if i == 0 else {"marker": "o", "ms": 3, "lw": 1.5}
+            ax.plot(steps, values, color=colour, label=f"{name} ({metric})" if first else None,
+                    **style)
+    ax.set_xlabel("step")
+    ax.set_ylabel(spec.ylabel or ", ".join(spec.metrics))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+    return True
+
+
+def setting_label(study: Study, r: dict[str, Any]) -> str:
+    """A job's axis values, `rope/sdpa`, or `all` for a study without axes."""
+    given = parse_overrides(r.get("overrides", []))
+    return "/".join(str(given.get(a.key, "")) for a in study.axes) or "all"
+
+
+def samples_section(study: Study, records: list[dict[str, Any]]) -> list[str]:
+    """Markdown lines with the samples of the best completed job by `samples.best_by`."""
+    spec = study.samples
+    runs = [r for r in records if r.get("status") == "completed" and r.get("samples")
+            and (r.get("metrics") or {}).get(spec.best_by) is not None] if spec else []
+    if not runs:
+        return []
+    pick = min if spec.mode == "min" else max
+    best = pick(runs, key=lambda r: (r["metrics"][spec.best_by], r["config_hash"]))
+    samples = best["samples"]
+    lines = [f"## Samples of the best run ({setting_label(study, best)}, seed {best.get('seed')}"
+             f", {spec.best_by} {best['metrics'][spec.best_by]:.4f}, step {samples['step']})\n"]
+    for prompt, text in samples["texts"]:
+        lines += [f"**{prompt}**", "", "```", prompt + text, "```", ""]
+    return lines
+
+
 def left_out(store: Store, planned: list[PlannedJob] | None,
              hashes: list[str] | None) -> list[dict[str, Any]]:
     """Rows of the footer: newest records that did not complete, older records superseded by a
@@ -329,6 +387,9 @@ def write_report(study: Study, store: Store, out: Path,
     lines += markdown_tables(study, summary)
     if plot(study, summary, out / f"{study.name}.png"):
         lines.append(f"![{study.title}]({study.name}.png)\n")
+    if plot_curves(study, records, out / f"{study.name}-curves.png"):
+        lines.append(f"![training curves]({study.name}-curves.png)\n")
+    lines += samples_section(study, records)
     if rest:
         lines += ["## Jobs left out of the tables\n", "| status | to do | overrides | error |",
                   "|---|---|---|---|"]
@@ -338,19 +399,23 @@ def write_report(study: Study, store: Store, out: Path,
     if machines:
         lines += ["## Machines\n", *[f"- {m}" for m in machines]]
     atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
-    atomic_write_text(out / README_BLOCK, readme_block(study, summary, out, payload, rest))
+    atomic_write_text(out / README_BLOCK, readme_block(study, summary, out, payload, rest,
+                                                       records))
     return payload
 
 
 def readme_block(study: Study, summary: pd.DataFrame, out: Path, payload: dict[str, Any],
-                 rest: list[dict[str, Any]]) -> str:
+                 rest: list[dict[str, Any]], records: list[dict[str, Any]]) -> str:
     """What the README shows of a study (between its markers): the tables, the plot, and a
     line with the job count, the jobs still to run and the machines."""
     link = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
     lines = [line.replace("### ", "#### ", 1) if line.startswith("### ") else line
              for line in markdown_tables(study, summary)]
-    if (out / f"{study.name}.png").exists():
-        lines.append(f"![{study.title}]({link}/{study.name}.png)\n")
+    for suffix, alt in ((".png", study.title), ("-curves.png", "training curves")):
+        if (out / f"{study.name}{suffix}").exists():
+            lines.append(f"![{alt}]({link}/{study.name}{suffix})\n")
+    lines += [line.replace("## ", "#### ", 1) if line.startswith("## ") else line
+              for line in samples_section(study, records)]
     todo = sum(r["status"] != "superseded" for r in rest)
     machines = "; ".join(payload["machines"]) or "no machine yet"
     lines.append(f"{payload['jobs_completed']} completed jobs"

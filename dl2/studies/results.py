@@ -1,4 +1,5 @@
-"""Collect the results.json files of any folder of jobs, failed and unfinished ones included."""
+"""Collect the results.json files of any folder of jobs, failed and unfinished ones included;
+what a report says of the jobs it leaves out; the machine line of a job."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dl2.io import RESULTS_FILE, atomic_write_text
+from dl2.io import RESULTS_FILE
 
 
 @dataclass
@@ -68,29 +69,6 @@ def collect(root: Path | str) -> list[Job]:
     return sorted(jobs.values(), key=lambda job: str(job.folder))
 
 
-def write_summary(out: Path, summary: dict[str, Any], jobs: list[Job],
-                  left_out: list[Job]) -> dict[str, Any]:
-    """Write `out/summary.json`: the study's summary, the jobs left out of its tables, and the
-    machines the completed jobs ran on. Returns what it wrote."""
-    completed = [j for j in jobs if j.status == "completed"]
-    machines = sorted({json.dumps(j.results.get("machine", {}), sort_keys=True)
-                       for j in completed})
-    payload = {"summary": summary,
-               "left_out": [{"folder": str(j.folder), "status": j.status, "error": j.error,
-                             "overrides": j.overrides} for j in left_out],
-               "machines": [json.loads(m) for m in machines],
-               "jobs_completed": len(completed)}
-    atomic_write_text(out / "summary.json", json.dumps(payload, indent=2) + "\n")
-    return payload
-
-
-def write_markdown(out: Path, lines: list[str], payload: dict[str, Any],
-                   left_out: list[Job]) -> None:
-    """`out/report.md`: a study's own lines, then the shared footer."""
-    atomic_write_text(out / "report.md",
-                      "\n".join([*lines, *report_footer(payload, left_out)]) + "\n")
-
-
 # what a job left out of a report still needs, by status; none of these is ever averaged in
 NEXT_STEP = {
     "interrupted": "to run: resume from its checkpoints/last.ckpt",
@@ -100,22 +78,6 @@ NEXT_STEP = {
     "diverged": "to run after a fix (the loss left the finite range)",
     "superseded": "nothing (a later run of the same job is used)",
 }
-
-
-def report_footer(payload: dict[str, Any], left_out: list[Job]) -> list[str]:
-    """Markdown lines closing every report: the jobs left out of the tables (never dropped
-    silently) and the machines behind the numbers."""
-    lines: list[str] = []
-    if left_out:
-        lines += ["## Jobs left out of the tables\n",
-                  "| folder | status | to do | overrides | error |", "|---|---|---|---|---|"]
-        lines += [f"| {j.folder} | {j.status} | {NEXT_STEP.get(j.status, 'rerun')} | "
-                  f"{' '.join(j.overrides)} | {j.error.splitlines()[0] if j.error else ''} |"
-                  for j in left_out]
-        lines.append("")
-    if payload["machines"]:
-        lines += ["## Machines\n"] + [f"- {machine_line(m)}" for m in payload["machines"]]
-    return lines
 
 
 def machine_line(machine: dict[str, Any]) -> str:

@@ -60,16 +60,18 @@ def study_logs(study: Study, log_dir: Path = LOGS) -> Path:
 def refresh(study: Study, store: Store, wanted: set[str], log_dir: Path = LOGS) -> int:
     """Bring the results of the study's job folders with a wanted config hash (finished since
     the last run, even if the runner was killed) into `store`; returns how many were new."""
-    return store.add(r for r in ingest(study_logs(study, log_dir))
+    return store.add(r for r in ingest(study_logs(study, log_dir), study.keep)
                      if r["config_hash"] in wanted)
 
 
-def plan(jobs: list[PlannedJob], job_hashes: list[str], store: Store,
-         force: bool = False) -> list[Planned]:
-    """Which jobs are done: a completed record of the same config hash in `store` or in any
-    study's stored results (copied into `store`). `force` treats every job as to run."""
+def plan(jobs: list[PlannedJob], job_hashes: list[str], store: Store, force: bool = False,
+         keep: list[str] = ()) -> list[Planned]:
+    """Which jobs are done: a completed record of the same config hash, holding every entry
+    the study keeps (`keep`: a record imported without its history is not done), in `store`
+    or in any study's stored results (copied into `store`). `force` runs every job."""
     found = completed_anywhere(REPORTS)
     found.update(store.completed())
+    found = {h: r for h, r in found.items() if all(k in r for k in keep)}
     planned = [Planned(job, h, None if force else found.get(h))
                for job, h in zip(jobs, job_hashes, strict=True)]
     store.add([p.done for p in planned if p.done is not None])
@@ -169,7 +171,7 @@ def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
     job_hashes = hashes(jobs)
     wanted = set(job_hashes)
     refresh(study, store, wanted, log_dir)
-    planned = plan(jobs, job_hashes, store, force)
+    planned = plan(jobs, job_hashes, store, force, study.keep)
     if dry_run:
         print(describe(study, planned))
         return 0
@@ -188,7 +190,7 @@ def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
                           progress=tracker)
         code = code or result
         refresh(study, store, wanted, log_dir)
-        planned = plan(jobs, job_hashes, store)
+        planned = plan(jobs, job_hashes, store, keep=study.keep)
         todo = [p for p in planned if not p.done]
     if parts:
         print(f"[{study.name}] {len(planned) - len(todo)}/{len(planned)} done after "

@@ -52,6 +52,23 @@ class Plot:
 
 
 @dataclass
+class Curves:
+    """Every job's `metrics` against the training step (from results.json's `history`), one
+    colour per setting: the first metric thin, the others with markers."""
+
+    metrics: list[str] = field(default_factory=lambda: ["train/loss", "val/loss"])
+    ylabel: Optional[str] = None  # noqa: UP045
+
+
+@dataclass
+class Samples:
+    """The text samples (results.json's `samples`) of the best job by `best_by`."""
+
+    best_by: str = "val/loss"
+    mode: str = "min"
+
+
+@dataclass
 class Study:
     name: str = MISSING
     title: str = MISSING
@@ -70,6 +87,10 @@ class Study:
     digits: int = 2
     table: Table = field(default_factory=Table)
     plot: Optional[Plot] = None  # noqa: UP045
+    curves: Optional[Curves] = None  # noqa: UP045
+    samples: Optional[Samples] = None  # noqa: UP045
+    # results.json entries kept in the store beyond the metrics (history, samples)
+    keep: list[str] = field(default_factory=list)
     # the report's own values: [{axis key: value, ..., metric: "93.80 ± 2.16"}]
     reference: list[dict[str, Any]] = field(default_factory=list)
     # the README section between <!-- study:<name> --> markers that this study fills

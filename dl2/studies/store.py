@@ -19,9 +19,9 @@ KEPT = ("config_hash", "setting_hash", "seed", "status", "overrides", "metrics",
         "dl2_version", "non_finite", "exit_code")
 
 
-def record(results: dict[str, Any]) -> dict[str, Any]:
-    """The compact record of one job's results.json."""
-    out = {k: results[k] for k in KEPT if k in results}
+def record(results: dict[str, Any], keep: Iterable[str] = ()) -> dict[str, Any]:
+    """The compact record of one job's results.json, with the entries in `keep` too."""
+    out = {k: results[k] for k in (*KEPT, *keep) if k in results}
     if results.get("error"):
         out["error"] = str(results["error"]).splitlines()[0][:300]
     return out
@@ -70,7 +70,7 @@ class Store:
         return {h: r for h, r in self.latest().items() if r.get("status") == "completed"}
 
 
-def ingest(folder: Path) -> list[dict[str, Any]]:
+def ingest(folder: Path, keep: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Records of every results.json under `folder` that has a config hash (jobs of any age;
     failed and interrupted ones too, so that reports can list them)."""
     out = []
@@ -80,7 +80,7 @@ def ingest(folder: Path) -> list[dict[str, Any]]:
         except (json.JSONDecodeError, OSError):
             continue
         if results.get("config_hash") and results.get("status") != "running":
-            out.append(record(results))
+            out.append(record(results, keep))
     return out
 
 
