@@ -44,9 +44,11 @@ sweep-padding: $(STAMP) ## the padding study (Tables 1 and 2), both protocols: w
 
 sweep-gpt: $(STAMP) ## the GPT study: RoPE vs absolute positions, sdpa vs manual, 3 seeds
 	$(PYTHON) sweep.py gpt
+	$(PYTHON) sweep.py gpt-cpu
 
-sweep-rotation: $(STAMP) ## the rotation study: CNN with/without rotation augmentation, 3 seeds
-	$(PYTHON) sweep.py rotation
+sweep-rotation: $(STAMP) ## the rotation study: CNN and ViT with/without rotation augmentation, 3 seeds
+	$(PYTHON) sweep.py rotation-cnn
+	$(PYTHON) sweep.py rotation-vit
 
 sweep-gnn: $(STAMP) ## GCN / meanconv / GAT on Cora (10 seeds) and the noisy-edge study
 	$(PYTHON) sweep.py gnn-models
