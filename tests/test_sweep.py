@@ -203,8 +203,11 @@ def test_report_from_any_folder_lists_failed_and_unfinished_jobs(tmp_path):
 
 
 def test_report_on_a_folder_without_jobs_fails(tmp_path):
-    proc = run_script("sweep.py", "report", str(tmp_path / "nope"), check=False)
+    proc = run_script("sweep.py", "report", str(tmp_path / "nope"), "--study",
+                      "padding-reference", check=False)
     assert proc.returncode != 0 and "does not exist" in proc.stderr
+    proc = run_script("sweep.py", "report", str(tmp_path), check=False)
+    assert proc.returncode != 0 and "--study" in proc.stderr
 
 
 def test_job_dirname_stays_short_and_unique():
