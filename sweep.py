@@ -115,12 +115,13 @@ def main_studies(argv: list[str]) -> int:
                 narrow[key[5:]] = value.split(",")
         seeds = parse_seeds(args.seeds) if getattr(args, "seeds", None) else None
         jobs = expand(one, args.overrides, seeds, narrow)
+        job_hashes = hashes(jobs)  # composed once, for the runner and the report
         out = Path(args.out) if args.out else default_out(one, args.overrides)
         if not args.offline:
             code = code or run(one, jobs, Store(out / "jobs.jsonl"), args.force, args.dry_run,
-                               Path(args.log_dir))
+                               Path(args.log_dir), job_hashes)
         if not args.dry_run:
-            payload = write_report(one, Store(out / "jobs.jsonl"), out, jobs, hashes(jobs))
+            payload = write_report(one, Store(out / "jobs.jsonl"), out, jobs, job_hashes)
             if one.readme and out == REPORTS / one.name:  # the stored study, not a quick check
                 update_readme(ROOT / "README.md", one.readme, (out / README_BLOCK).read_text())
             print(f"[{one.name}] report: {out}/report.md ({payload['jobs_completed']} completed "

@@ -163,12 +163,13 @@ def describe(study: Study, planned: list[Planned]) -> str:
 
 
 def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
-        dry_run: bool = False, log_dir: Path = LOGS) -> int:
+        dry_run: bool = False, log_dir: Path = LOGS,
+        job_hashes: list[str] | None = None) -> int:
     """Run what is missing of `jobs`, keeping results in `store`; returns the first non-zero
     multirun exit code (0 if all ran). Each multirun's results are stored as soon as it ends,
     and a killed runner loses only the jobs that were running: the next run picks up the
     finished ones from their folders."""
-    job_hashes = hashes(jobs)
+    job_hashes = job_hashes if job_hashes is not None else hashes(jobs)
     wanted = set(job_hashes)
     refresh(study, store, wanted, log_dir)
     planned = plan(jobs, job_hashes, store, force, study.keep)
