@@ -22,8 +22,17 @@ os.environ.setdefault("DL2_ROOT", str(ROOT))
 from dl2.errors import ConfigValueError  # noqa: E402
 from dl2.identity import digest, is_plumbing  # noqa: E402
 from dl2.studies.aggregate import README_BLOCK, update_readme, write_report  # noqa: E402
+from dl2.studies.parallel import available_cores, slots  # noqa: E402
 from dl2.studies.results import collect  # noqa: E402
-from dl2.studies.runner import hashes, run  # noqa: E402
+from dl2.studies.runner import (  # noqa: E402
+    describe,
+    hashes,
+    measured_times,
+    pending,
+    run,
+    spent,
+    time_left,
+)
 from dl2.studies.spec import Study, expand, load_study, study_names  # noqa: E402
 from dl2.studies.store import REPORTS, Store, ingest  # noqa: E402
 
@@ -80,6 +89,9 @@ def study_parser(study: Study | None) -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true",
                         help="list the jobs (done / to run) and the time left; run nothing")
     parser.add_argument("--force", action="store_true", help="rerun jobs already done")
+    parser.add_argument("--jobs", type=int, help="jobs at once, each with an equal share of "
+                        "the cores as torch threads (default: the cores this process may use, "
+                        "filled with jobs of the study's cores_per_job)")
     parser.add_argument("--offline", action="store_true",
                         help="run nothing: rebuild the report(s) from the stored results")
     parser.add_argument("--out", help="results and report folder (default reports/<study>; "
@@ -108,6 +120,8 @@ def main_studies(argv: list[str]) -> int:
     args = study_parser(study).parse_args(argv[1:])
     studies = [study] if study else [load_study(n) for n in args.studies.split(",")]
     code = 0
+    cores = available_cores()
+    total: list[float | None] = []
     for one in studies:
         narrow = {}
         for key, value in vars(args).items():
@@ -117,15 +131,36 @@ def main_studies(argv: list[str]) -> int:
         jobs = expand(one, args.overrides, seeds, narrow)
         job_hashes = hashes(jobs)  # composed once, for the runner and the report
         out = Path(args.out) if args.out else default_out(one, args.overrides)
-        if not args.offline:
-            code = code or run(one, jobs, Store(out / "jobs.jsonl"), args.force, args.dry_run,
-                               Path(args.log_dir), job_hashes)
+        slot = slots(cores, one.cores_per_job, args.jobs)
+        if args.dry_run:
+            planned = pending(one, jobs, Store(out / "jobs.jsonl"), job_hashes, args.force,
+                              Path(args.log_dir))
+            times = measured_times(one)
+            print(describe(one, planned, slot, times))
+            total.append(time_left(planned, slot, times)
+                         if any(not p.done for p in planned) else 0.0)
+            timed = [p for p in planned if p.done and "wall_time_s" in p.done]
+            if timed:
+                print(f"  its {len(timed)} timed done jobs took {spent(planned) / 3600:.2f} h "
+                      "of job time")
+        elif not args.offline:
+            code = code or run(one, jobs, Store(out / "jobs.jsonl"), args.force,
+                               log_dir=Path(args.log_dir), job_hashes=job_hashes, slot=slot)
         if not args.dry_run:
             payload = write_report(one, Store(out / "jobs.jsonl"), out, jobs, job_hashes)
-            if one.readme and out == REPORTS / one.name:  # the stored study, not a quick check
-                update_readme(ROOT / "README.md", one.readme, (out / README_BLOCK).read_text())
+            stored = one.readme and out == REPORTS / one.name  # not a quick check elsewhere
+            if stored and not update_readme(ROOT / "README.md", one.readme,
+                                            (out / README_BLOCK).read_text()):
+                print(f"[{one.name}] README.md has no <!-- study:{one.readme} --> section "
+                      "to fill; add the two markers where its results belong",
+                      file=sys.stderr)
             print(f"[{one.name}] report: {out}/report.md ({payload['jobs_completed']} completed "
                   f"jobs, {len(payload['left_out'])} left out)", file=sys.stderr)
+    if args.dry_run and len(studies) > 1:
+        known = [t for t in total if t is not None]
+        unknown = len(total) - len(known)
+        print(f"all {len(studies)} studies: ~{sum(known) / 3600:.1f} h left on this machine"
+              + (f", plus {unknown} studies with no timed job yet" if unknown else ""))
     return code
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torchvision.transforms.v2 import functional as TF
 
-from dl2.data.cifar import CIFAR10DataModule, ImageSet, angle_name
+from dl2.data.cifar import CIFAR10DataModule, ImageSet, RotateBatch, angle_name
 from dl2.errors import ConfigValueError
 from dl2.nets.vit import ViT
 from dl2.pipeline import train
@@ -48,7 +49,7 @@ def test_local_copy_loads_with_verification_off(cifar_root):
                            batch_size=8, num_workers=0, angles=[0, 90])
     dm.setup()
     assert len(dm.train_set) == 80 and len(dm.val_set) == 20
-    assert [len(t) for t in dm.test_sets] == [20, 20]
+    assert [len(t.dataset) for t in dm.test_dataloader()] == [20, 20]
     x, y = next(iter(dm.train_dataloader()))
     assert x.shape == (8, 3, 32, 32) and x.dtype == torch.float32 and 0 <= x.min() <= x.max() <= 1
     assert dm.test_split_names == ["test_rot000", "test_rot090"]
@@ -80,12 +81,24 @@ def test_bad_settings(kwargs, key):
 def test_rotations():
     images = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
     labels = torch.arange(4)
-    plain = torch.stack([ImageSet(images, labels)[i][0] for i in range(4)])
+    items = [ImageSet(images, labels)[i] for i in range(4)]
+    plain = torch.stack([image for image, _ in items])
     for angle, expected in [(0, plain), (360, plain),
                             (90, torch.rot90(plain, 1, dims=(-2, -1))),
                             (180, torch.rot90(plain, 2, dims=(-2, -1)))]:
-        rotated = torch.stack([ImageSet(images, labels, angle=angle)[i][0] for i in range(4)])
-        assert torch.equal(rotated, expected), angle
+        rotated, y = RotateBatch(angle)(items)
+        assert torch.equal(rotated, expected) and torch.equal(y, labels), angle
+
+
+@pytest.mark.parametrize("angle", [30, 45, 150, 270, 330, 22.5])
+def test_batch_rotation_equals_rotating_each_image(angle):
+    """The test sets are rotated a batch at a time: the same pixels as image by image."""
+    images = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
+    items = [ImageSet(images, torch.arange(16))[i] for i in range(16)]
+    one_by_one = torch.stack([TF.rotate(image, angle) for image, _ in items])
+    batched, _ = RotateBatch(angle)(items)
+    assert torch.equal(batched, one_by_one)
+    assert not torch.equal(batched, torch.stack([image for image, _ in items]))
     assert angle_name(30) == "test_rot030" and angle_name(22.5) == "test_rot022.5"
 
 

@@ -72,12 +72,12 @@ def load_cifar10(root: str | Path, train: bool, download: bool, verify: bool
 
 
 class ImageSet(Dataset):
-    """uint8 images served as float [0, 1] tensors (ToTensor's scaling), optionally rotated:
-    by a fixed `angle`, or by a random one per image (`augment`)."""
+    """uint8 images served as float [0, 1] tensors (ToTensor's scaling), optionally rotated
+    by a random angle per image (`augment`)."""
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, angle: float = 0.0,
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor,
                  augment: RandomRotation | None = None) -> None:
-        self.images, self.labels, self.angle, self.augment = images, labels, angle, augment
+        self.images, self.labels, self.augment = images, labels, augment
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -86,9 +86,24 @@ class ImageSet(Dataset):
         image = self.images[i].float().div_(255)
         if self.augment is not None:
             image = self.augment(image)
-        elif self.angle % 360:
-            image = TF.rotate(image, self.angle)
         return image, self.labels[i]
+
+
+class RotateBatch:
+    """A DataLoader collate_fn: stack the images, then rotate the whole batch by one fixed
+    `angle` (one sampling grid for the batch, in the main process: the same pixels as rotating
+    each image alone, about 10x faster than per image in workers)."""
+
+    def __init__(self, angle: float) -> None:
+        self.angle = angle
+
+    def __call__(self, items: list[tuple[torch.Tensor, torch.Tensor]]
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        images = torch.stack([image for image, _ in items])
+        labels = torch.stack([label for _, label in items])
+        if self.angle % 360:
+            images = TF.rotate(images, self.angle)
+        return images, labels
 
 
 def angle_name(angle: float) -> str:
@@ -125,8 +140,7 @@ class CIFAR10DataModule(L.LightningDataModule):
         self.test_split_names = [angle_name(a) for a in self.angles]
         if len(set(self.test_split_names)) != len(self.test_split_names):
             raise ConfigValueError("angles", list(angles), "must not repeat an angle")
-        self.train_set = self.val_set = None
-        self.test_sets: list[ImageSet] = []
+        self.train_set = self.val_set = self.test_set = None
 
     def prepare_data(self) -> None:
         hp = self.hparams
@@ -151,20 +165,19 @@ class CIFAR10DataModule(L.LightningDataModule):
         test_images, test_labels = load_cifar10(hp.data_dir, False, False, hp.verify)
         if hp.limit_test:
             test_images, test_labels = test_images[:hp.limit_test], test_labels[:hp.limit_test]
-        self.test_sets = [ImageSet(test_images, test_labels, angle=a) for a in self.angles]
-
-    def _loader(self, ds: Dataset, shuffle: bool = False, persistent: bool = True) -> DataLoader:
-        hp = self.hparams
-        return DataLoader(ds, batch_size=hp.batch_size, shuffle=shuffle,
-                          num_workers=hp.num_workers,
-                          persistent_workers=persistent and hp.num_workers > 0)
+        self.test_set = ImageSet(test_images, test_labels)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
+        # workers only here: the random rotation of each image is the one costly transform
+        hp = self.hparams
+        return DataLoader(self.train_set, batch_size=hp.batch_size, shuffle=True,
+                          num_workers=hp.num_workers, persistent_workers=hp.num_workers > 0)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set)
+        # in-memory images and no transform: worker processes would only add start-up time
+        return DataLoader(self.val_set, batch_size=self.hparams.batch_size)
 
     def test_dataloader(self) -> list[DataLoader]:
-        # read once each: persistent workers would keep 2 processes alive per angle
-        return [self._loader(ds, persistent=False) for ds in self.test_sets]
+        """One loader per angle over the same test images, each batch rotated at once."""
+        return [DataLoader(self.test_set, batch_size=self.hparams.batch_size,
+                           collate_fn=RotateBatch(a)) for a in self.angles]

@@ -15,8 +15,9 @@ from hydra.core.global_hydra import GlobalHydra
 
 from dl2.identity import job_hashes
 from dl2.studies.launch import multirun, sweep_dir
+from dl2.studies.parallel import Slots
 from dl2.studies.spec import PlannedJob, Study
-from dl2.studies.store import REPORTS, Store, completed_anywhere, ingest
+from dl2.studies.store import REPORTS, STORE_FILE, Store, completed_anywhere, ingest
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 LOGS = Path(__file__).resolve().parents[2] / "logs"
@@ -133,62 +134,118 @@ def progress_line(name: str, total: int, before: int, size: int) -> Callable[[in
     return report
 
 
-def estimate(planned: list[Planned]) -> float | None:
-    """Seconds the jobs still to run should take, from the wall times of the done jobs (of the
-    same setting where there are some); None when no done job has a wall time."""
-    done = [p for p in planned if p.done and "wall_time_s" in p.done]
-    if not done:
+def measured_times(study: Study, root: Path = REPORTS) -> dict[tuple, list[float]]:
+    """Wall times of the completed jobs of the study's experiment in every store, by their
+    values of the study's axes (the same Net2 / circular job of the other protocol is a fair
+    guess for a job never run)."""
+    out: dict[tuple, list[float]] = defaultdict(list)
+    for path in sorted(root.glob(f"*/{STORE_FILE}")):
+        for r in Store(path).completed().values():
+            given = dict(o.split("=", 1) for o in r.get("overrides", []) if "=" in o)
+            if "wall_time_s" in r and given.get("experiment") == study.experiment:
+                key = tuple((a.key, given.get(a.key, "")) for a in study.axes)
+                out[key].append(float(r["wall_time_s"]))
+    return out
+
+
+def estimate(planned: list[Planned], times: dict[tuple, list[float]] | None = None
+             ) -> float | None:
+    """Seconds the jobs still to run should take, one after another: each from the mean wall
+    time of done jobs with its axis values (this study's, else `times`, from any store), else
+    from the mean of all of them; None when no timed job is known."""
+    times = defaultdict(list, {k: list(v) for k, v in (times or {}).items()})
+    for p in planned:
+        if p.done and "wall_time_s" in p.done:
+            key = _key(p)
+            if p.done["wall_time_s"] not in times[key]:
+                times[key].append(float(p.done["wall_time_s"]))
+    every = [t for ts in times.values() for t in ts]
+    if not every:
         return None
-    overall = sum(p.done.get("wall_time_s", 0.0) for p in done) / len(done)
-    by_values: dict[tuple, list[float]] = defaultdict(list)
-    for p in done:
-        by_values[p.job.values].append(p.done.get("wall_time_s", 0.0))
-    return sum((sum(by_values[p.job.values]) / len(by_values[p.job.values]))
-               if by_values.get(p.job.values) else overall
+    overall = sum(every) / len(every)
+    return sum(sum(times[_key(p)]) / len(times[_key(p)]) if times.get(_key(p)) else overall
                for p in planned if not p.done)
 
 
-def describe(study: Study, planned: list[Planned]) -> str:
+def _key(p: Planned) -> tuple:
+    return tuple((k, "null" if v is None else str(v)) for k, v in p.job.values)
+
+
+def time_left(planned: list[Planned], slot: Slots | None = None,
+              times: dict[tuple, list[float]] | None = None) -> float | None:
+    """`estimate` spread over the jobs that run at once (each job's stored wall time was
+    measured the way the runner runs it, sharing the machine with the others)."""
+    seconds = estimate(planned, times)
+    return None if seconds is None else seconds / (slot.jobs if slot else 1)
+
+
+def spent(planned: list[Planned]) -> float:
+    """Seconds the done jobs took, summed over jobs (their stored wall times)."""
+    return sum(p.done.get("wall_time_s", 0.0) for p in planned if p.done)
+
+
+def describe(study: Study, planned: list[Planned], slot: Slots | None = None,
+             times: dict[tuple, list[float]] | None = None) -> str:
     """The job list of a dry run: done / to run, and the estimated time left."""
     lines = [f"{study.name}: {sum(bool(p.done) for p in planned)}/{len(planned)} jobs done"]
     for p in planned:
         state = "done" if p.done else "to run"
         lines.append(f"  {state:7s} {p.config_hash}  {' '.join(p.job.overrides[1:])}")
-    seconds = estimate(planned)
+    seconds = time_left(planned, slot, times)
     todo = sum(not p.done for p in planned)
     if todo:
         left = "unknown (no timed job done yet)" if seconds is None else f"~{seconds / 60:.1f} min"
-        lines.append(f"{todo} to run, estimated {left} on this machine, one job at a time")
+        how = slot.describe() if slot else "as the overrides say"
+        lines.append(f"{todo} to run, estimated {left} on this machine ({how})")
     return "\n".join(lines)
+
+
+def pending(study: Study, jobs: list[PlannedJob], store: Store, job_hashes: list[str],
+            force: bool = False, log_dir: Path = LOGS) -> list[Planned]:
+    """The study's jobs, done (stored, or finished in a job folder since the last run) or not."""
+    refresh(study, store, set(job_hashes), log_dir)
+    return plan(jobs, job_hashes, store, force, study.keep)
+
+
+def with_slots(overrides: list[str], slot: Slots | None) -> list[str]:
+    """A multirun's overrides plus the launcher and threads of `slot`, unless the user chose
+    them (a `launcher=...` or `torch_threads=...` of their own wins)."""
+    if slot is None:
+        return overrides
+    given = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
+    added = slot.overrides()
+    if "launcher" in given:
+        added = [o for o in added if not o.startswith(("launcher=", "hydra.launcher."))]
+    return [*overrides, *(o for o in added if o.split("=", 1)[0] not in given)]
 
 
 def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
         dry_run: bool = False, log_dir: Path = LOGS,
-        job_hashes: list[str] | None = None) -> int:
+        job_hashes: list[str] | None = None, slot: Slots | None = None) -> int:
     """Run what is missing of `jobs`, keeping results in `store`; returns the first non-zero
     multirun exit code (0 if all ran). Each multirun's results are stored as soon as it ends,
     and a killed runner loses only the jobs that were running: the next run picks up the
-    finished ones from their folders."""
+    finished ones from their folders. `slot` says how many jobs run at once, with how many
+    threads each (None: as the overrides say)."""
     job_hashes = job_hashes if job_hashes is not None else hashes(jobs)
     wanted = set(job_hashes)
-    refresh(study, store, wanted, log_dir)
-    planned = plan(jobs, job_hashes, store, force, study.keep)
+    planned = pending(study, jobs, store, job_hashes, force, log_dir)
     if dry_run:
-        print(describe(study, planned))
+        print(describe(study, planned, slot, measured_times(study)))
         return 0
     todo = [p for p in planned if not p.done]
     code = 0
     parts = blocks(todo)
     start = time.time()
     for i, overrides in enumerate(parts, 1):
-        left = estimate(planned)
+        left = time_left(planned, slot)
         eta = "" if left is None else f", ~{left / 60:.1f} min left"
         print(f"[{study.name}] {len(planned) - len(todo)}/{len(planned)} done; multirun "
               f"{i}/{len(parts)}: {' '.join(overrides[1:])}{eta}", file=sys.stderr, flush=True)
         before = len(planned) - len(todo)
         tracker = progress_line(study.name, len(planned), before, multirun_size(overrides))
-        result = multirun(overrides, sweep_dir(log_dir / "studies", study.name, "jobs"),
-                          progress=tracker)
+        result = multirun(with_slots(overrides, slot),
+                          sweep_dir(log_dir / "studies", study.name, "jobs"), progress=tracker)
         code = code or result
         refresh(study, store, wanted, log_dir)
         planned = plan(jobs, job_hashes, store, keep=study.keep)

@@ -95,6 +95,9 @@ class Study:
     reference: list[dict[str, Any]] = field(default_factory=list)
     # the README section between <!-- study:<name> --> markers that this study fills
     readme: Optional[str] = None  # noqa: UP045
+    # cores one job uses well (null: all of them); the runner fills the machine's cores with
+    # jobs of this size (dl2/studies/parallel.py)
+    cores_per_job: Optional[int] = None  # noqa: UP045
 
 
 def study_names() -> list[str]:

@@ -1,0 +1,62 @@
+"""How the study runner shares the cores: jobs at once, threads each, and its overrides."""
+
+import os
+
+import pytest
+
+from dl2.errors import ConfigValueError
+from dl2.studies.parallel import Slots, available_cores, slots
+from dl2.studies.runner import Planned, estimate, with_slots
+from dl2.studies.spec import PlannedJob
+
+
+@pytest.mark.parametrize(("cores", "per_job", "jobs", "expected"), [
+    (2, 1, None, Slots(2, 1)),      # tiny nets: one job per core
+    (2, None, None, Slots(1, 2)),   # GPT / CIFAR: one job on every core
+    (16, 4, None, Slots(4, 4)),
+    (16, 1, 3, Slots(3, 5)),        # --jobs 3: an equal share each
+    (3, 2, None, Slots(1, 3)),      # a job never gets fewer cores than it asked for
+    (1, 1, 4, Slots(4, 1)),         # more jobs than cores, if asked: at least one thread
+])
+def test_slots(cores, per_job, jobs, expected):
+    assert slots(cores, per_job, jobs) == expected
+
+
+@pytest.mark.parametrize(("args", "key"), [((0, 1), "cores"), ((2, 0), "cores_per_job"),
+                                           ((2, 1, 0), "--jobs")])
+def test_bad_slots(args, key):
+    with pytest.raises(ConfigValueError) as info:
+        slots(*args)
+    assert info.value.key == key
+
+
+def test_available_cores_is_what_this_process_may_use(monkeypatch):
+    """A SLURM allocation or `taskset` narrows the affinity below os.cpu_count()."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3, 5}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert available_cores() == 2
+
+
+def test_with_slots_adds_launcher_and_threads_unless_given():
+    base = ["experiment=padding", "seed=0,1"]
+    assert with_slots(base, Slots(2, 1)) == [*base, "launcher=joblib",
+                                             "hydra.launcher.n_jobs=2", "torch_threads=1"]
+    assert with_slots(base, Slots(1, 2)) == [*base, "torch_threads=2"]
+    assert with_slots(base, None) == base
+    # the user's own launcher and threads win
+    mine = [*base, "launcher=slurm", "torch_threads=4"]
+    assert with_slots(mine, Slots(2, 1)) == mine
+
+
+def _planned(values, seed, wall=None):
+    job = PlannedJob(("experiment=padding", f"seed={seed}"), values, seed)
+    done = None if wall is None else {"wall_time_s": wall, "status": "completed"}
+    return Planned(job, f"h{values}{seed}", done)
+
+
+def test_estimate_uses_same_values_then_other_stores_then_the_mean():
+    a, b, c = (("model", "net1"),), (("model", "net2"),), (("model", "net3"),)
+    planned = [_planned(a, 0, 10.0), _planned(a, 1), _planned(b, 0), _planned(c, 0)]
+    # a: its own done job (10 s); b: another store's (30 s); c: the mean of all known (20 s)
+    assert estimate(planned, {(("model", "net2"),): [30.0]}) == pytest.approx(10 + 30 + 20)
+    assert estimate([_planned(a, 1)]) is None
