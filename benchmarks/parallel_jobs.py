@@ -3,8 +3,10 @@ first one job at a time on every core, then as the runner chooses for this machi
 the study's `cores_per_job`, each with its share of the cores). Prints both wall times, the
 ratio, and the largest metric difference between the two runs of each job.
 
-    python benchmarks/parallel_jobs.py [--study padding-independent] [--seeds 0,1]
-        [--conv-types valid,circular,reflect,fconv] [--nets net1] [--keep]
+    python benchmarks/parallel_jobs.py [--study padding-independent] [--keep]
+        [-- sweep.py options that pick the jobs; default --seeds 0,1 --nets net1
+            --conv-types valid,circular,reflect,fconv]
+    python benchmarks/parallel_jobs.py --study gnn-models -- --seeds 0,1,2,3 --models gcn,gat
 
 With --keep the second run writes into the study's own store (reports/<study>), so the
 benchmark's jobs count towards the report.
@@ -40,16 +42,15 @@ def run(study: str, options: list[str], out: Path, log_dir: Path) -> tuple[float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--study", default="padding-independent")
-    parser.add_argument("--seeds", default="0,1")
-    parser.add_argument("--nets", default="net1")
-    parser.add_argument("--conv-types", default="valid,circular,reflect,fconv")
     parser.add_argument("--keep", action="store_true",
                         help="the parallel run writes into reports/<study>")
+    parser.add_argument("narrow", nargs="*", help="sweep.py options after --")
     args = parser.parse_args()
     study = load_study(args.study)
     cores = available_cores()
     chosen = slots(cores, study.cores_per_job)
-    narrow = ["--seeds", args.seeds, "--nets", args.nets, "--conv-types", args.conv_types]
+    narrow = args.narrow or ["--seeds", "0,1", "--nets", "net1",
+                             "--conv-types", "valid,circular,reflect,fconv"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         one, seq = run(args.study, [*narrow, "--force", "--jobs", "1"], tmp / "one", tmp / "l1")
