@@ -60,9 +60,10 @@ report: $(STAMP) ## run every declared study (what is missing), rebuild the repo
 report-offline: $(STAMP) ## rebuild every declared study's report from reports/*/jobs.jsonl only
 	$(PYTHON) sweep.py all --offline
 
-bench: $(STAMP) ## speed: a padding job (plain loop vs train.py), GPT training and generation
-	$(PYTHON) benchmarks/padding_speed.py
+bench: $(STAMP) ## speed: each study job vs a plain loop and the matmul ceiling, GPT generation, attention memory
+	$(PYTHON) benchmarks/bench.py $(if $(CIFAR_DIR),--cifar-dir $(CIFAR_DIR))
 	$(PYTHON) benchmarks/gpt_speed.py
+	$(PYTHON) benchmarks/attention_memory.py
 
 clean-logs: ## delete logs/ (all runs and checkpoints)
 	rm -rf logs

@@ -49,9 +49,6 @@ class LanguageModel(L.LightningModule):
         logits = self(x)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1))
 
-    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        self._step_start = time.perf_counter()
-
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss = self._loss(batch)
         self.log("train/loss", loss, prog_bar=True)
@@ -59,16 +56,21 @@ class LanguageModel(L.LightningModule):
         return loss
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        """Log training throughput: the running mean since the second step (the first pays for
-        warm-up and, with compile, compilation)."""
-        if self._step_start is None:
-            return
-        seconds = time.perf_counter() - self._step_start
-        if self.global_step > 1:
+        """Log training throughput over the whole loop, not just the step: tokens over the wall
+        time between consecutive batch ends (data, forward, backward, optimizer, logging and
+        callbacks), from the third batch on (the first ones pay for warm-up and, with compile,
+        compilation), validation excluded. Lightning's ThroughputMonitor measures the same but
+        logs only to the loggers; this value also reaches results.json and the study tables."""
+        now = time.perf_counter()
+        if self._step_start is not None and self.global_step > 2:
             self._tokens += batch[0].numel()
-            self._seconds += seconds
+            self._seconds += now - self._step_start
+        self._step_start = now
         if self._seconds > 0:
             self.log("train/tokens_per_s", self._tokens / self._seconds, prog_bar=True)
+
+    def on_validation_start(self) -> None:
+        self._step_start = None  # the next interval would include the validation pass
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         loss = self._loss(batch)
