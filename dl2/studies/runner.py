@@ -220,7 +220,7 @@ def with_slots(overrides: list[str], slot: Slots | None) -> list[str]:
 
 
 def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
-        dry_run: bool = False, log_dir: Path = LOGS,
+        log_dir: Path = LOGS,
         job_hashes: list[str] | None = None, slot: Slots | None = None) -> int:
     """Run what is missing of `jobs`, keeping results in `store`; returns the first non-zero
     multirun exit code (0 if all ran). Each multirun's results are stored as soon as it ends,
@@ -230,9 +230,6 @@ def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
     job_hashes = job_hashes if job_hashes is not None else hashes(jobs)
     wanted = set(job_hashes)
     planned = pending(study, jobs, store, job_hashes, force, log_dir)
-    if dry_run:
-        print(describe(study, planned, slot, measured_times(study)))
-        return 0
     todo = [p for p in planned if not p.done]
     code = 0
     parts = blocks(todo)

@@ -31,7 +31,7 @@ class LanguageModel(L.LightningModule):
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.net = net
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self._step_start: float | None = None
+        self._last_batch_end: float | None = None
         self._tokens, self._seconds = 0, 0.0
         self._compiled: Callable | None = None
 
@@ -62,15 +62,15 @@ class LanguageModel(L.LightningModule):
         compilation), validation excluded. Lightning's ThroughputMonitor measures the same but
         logs only to the loggers; this value also reaches results.json and the study tables."""
         now = time.perf_counter()
-        if self._step_start is not None and self.global_step > 2:
+        if self._last_batch_end is not None and self.global_step > 2:
             self._tokens += batch[0].numel()
-            self._seconds += now - self._step_start
-        self._step_start = now
+            self._seconds += now - self._last_batch_end
+        self._last_batch_end = now
         if self._seconds > 0:
             self.log("train/tokens_per_s", self._tokens / self._seconds, prog_bar=True)
 
     def on_validation_start(self) -> None:
-        self._step_start = None  # the next interval would include the validation pass
+        self._last_batch_end = None  # the next interval would include the validation pass
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         loss = self._loss(batch)
