@@ -92,6 +92,9 @@ def study_parser(study: Study | None) -> argparse.ArgumentParser:
     parser.add_argument("--jobs", type=int, help="jobs at once, each with an equal share of "
                         "the cores as torch threads (default: the cores this process may use, "
                         "filled with jobs of the study's cores_per_job)")
+    parser.add_argument("--one-job-per-seed", action="store_true",
+                        help="a process per seed, also for studies that train a setting's "
+                        "seeds side by side (parallel_seeds)")
     parser.add_argument("--offline", action="store_true",
                         help="run nothing: rebuild the report(s) from the stored results")
     parser.add_argument("--out", help="results and report folder (default reports/<study>; "
@@ -145,7 +148,8 @@ def main_studies(argv: list[str]) -> int:
                       "of job time")
         elif not args.offline:
             code = code or run(one, jobs, Store(out / "jobs.jsonl"), args.force,
-                               log_dir=Path(args.log_dir), job_hashes=job_hashes, slot=slot)
+                               log_dir=Path(args.log_dir), job_hashes=job_hashes, slot=slot,
+                               parallel_seeds=False if args.one_job_per_seed else None)
         if not args.dry_run:
             payload = write_report(one, Store(out / "jobs.jsonl"), out, jobs, job_hashes)
             stored = one.readme and out == REPORTS / one.name  # not a quick check elsewhere

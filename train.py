@@ -11,12 +11,15 @@ import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 import dl2  # noqa: E402,F401  (registers the config resolvers)
-from dl2.pipeline import train  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Run the job; return the metric named by `optimized_metric` for hyperparameter sweeps."""
+    # imported here: a multirun's launching process (joblib, SLURM) never trains, and
+    # importing Lightning takes it 7 s on a small CPU
+    from dl2.pipeline import train
+
     metrics = train(cfg)
     name = cfg.get("optimized_metric")
     return metrics.get(name) if name else None

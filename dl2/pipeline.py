@@ -164,7 +164,7 @@ class ResultsContributor(Protocol):
     def results_entries(self) -> dict[str, Any]: ...
 
 
-def _now() -> str:
+def now() -> str:
     """The time now, ISO 8601 in UTC with microseconds: the order in which jobs finished."""
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
@@ -178,6 +178,16 @@ def requeued_checkpoint(cfg: DictConfig) -> str | None:
     if restarts.isdigit() and int(restarts) > 0 and last.is_file():
         return str(last)
     return None
+
+
+def new_payload(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
+    """results.json of a job that has just started (the config not yet resolved)."""
+    return {
+        "status": "running", "metrics": {}, "overrides": overrides,
+        "config": OmegaConf.to_container(cfg, resolve=False), "seed": cfg.get("seed"),
+        "task_name": cfg.get("task_name"), "dl2_version": dl2.__version__,
+        "machine": machine_info(), "command": " ".join(sys.argv), "started_at": now(),
+    }
 
 
 def job_status(err: BaseException, trainer: L.Trainer | None) -> tuple[str, int]:
@@ -200,18 +210,16 @@ def train(cfg: DictConfig) -> dict[str, float | None]:
     epoch). The job's W&B run is closed in every case with the job's exit code. A SIGTERM or
     Ctrl-C ends the process with 143 or 130 (status `interrupted`), whatever Lightning does.
     """
+    quiet_known_warnings()
+    if cfg.get("parallel_seeds") is not None:
+        from dl2.parallel_seeds import train_seeds
+
+        return train_seeds(cfg)
     start = time.time()
     output_dir = Path(cfg.paths.output_dir)
-    quiet_known_warnings()
     loggers: list[Logger] = []
     trainer: L.Trainer | None = None
-    payload: dict[str, Any] = {
-        "status": "running", "metrics": {}, "overrides": job_overrides(),
-        "config": OmegaConf.to_container(cfg, resolve=False), "seed": cfg.get("seed"),
-        "task_name": cfg.get("task_name"), "dl2_version": dl2.__version__,
-        "machine": machine_info(), "command": " ".join(sys.argv),
-        "started_at": _now(),
-    }
+    payload = new_payload(cfg, job_overrides())
     status, exit_code = "failed", EXIT_CODES["failed"]
     try:
         payload["config"] = OmegaConf.to_container(cfg, resolve=True)
@@ -281,7 +289,7 @@ def train(cfg: DictConfig) -> dict[str, float | None]:
         payload["status"] = status
         payload["exit_code"] = exit_code
         payload["wall_time_s"] = round(time.time() - start, 3)
-        payload["finished_at"] = _now()
+        payload["finished_at"] = now()
         if rank_zero_only.rank == 0:  # one results.json per job, also under DDP
             try:
                 write_results(output_dir / RESULTS_FILE, payload)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from omegaconf import OmegaConf
 
@@ -13,7 +15,21 @@ def _is_interactive() -> bool:
 
 
 # overrides that change where or how a job runs, not what it learns: left out of W&B groups
-PLUMBING_KEYS = ("seed", "launcher", "logger", "torch_threads", "paths", "hydra", "debug")
+PLUMBING_KEYS = ("seed", "parallel_seeds", "launcher", "logger", "torch_threads", "paths",
+                 "hydra", "debug")
+# the overrides of the job being set up, when they are not Hydra's (one seed of a
+# `parallel_seeds` group names its W&B run as that seed's own job would)
+_job_overrides: list[list[str]] = []
+
+
+@contextmanager
+def job_overrides_as(overrides: list[str]) -> Iterator[None]:
+    """Resolve `dl2.run_name` / `dl2.run_group` from `overrides` inside the block."""
+    _job_overrides.append(list(overrides))
+    try:
+        yield
+    finally:
+        _job_overrides.pop()
 
 
 def _overrides(group: bool) -> str:
@@ -21,9 +37,12 @@ def _overrides(group: bool) -> str:
     seed and plumbing keys are left out, so the runs of one setting across seeds share it."""
     from hydra.core.hydra_config import HydraConfig
 
-    if not HydraConfig.initialized():
+    if _job_overrides:
+        items = list(_job_overrides[-1])
+    elif HydraConfig.initialized():
+        items = list(HydraConfig.get().overrides.task)
+    else:
         return "default"
-    items = list(HydraConfig.get().overrides.task)
     if group:
         items = [o for o in items
                  if o.split("=", 1)[0].lstrip("+~").split(".", 1)[0] not in PLUMBING_KEYS]

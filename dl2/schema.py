@@ -25,6 +25,7 @@ class TrainSchema:
     torch_threads: Optional[int] = None  # noqa: UP045
     optimized_metric: Optional[str] = None  # noqa: UP045
     max_loss: Optional[float] = None  # noqa: UP045
+    parallel_seeds: Any = None  # a count or a list of seeds (dl2/parallel_seeds.py checks it)
     data: Any = MISSING
     model: Any = MISSING
     trainer: Any = MISSING

@@ -1,18 +1,23 @@
 """Graph algebra on the report's example graphs, the mean layer = its matrix form = SAGEConv,
 noise injection, and node classification end to end on a synthetic graph."""
 
+import copy as copy_module
 import json
 from pathlib import Path
 
 import hydra
 import pytest
 import torch
+import torch.nn.functional as F
 from torch_geometric.nn import SAGEConv
 
 from dl2.data.graphs import add_random_edges, undirected_pairs
 from dl2.errors import ConfigValueError
 from dl2.graphs import adjacency, degree_matrix, laplacian, walk_counts
-from dl2.nets.gnn import MeanConv, mean_conv_dense
+from dl2.nets import gnn
+from dl2.nets.gnn import GAT, GCN, MeanConv, mean_conv_dense
+from dl2.nets.sparse import linear as sparse_linear
+from dl2.nets.sparse import to_csr, transpose_of
 from dl2.pipeline import train
 from tests.conftest import compose_cfg
 
@@ -166,3 +171,39 @@ def test_cora_from_a_local_copy(tmp_path):
                                  "data.noise=0.1", "logger=none"])
     metrics = train(cfg)
     assert metrics["test/acc"] > 0.7, metrics
+
+
+def test_csr_linear_equals_dense_forward_and_backward():
+    torch.manual_seed(0)
+    x = torch.rand(40, 30, dtype=torch.float64)
+    x[x < 0.8] = 0
+    weight = torch.randn(5, 30, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(5, dtype=torch.float64)
+    grad = torch.randn(40, 5, dtype=torch.float64)
+    dense = F.linear(x, weight, bias)
+    (dense_grad,) = torch.autograd.grad(dense, weight, grad)
+    for _ in range(2):  # the second time from the cached transpose
+        out = sparse_linear(to_csr(x), weight, bias)
+        (csr_grad,) = torch.autograd.grad(out, weight, grad)
+        assert torch.allclose(out, dense, atol=1e-12)
+        assert torch.allclose(csr_grad, dense_grad, atol=1e-12)
+    assert torch.equal(transpose_of(to_csr(x)).to_dense(), x.t())
+
+
+@pytest.mark.parametrize("net", ["gcn", "mean", "gat"])
+def test_sparse_features_change_nothing_but_the_speed(net, monkeypatch):
+    torch.manual_seed(0)
+    x = (torch.rand(60, 40) < 0.05).float() * torch.rand(60, 40)
+    edges = torch.randint(0, 60, (2, 200))
+    model = GAT(40, 3) if net == "gat" else GCN(40, 3, conv=net)
+    model.eval()
+    fast = model(x, edges)
+    assert model._sparse_x[1].layout == torch.sparse_csr
+    assert torch.equal(copy_module.deepcopy(model)(x, edges), fast), "a copy rebuilds the cache"
+    monkeypatch.setattr(gnn, "SPARSE_BELOW", 0.0)
+    copy = GAT(40, 3) if net == "gat" else GCN(40, 3, conv=net)
+    copy.load_state_dict(model.state_dict())
+    copy.eval()
+    slow = copy(x, edges)
+    assert copy._sparse_x[1].layout == torch.strided
+    assert torch.allclose(fast, slow, atol=1e-5)

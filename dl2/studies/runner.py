@@ -3,6 +3,7 @@ as Hydra multiruns (any launcher), and keep what they produce in the study's sto
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections import defaultdict
@@ -79,10 +80,13 @@ def plan(jobs: list[PlannedJob], job_hashes: list[str], store: Store, force: boo
     return planned
 
 
-def blocks(todo: list[Planned]) -> list[list[str]]:
+def blocks(todo: list[Planned], parallel_seeds: bool = False, chunks: int = 1
+           ) -> list[list[str]]:
     """The jobs to run as few multiruns as their shape allows: jobs of one setting (all but
     the seed) share a multirun over their seeds; settings with the same seeds and every
-    combination of their axis values share one multirun over axes and seeds."""
+    combination of their axis values share one multirun over axes and seeds. With
+    `parallel_seeds` a setting's seeds are one job (`parallel_seeds=[0,1,...]`), or `chunks`
+    jobs of a share of them each (`parallel_seeds=[0,1],[2,3]`)."""
     by_setting: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for p in todo:
         setting = tuple(o for o in p.job.overrides if not o.startswith("seed="))
@@ -92,7 +96,9 @@ def blocks(todo: list[Planned]) -> list[list[str]]:
         by_seeds[tuple(sorted(seeds))].append(setting)
     out = []
     for seeds, settings in by_seeds.items():
-        seed_arg = "seed=" + ",".join(map(str, seeds))
+        seed_arg = ("parallel_seeds=" + ",".join(
+            f"[{','.join(map(str, part))}]" for part in split(list(seeds), chunks))
+            if parallel_seeds else "seed=" + ",".join(map(str, seeds)))
         columns = list(zip(*settings, strict=True))
         values = [list(dict.fromkeys(col)) for col in columns]
         size = 1
@@ -106,6 +112,18 @@ def blocks(todo: list[Planned]) -> list[list[str]]:
     return out
 
 
+def split(items: list, parts: int) -> list[list]:
+    """`items` in at most `parts` consecutive pieces of near-equal size."""
+    parts = max(1, min(parts, len(items)))
+    size, extra = divmod(len(items), parts)
+    out, start = [], 0
+    for i in range(parts):
+        end = start + size + (i < extra)
+        out.append(items[start:end])
+        start = end
+    return out
+
+
 def _sweep(overrides: list[str]) -> str:
     """`k=a`, `k=b` as the sweep override `k=a,b`."""
     key = overrides[0].split("=", 1)[0]
@@ -113,11 +131,14 @@ def _sweep(overrides: list[str]) -> str:
 
 
 def multirun_size(overrides: list[str]) -> int:
-    """How many jobs a multirun's overrides make: the product of their comma lists."""
+    """How many results.json a multirun's overrides make: the product of their comma lists
+    (and of the seeds of `parallel_seeds=[...]`, each writing its own)."""
     count = 1
     for item in overrides:
-        value = item.split("=", 1)[1] if "=" in item else ""
-        if "," in value and not value.startswith(("[", "{", "'", '"')):
+        key, _, value = item.partition("=")
+        if key == "parallel_seeds" and value.startswith("["):
+            count *= len(re.findall(r"-?\d+", value))
+        elif "," in value and not value.startswith(("[", "{", "'", '"')):
             count *= len(value.split(","))
     return count
 
@@ -221,18 +242,24 @@ def with_slots(overrides: list[str], slot: Slots | None) -> list[str]:
 
 def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
         log_dir: Path = LOGS,
-        job_hashes: list[str] | None = None, slot: Slots | None = None) -> int:
+        job_hashes: list[str] | None = None, slot: Slots | None = None,
+        parallel_seeds: bool | None = None) -> int:
     """Run what is missing of `jobs`, keeping results in `store`; returns the first non-zero
     multirun exit code (0 if all ran). Each multirun's results are stored as soon as it ends,
     and a killed runner loses only the jobs that were running: the next run picks up the
     finished ones from their folders. `slot` says how many jobs run at once, with how many
-    threads each (None: as the overrides say)."""
+    threads each (None: as the overrides say). `parallel_seeds` (default: the study's) runs
+    a setting's seeds in one process."""
+    parallel = study.parallel_seeds if parallel_seeds is None else parallel_seeds
     job_hashes = job_hashes if job_hashes is not None else hashes(jobs)
     wanted = set(job_hashes)
     planned = pending(study, jobs, store, job_hashes, force, log_dir)
     todo = [p for p in planned if not p.done]
     code = 0
-    parts = blocks(todo)
+    # seeds side by side: split a setting's seeds when there are fewer settings than slots
+    settings = len({tuple(o for o in p.job.overrides if not o.startswith("seed=")) for p in todo})
+    chunks = max(1, slot.jobs // settings) if slot and settings else 1
+    parts = blocks(todo, parallel, chunks)
     start = time.time()
     for i, overrides in enumerate(parts, 1):
         left = time_left(planned, slot)

@@ -29,11 +29,16 @@ class NodeClassifier(L.LightningModule):
     def forward(self, graph: Data) -> torch.Tensor:
         return self.net(graph.x, graph.edge_index)
 
+    def scores(self, graph: Data, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(loss, logits, targets) on the `split` nodes."""
+        mask = graph[f"{split}_mask"]
+        logits, target = self(graph)[mask], graph.y[mask]
+        return F.cross_entropy(logits, target), logits, target
+
     def _evaluate(self, graph: Data, split: str) -> torch.Tensor:
         mask = graph[f"{split}_mask"]
-        logits = self(graph)[mask]
-        loss = F.cross_entropy(logits, graph.y[mask])
-        self.accs[f"{split}_acc"](logits.argmax(-1), graph.y[mask])
+        loss, logits, target = self.scores(graph, split)
+        self.accs[f"{split}_acc"](logits.argmax(-1), target)
         self.log(f"{split}/loss", loss, batch_size=int(mask.sum()), prog_bar=split == "val")
         self.log(f"{split}/acc", self.accs[f"{split}_acc"], batch_size=int(mask.sum()),
                  prog_bar=split == "val")

@@ -1,0 +1,233 @@
+"""K seeds of one full-batch node-classification setting trained side by side in one process
+(`parallel_seeds`): one Lightning loop, K nets, each seed with its own graph, weights, dropout
+stream, best checkpoint and early stopping, so that each ends exactly where it ends alone.
+
+Why it is exact: the seeds share no parameter, the summed loss gives each net the gradient of
+its own loss, the optimizers (Adam, SGD, ...) update each parameter from its own gradient and
+state only, and each net draws dropout from its own stream (dl2/nets/dropout.py). Why it is
+fast: a job on Cora is mostly a process start and Lightning's per-step work, which the K
+seeds now pay once.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from torch_geometric.data import Data
+
+from dl2.tasks.node_classification import NodeClassifier
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Rules:
+    """What the single job's callbacks would decide, per seed: the best checkpoint's monitor
+    (None: the last epoch is the best) and mode, early stopping (patience None: off), the
+    divergence bound and how often the training loss enters the history."""
+
+    monitor: str | None = "val/loss"
+    mode: str = "min"
+    stop_monitor: str | None = None
+    stop_mode: str = "min"
+    patience: int | None = None
+    min_delta: float = 0.0
+    max_loss: float | None = None
+    log_every_n_steps: int = 1
+
+
+@dataclass
+class SeedTrack:
+    """One seed's progress: its best checkpoint, early stopping, last training metrics and
+    everything it logged (replayed into its own loggers afterwards)."""
+
+    seed: int
+    active: bool = True
+    status: str = "completed"
+    error: str | None = None
+    best_score: float | None = None
+    best_epoch: int | None = None
+    best_step: int | None = None
+    best_state: dict[str, Any] | None = None
+    stop_best: float | None = None
+    wait: int = 0
+    epochs_run: int | None = None
+    train: dict[str, float] = field(default_factory=dict)
+    history: dict[str, list[list[float]]] = field(
+        default_factory=lambda: {"train/loss": [], "val/loss": []})
+    logged: list[list[Any]] = field(default_factory=list)  # [step, {metric: value}]
+
+    def state(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+
+def improved(current: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
+    """Lightning's rule: strictly better than the best by more than `min_delta` (the first
+    value always is)."""
+    if best is None:
+        return True
+    return current - min_delta > best if mode == "max" else current + min_delta < best
+
+
+def accuracy(logits: torch.Tensor, target: torch.Tensor) -> float:
+    """Share of correct argmax predictions (torchmetrics' micro accuracy)."""
+    return float((logits.argmax(-1) == target).float().mean())
+
+
+def _as_is(batch: Any) -> Any:
+    return batch
+
+
+class SeedGraphs(L.LightningDataModule):
+    """The K seeds' graph datamodules as one: every batch is the list of their graphs."""
+
+    def __init__(self, datamodules: list[L.LightningDataModule]) -> None:
+        super().__init__()
+        self.datamodules = datamodules
+
+    def prepare_data(self) -> None:
+        for dm in self.datamodules:
+            dm.prepare_data()
+
+    def setup(self, stage: str | None = None) -> None:
+        for dm in self.datamodules:
+            dm.setup(stage)
+
+    def graphs(self) -> list[Data]:
+        return [dm.graph for dm in self.datamodules]
+
+    def _loader(self) -> DataLoader:
+        return DataLoader([self.graphs()], batch_size=None, collate_fn=_as_is)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader()
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader()
+
+
+class SeedGroup(L.LightningModule):
+    """K NodeClassifiers (one per seed) trained as one module; `tracks` hold each seed's
+    outcome."""
+
+    def __init__(self, tasks: list[NodeClassifier], seeds: list[int], rules: Rules) -> None:
+        super().__init__()
+        self.tasks = nn.ModuleList(tasks)
+        self.rules = rules
+        self.tracks = [SeedTrack(seed) for seed in seeds]
+
+    def training_step(self, graphs: list[Data], batch_idx: int) -> torch.Tensor:
+        total = None
+        step = self.global_step + 1  # the step this batch's update makes
+        for task, graph, track in zip(self.tasks, graphs, self.tracks, strict=True):
+            if track.status == "diverged":
+                continue
+            loss, logits, target = task.scores(graph, "train")
+            if track.active:
+                value = float(loss.detach())
+                too_big = self.rules.max_loss is not None and value > self.rules.max_loss
+                if not math.isfinite(value) or too_big:
+                    track.status, track.active = "diverged", False
+                    track.error = (f"DivergedError: training diverged at step {self.global_step}"
+                                   f" (epoch {self.current_epoch}): loss={value:g}")
+                    continue
+                track.train = {"train/acc": accuracy(logits, target), "train/loss": value}
+                track.logged.append([step, dict(track.train)])
+                if step % max(self.rules.log_every_n_steps, 1) == 0:
+                    track.history["train/loss"].append([step, round(value, 6)])
+            total = loss if total is None else total + loss
+        if total is None:  # every seed diverged
+            self.trainer.should_stop = True
+            return None
+        return total
+
+    def validation_step(self, graphs: list[Data], batch_idx: int) -> None:
+        if self.trainer.sanity_checking:
+            return
+        step = self.global_step
+        for task, graph, track in zip(self.tasks, graphs, self.tracks, strict=True):
+            if not track.active:
+                continue
+            loss, logits, target = task.scores(graph, "val")
+            scores = {"val/acc": accuracy(logits, target), "val/loss": float(loss)}
+            track.logged.append([step, dict(scores)])
+            track.history["val/loss"].append([step, round(scores["val/loss"], 6)])
+            self._checkpoint(task, track, scores)
+            self._early_stop(track, scores)
+        if not any(t.active for t in self.tracks):
+            self.trainer.should_stop = True
+
+    def _checkpoint(self, task: NodeClassifier, track: SeedTrack,
+                    scores: dict[str, float]) -> None:
+        rules = self.rules
+        current = None if rules.monitor is None else scores[rules.monitor]
+        if current is None or improved(current, track.best_score, rules.mode):
+            track.best_score = current
+            track.best_epoch, track.best_step = self.current_epoch, self.global_step
+            track.best_state = {k: v.detach().clone() if isinstance(v, torch.Tensor)
+                                else copy.deepcopy(v) for k, v in task.state_dict().items()}
+
+    def _early_stop(self, track: SeedTrack, scores: dict[str, float]) -> None:
+        rules = self.rules
+        if rules.patience is None or rules.stop_monitor is None:
+            return
+        current = scores[rules.stop_monitor]
+        if improved(current, track.stop_best, rules.stop_mode, rules.min_delta):
+            track.stop_best, track.wait = current, 0
+        else:
+            track.wait += 1
+            if track.wait >= rules.patience:
+                track.active = False
+                track.epochs_run = self.current_epoch + 1
+
+    def on_train_end(self) -> None:
+        for track in self.tracks:
+            if track.epochs_run is None and track.status == "completed":
+                track.epochs_run = self.current_epoch
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """One optimizer over every seed's parameters, from the seeds' own optimizers' groups:
+        the same update as K optimizers, as each parameter is updated from its own state."""
+        opts = [task.configure_optimizers() for task in self.tasks]
+        kinds = {type(o) for o in opts}
+        if len(kinds) != 1 or not all(isinstance(o, torch.optim.Optimizer) for o in opts):
+            raise TypeError("parallel_seeds needs each task to return one plain optimizer "
+                            f"(got {sorted(k.__name__ for k in kinds)}); no schedulers")
+        groups = [group for opt in opts for group in opt.param_groups]
+        return kinds.pop()(groups, **opts[0].defaults)
+
+    def evaluate(self, graphs: list[Data]) -> list[dict[str, float]]:
+        """Each completed seed's val and test metrics with its best weights (its last ones
+        when nothing was monitored); the training metrics of its last epoch."""
+        out = []
+        for task, graph, track in zip(self.tasks, graphs, self.tracks, strict=True):
+            metrics = dict(track.train)
+            if track.status == "completed":
+                best = copy.deepcopy(task)
+                if track.best_state is not None:
+                    best.load_state_dict(track.best_state)
+                best.eval()
+                with torch.no_grad():
+                    for split in ("val", "test"):
+                        loss, logits, target = best.scores(graph, split)
+                        metrics[f"{split}/acc"] = accuracy(logits, target)
+                        metrics[f"{split}/loss"] = float(loss)
+            out.append(dict(sorted(metrics.items())))
+        return out
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["seed_tracks"] = [t.state() for t in self.tracks]
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        for track, state in zip(self.tracks, checkpoint.get("seed_tracks", []), strict=False):
+            track.load(state)

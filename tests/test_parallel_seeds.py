@@ -1,0 +1,157 @@
+"""Seeds side by side (`parallel_seeds`): each seed of a group ends exactly where its own job
+ends, writes what that job writes, and the study runner uses groups without the store or the
+report telling the difference."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from dl2.errors import ConfigValueError
+from dl2.nets.dropout import DropoutStream
+from dl2.nets.gnn import GAT, GCN
+from dl2.pipeline import train
+from dl2.studies.runner import blocks, multirun_size, run
+from dl2.studies.spec import expand, load_study
+from dl2.studies.store import Store
+from tests.conftest import compose_cfg
+
+GRAPH = ["experiment=gnn", "data=sbm_graph", "trainer.max_epochs=30"]
+
+
+def results(folder: Path) -> dict:
+    return json.loads((folder / "results.json").read_text())
+
+
+@pytest.mark.parametrize("model, extra", [
+    ("gat", ["callbacks=default", "callbacks.early_stopping.patience=3",
+             "trainer.max_epochs=60"]),  # early stopping and val/loss checkpoints per seed
+    ("gcn", ["data.noise=0.5", "logger=csv"]),  # each seed its own noisy graph
+])
+def test_each_seed_of_a_group_ends_where_it_ends_alone(tmp_path, model, extra):
+    base = [*GRAPH, f"model={model}", "logger=none", *extra]
+    group = compose_cfg(tmp_path, [*base, "parallel_seeds=[0,1,2]"], job="group")
+    means = train(group)
+    tests = []
+    for seed in (0, 1, 2):
+        train(compose_cfg(tmp_path, [*base, f"seed={seed}"], job=f"alone{seed}"))
+        alone = results(tmp_path / f"alone{seed}")
+        mine = results(tmp_path / "group" / f"seed_{seed}")
+        for key in ("status", "seed", "config_hash", "setting_hash", "metrics", "best_epoch",
+                    "best_step", "epochs_run", "history"):
+            assert mine[key] == alone[key], (seed, key)
+        assert mine["overrides"] == alone["overrides"]
+        assert mine["parallel_seeds"]["seeds"] == [0, 1, 2]
+        ckpt = torch.load(mine["checkpoint"], weights_only=True)
+        assert ckpt["epoch"] == alone["best_epoch"]
+        tests.append(alone["metrics"]["test/acc"])
+    assert means["test/acc"] == pytest.approx(sum(tests) / 3)
+    if model == "gat":
+        assert len({results(tmp_path / f"alone{s}")["epochs_run"] for s in (0, 1, 2)}) > 1, \
+            "the seeds should stop early at different epochs for this test to mean anything"
+    else:  # each seed's CSV log, as its own job writes it
+        rows = (tmp_path / "group" / "seed_1" / "csv" / "metrics.csv").read_text().splitlines()
+        assert len(rows) > 30 and "val/acc" in rows[0]
+
+
+@pytest.mark.parametrize("value, allowed", [
+    ("[1,1]", "appears twice"), ("0", "a count K"), ("[]", "a count K"),
+    ("[-1]", "must be an integer"),
+])
+def test_bad_parallel_seeds_fail_before_training(tmp_path, value, allowed):
+    cfg = compose_cfg(tmp_path, [*GRAPH, "logger=none", f"parallel_seeds={value}"])
+    with pytest.raises(ConfigValueError) as info:
+        train(cfg)
+    assert info.value.key == "parallel_seeds" and allowed in str(info.value)
+
+
+def test_parallel_seeds_only_where_they_are_exact(tmp_path):
+    boxes = compose_cfg(tmp_path, ["logger=none", "trainer.max_epochs=1", "parallel_seeds=2"])
+    with pytest.raises(ConfigValueError, match="experiment=gnn"):
+        train(boxes)
+    clipped = compose_cfg(tmp_path, [*GRAPH, "logger=none", "parallel_seeds=2",
+                                     "+trainer.gradient_clip_val=1.0"], job="clip")
+    with pytest.raises(ConfigValueError, match="trainer.gradient_clip_val"):
+        train(clipped)
+    failed = results(tmp_path / "job" / "seed_0")  # as a failed job of its own records it
+    assert failed["status"] == "failed" and "parallel_seeds" in failed["error"]
+    assert results(tmp_path / "job" / "seed_1")["exit_code"] == 1
+
+
+@pytest.mark.parametrize("net", [GCN, GAT])
+def test_a_nets_dropout_ignores_other_draws_and_resumes_from_its_state(net):
+    torch.manual_seed(0)
+    x = (torch.rand(30, 12) < 0.1).float()  # sparse features, as Cora's
+    edges = torch.randint(0, 30, (2, 80))
+    model = net(12, 3)
+    model.train()
+    first = model(x, edges)
+    state = {k: v.clone() if torch.is_tensor(v) else v for k, v in model.state_dict().items()}
+    second = model(x, edges)
+    torch.manual_seed(123)  # someone else draws: the net's masks do not move
+    torch.rand(1000)
+    copy = net(12, 3)
+    copy.load_state_dict(state)
+    copy.train()
+    assert torch.equal(copy(x, edges), second)
+    assert not torch.equal(first, second), "new masks each step"
+
+
+def test_sparse_input_dropout_is_dropout():
+    x = torch.zeros(200, 300)
+    x[torch.rand(200, 300) < 0.05] = 1.0
+    stream = DropoutStream()
+    out = stream(x.to_sparse().coalesce(), 0.4, True).to_dense()
+    kept = out[x > 0]
+    assert set(kept.unique().tolist()) <= {0.0, torch.tensor(1 / 0.6).item()}
+    assert torch.all(out[x == 0] == 0)
+    assert abs(float((kept == 0).float().mean()) - 0.4) < 0.05
+    assert torch.equal(stream(x, 0.4, False), x)
+
+
+def test_the_runner_groups_a_settings_seeds(tmp_path):
+    study = load_study("gnn-models")
+    assert study.parallel_seeds
+
+    class P:  # what blocks() reads of a planned job
+        def __init__(self, job):
+            self.job = job
+
+    todo = [P(j) for j in expand(study, seeds=[0, 1, 2])]
+    parts = blocks(todo, parallel_seeds=True)
+    assert parts == [["experiment=gnn", "model=gcn,meanconv,gat", "parallel_seeds=[0,1,2]"]]
+    assert multirun_size(parts[0]) == 9
+    one = [p for p in todo if "model=gat" in p.job.overrides]
+    assert blocks(one, parallel_seeds=True, chunks=2)[0][-1] == "parallel_seeds=[0,1],[2]"
+    assert multirun_size(blocks(one, parallel_seeds=True, chunks=2)[0]) == 3
+
+
+def test_a_parallel_study_stores_what_one_job_per_seed_stores(tmp_path):
+    path = tmp_path / "sbm-noise.yaml"
+    path.write_text("""
+name: sbm-noise
+title: GCN and GAT on a small noisy synthetic graph
+experiment: gnn
+overrides: [data=sbm_graph, trainer.max_epochs=8, logger=none]
+axes:
+  - {key: model, values: [gcn, gat]}
+  - {key: data.noise, values: [0.0, 0.5]}
+seeds: [0, 1, 2]
+metrics: [test/acc]
+parallel_seeds: true
+""")
+    study = load_study(path)
+    jobs = expand(study)
+    stores = {}
+    for label, parallel in (("groups", True), ("jobs", False)):
+        stores[label] = Store(tmp_path / label / "jobs.jsonl")
+        assert run(study, jobs, stores[label], log_dir=tmp_path / f"logs-{label}",
+                   parallel_seeds=parallel) == 0
+    groups, single = stores["groups"].completed(), stores["jobs"].completed()
+    assert len(single) == 12 and set(groups) == set(single)
+    for config_hash, record in single.items():
+        assert groups[config_hash]["metrics"] == record["metrics"]
+        assert groups[config_hash]["best_epoch"] == record["best_epoch"]
+    folders = list((tmp_path / "logs-groups").rglob("seed_2/results.json"))
+    assert len(folders) == 4, "one group per setting, each with its seeds' folders"
