@@ -4,7 +4,8 @@ what this machine can do, measured in one run.
 For each row: wall time of the plain loop and of the dl2 job (inside the job, from its
 results.json), the FLOPs of the arithmetic (matmuls and convolutions counted once with
 torch.utils.flop_counter), the achieved GFLOP/s of each, and their share of this run's
-ceiling (a large fp32 matmul). Rows: the padding job (Net1, fconv and circular), GCN on Cora,
+ceiling (a large fp32 matmul). Rows: the padding job (Net1, fconv and circular), GCN on Cora
+(one seed, and 10 seeds side by side in one job against 10 plain loops),
 the GPT (gpt-micro), and with --cifar-dir the rotation job.
 
     python benchmarks/bench.py [--quick] [--cifar-dir data/cifar-local] [--data-dir data]
@@ -55,12 +56,15 @@ def counted(fn: Callable[[], None]) -> float:
 
 
 def dl2_job(overrides: list[str]) -> float:
-    """Seconds inside one train.py job (results.json's wall time)."""
+    """Seconds inside one train.py job (results.json's wall time; a `parallel_seeds` group's
+    whole time)."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, str(ROOT / "train.py"), *overrides, "logger=csv",
                f"paths.log_dir={tmp}", "trainer.enable_progress_bar=false"]
         subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
-        return json.loads(next(Path(tmp).rglob("results.json")).read_text())["wall_time_s"]
+        results = json.loads(next(Path(tmp).rglob("results.json")).read_text())
+        group = results.get("parallel_seeds")
+        return group["group_wall_time_s"] if group else results["wall_time_s"]
 
 
 def padding_row(conv_type: str, epochs: int) -> Row:
@@ -98,13 +102,14 @@ def padding_row(conv_type: str, epochs: int) -> Row:
     return Row(f"padding, Net1 {conv_type}, {epochs} epochs", flops, plain_s, dl2_s)
 
 
-def gcn_row(data_dir: str, epochs: int) -> Row:
-    """GCN on Cora, full batch, `epochs` epochs with a validation pass each (plain PyG loop)."""
+def gcn_plain(data_dir: str, epochs: int, seed: int = 0) -> tuple[float, float]:
+    """(FLOPs, seconds) of GCN on Cora in a plain PyG loop: full batch, `epochs` epochs with
+    a validation pass each."""
     from dl2.data.graphs import PlanetoidDataModule
     from dl2.nets.gnn import GCN
 
     graph = PlanetoidDataModule(data_dir=data_dir).load()
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     net = GCN(graph.num_features, int(graph.y.max()) + 1)
     opt = torch.optim.Adam(net.parameters(), lr=0.01, weight_decay=5e-4)
 
@@ -125,10 +130,20 @@ def gcn_row(data_dir: str, epochs: int) -> Row:
     for _ in range(epochs):
         step()
         evaluate()
-    plain_s = time.perf_counter() - start
-    dl2_s = dl2_job(["experiment=gnn", f"paths.data_dir={Path(data_dir).resolve()}",
-                     f"trainer.max_epochs={epochs}"])
-    return Row(f"GCN on Cora, {epochs} epochs", flops, plain_s, dl2_s)
+    return flops, time.perf_counter() - start
+
+
+def gcn_row(data_dir: str, epochs: int, seeds: int = 1) -> Row:
+    """GCN on Cora: `seeds` seeds one after another in the plain loop, against one dl2 job
+    (`parallel_seeds` side by side when there are several)."""
+    plain = [gcn_plain(data_dir, epochs, seed) for seed in range(seeds)]
+    overrides = ["experiment=gnn", f"paths.data_dir={Path(data_dir).resolve()}",
+                 f"trainer.max_epochs={epochs}"]
+    name = f"GCN on Cora, {epochs} epochs"
+    if seeds > 1:
+        overrides.append(f"parallel_seeds={seeds}")
+        name += f", {seeds} seeds side by side"
+    return Row(name, sum(f for f, _ in plain), sum(t for _, t in plain), dl2_job(overrides))
 
 
 def gpt_row(steps: int, batch: int = 32, block: int = 128) -> Row:
@@ -200,7 +215,8 @@ def main() -> None:
           "| dl2 / ceiling |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|", flush=True)
     jobs = [lambda: padding_row("fconv", epochs), lambda: padding_row("circular", epochs),
-            lambda: gcn_row(args.data_dir, gcn_epochs), lambda: gpt_row(steps)]
+            lambda: gcn_row(args.data_dir, gcn_epochs),
+            lambda: gcn_row(args.data_dir, gcn_epochs, seeds=10), lambda: gpt_row(steps)]
     if args.cifar_dir:
         jobs.append(lambda: rotation_row(args.cifar_dir))
     for job in jobs:  # each row as soon as it is measured

@@ -1,8 +1,9 @@
-"""dl2's GPT against nanoGPT's on this machine: the same sizes, batch, dropout and AdamW, the same
-training loop, wall time per step over many steps (the two models alternate in rounds, so a
-drifting CPU clock hits both alike). Variants of dl2's model say where a difference comes from
-(positions: RoPE vs learned; norm), and `--profile` prints the operators each one spends its
-step in.
+"""dl2's GPT against nanoGPT's on this machine: the same sizes, batch, dropout, AdamW and gradient
+clipping (1.0, as both train.py's), the same plain training loop, wall time per step over many
+steps; then dl2's model trained through Lightning (its LanguageModel task and Trainer, the
+throughput it logs as `train/tokens_per_s`). The rows alternate in rounds, so a drifting CPU
+clock hits all alike. Variants of dl2's model say where a difference comes from (positions:
+RoPE vs learned), and `--profile` prints the operators each one spends its step in.
 
 nanoGPT is not part of dl2: point the script at a checkout's model.py
 (`git clone https://github.com/karpathy/nanoGPT`).
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +27,7 @@ import torch.nn.functional as F
 from dl2.nets.transformer import GPT, decay_groups
 
 VOCAB = 65  # nanoGPT's shakespeare_char vocabulary; dl2's Grimm text has about 80
+LIGHTNING = "dl2 (RoPE, RMSNorm) through Lightning: LanguageModel + Trainer"
 
 
 def load_nanogpt(path: Path):
@@ -48,8 +51,38 @@ def stepper(model: torch.nn.Module, params: list, loss_of: Callable, batch: int,
         loss = loss_of(model, x, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
     return step
+
+
+def lightning_round(args: argparse.Namespace) -> Callable[[], float]:
+    """A function that trains dl2's GPT (RoPE) for `args.steps` steps through LanguageModel and
+    a Lightning Trainer on the same fixed batch, and returns the seconds per step it logged."""
+    import lightning as L
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from dl2.tasks.language_model import LanguageModel
+
+    torch.manual_seed(0)
+    net = GPT(VOCAB, args.block, args.n_layer, args.n_head, args.n_embd, dropout=0.1)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, VOCAB, (args.batch, args.block), generator=gen)
+    y = torch.randint(0, VOCAB, (args.batch, args.block), generator=gen)
+    data = TensorDataset(x.repeat(args.steps + 3, 1), y.repeat(args.steps + 3, 1))
+    task = LanguageModel(net, lambda params: torch.optim.AdamW(params, lr=1e-3,
+                                                                betas=(0.9, 0.95)))
+
+    def one_round() -> float:
+        trainer = L.Trainer(max_steps=args.steps + 3, gradient_clip_val=1.0, logger=False,
+                            enable_checkpointing=False, enable_progress_bar=False,
+                            enable_model_summary=False, limit_val_batches=0,
+                            accelerator="cpu", devices=1)
+        task._tokens, task._seconds, task._last_batch_end = 0, 0.0, None
+        trainer.fit(task, DataLoader(data, batch_size=args.batch))
+        tokens_per_s = float(trainer.callback_metrics["train/tokens_per_s"])
+        return args.batch * args.block / tokens_per_s
+    return one_round
 
 
 def models(nanogpt, args: argparse.Namespace) -> dict[str, Callable[[], None]]:
@@ -76,8 +109,8 @@ def models(nanogpt, args: argparse.Namespace) -> dict[str, Callable[[], None]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nanogpt", type=Path, required=True, help="nanoGPT's model.py")
-    parser.add_argument("--steps", type=int, default=30, help="timed steps per round")
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per round")
+    parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--block", type=int, default=128)
     parser.add_argument("--n-layer", type=int, default=4)
@@ -90,22 +123,27 @@ def main() -> None:
     for step in steps.values():  # warm-up
         for _ in range(3):
             step()
+    lightning = lightning_round(args)
     times: dict[str, list[float]] = {name: [] for name in steps}
+    times[LIGHTNING] = []
     for _ in range(args.rounds):
         for name, step in steps.items():
             start = time.perf_counter()
             for _ in range(args.steps):
                 step()
             times[name].append((time.perf_counter() - start) / args.steps)
-    base = min(times[next(iter(steps))])
+        times[LIGHTNING].append(lightning())
+    base = statistics.median(times[next(iter(steps))])
     tokens = args.batch * args.block
     print(f"{args.n_layer} layers, {args.n_head} heads, {args.n_embd} wide, batch {args.batch}"
-          f" x {args.block}, dropout 0.1, AdamW; {args.rounds} rounds of {args.steps} steps, "
-          f"{torch.get_num_threads()} threads, fastest round per model")
+          f" x {args.block}, dropout 0.1, AdamW, clip 1.0; {args.rounds} rounds of {args.steps} "
+          "steps, "
+          f"{torch.get_num_threads()} threads; median round per model (range of rounds)")
     print("| model | ms per step | tokens/s | speed vs nanoGPT |\n|---|---:|---:|---:|")
     for name, ts in times.items():
-        best = min(ts)
-        print(f"| {name} | {best * 1e3:.1f} | {tokens / best:.0f} | {base / best:.3f}x |")
+        mid = statistics.median(ts)
+        print(f"| {name} | {mid * 1e3:.1f} ({min(ts) * 1e3:.0f}-{max(ts) * 1e3:.0f}) | "
+              f"{tokens / mid:.0f} | {base / mid:.3f}x |")
     if args.profile:
         from torch.profiler import profile
 

@@ -58,6 +58,25 @@ def test_rope_keeps_norms_and_scores_depend_on_relative_position():
     torch.testing.assert_close(rope(x[:, :, 10:20], start=10), rope(x)[:, :, 10:20])
 
 
+def test_rope_rotates_even_odd_pairs_as_written_out():
+    """The complex-number rotation is the (even, odd) pair rotation the checkpoints were
+    trained with: same outputs and gradients, also on a permuted (non-contiguous) q."""
+    torch.manual_seed(0)
+    rope = RotaryEmbedding(head_dim=8, max_len=16, base=100.0)
+    qkv = torch.randn(2, 16, 3, 2, 8, dtype=torch.float32, requires_grad=True)
+    q = qkv.permute(2, 0, 3, 1, 4)[0]
+    angle = torch.arange(16.0)[:, None] * 100.0 ** (-torch.arange(0, 8, 2) / 8)
+    x1, x2 = q[..., 0::2], q[..., 1::2]
+    written = torch.stack((x1 * angle.cos() - x2 * angle.sin(),
+                           x1 * angle.sin() + x2 * angle.cos()), dim=-1).flatten(-2)
+    grad = torch.randn_like(written)
+    (g_written,) = torch.autograd.grad(written, qkv, grad)
+    out = rope(q)
+    (g_rope,) = torch.autograd.grad(out, qkv, grad)
+    torch.testing.assert_close(out, written)
+    torch.testing.assert_close(g_rope, g_written)
+
+
 @pytest.mark.parametrize("causal", [True, False])
 def test_sdpa_equals_manual(causal):
     torch.manual_seed(0)
