@@ -71,6 +71,8 @@ def register_resolvers() -> None:
         "dl2.run_group": lambda: _overrides(group=True),
         "dl2.run_name": lambda: _overrides(group=False),
         "dl2.dirname": job_dirname,
+        # `top_p: ${dl2.unless_set:${top_k},0.9}`: 0.9 unless top_k is given
+        "dl2.unless_set": lambda other, value: value if other is None else None,
     }
     for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):

@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 
 from dl2.errors import ConfigValueError
 from dl2.generate import load_gpt, sample_texts
 from dl2.pipeline import train
-from tests.conftest import compose_cfg, run_script
+from tests.conftest import ROOT, compose_cfg, run_script
 
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 40
 
@@ -54,6 +56,22 @@ def test_prompts_outside_the_vocabulary_fail_before_training(tmp_path, text_file
     assert not (Path(cfg.paths.output_dir) / "checkpoints").exists()
 
 
+def test_a_text_of_ones_own_samples_from_its_validation_text(tmp_path, text_file):
+    """The default prompts are the Grimm text's; with data.path they come from the text itself
+    (the tiny text has no capitals, so the Grimm prompts would not fit)."""
+    grimm = compose_cfg(tmp_path, ["experiment=gpt"], job="grimm").callbacks.text_samples
+    assert grimm.prompts == ["Hansel said to", "The wolf said to", "There was once",
+                             "Rapunzel had"]
+    overrides = [o for o in tiny_gpt_overrides(text_file, steps=20) if "prompts" not in o]
+    cfg = compose_cfg(tmp_path, overrides)
+    assert cfg.callbacks.text_samples.prompts is None
+    train(cfg)
+    with open(Path(cfg.paths.output_dir) / "samples.csv") as f:
+        prompts = [r["prompt"] for r in csv.DictReader(f)]
+    assert len(prompts) == 4 and len(set(prompts)) > 1
+    assert all(len(p) == 16 and p in TEXT[-len(TEXT) // 10 - 16:] for p in prompts)
+
+
 def test_train_checkpoint_generate_round_trip(tmp_path, text_file):
     overrides = [*tiny_gpt_overrides(text_file, steps=100),
                  "trainer.val_check_interval=100"]
@@ -74,6 +92,23 @@ def test_train_checkpoint_generate_round_trip(tmp_path, text_file):
     proc = run_script("-m", "dl2.generate", f"ckpt_path={ckpt}", "top_k=3", "top_p=0.5",
                       check=False)
     assert proc.returncode != 0 and "top_k" in proc.stderr
+    # the README's example: top_k alone means top-k sampling (top_p's 0.9 default steps aside)
+    proc = run_script("-m", "dl2.generate", f"ckpt_path={ckpt}", "prompt=the dog", "top_k=3",
+                      "temperature=0.9", "num_samples=3", "length=10")
+    assert proc.stdout.count("the dog") == 3
+
+
+def test_top_p_steps_aside_when_top_k_is_given(tmp_path):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        assert compose("generate", ["ckpt_path=x"]).top_p == 0.9
+        given = compose("generate", ["ckpt_path=x", "top_k=10"])
+        assert (given.top_k, given.top_p) == (10, None)
+        both = compose("generate", ["ckpt_path=x", "top_k=10", "top_p=0.5"])
+        assert (both.top_k, both.top_p) == (10, 0.5)  # both given: generate says which to drop
+    cfg = compose_cfg(tmp_path, ["experiment=gpt", "callbacks.text_samples.top_k=5"])
+    assert cfg.callbacks.text_samples.top_p is None
+    GlobalHydra.instance().clear()
 
 
 def test_sweep_gpt_tiny_report(tmp_path, text_file):

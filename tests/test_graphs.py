@@ -207,3 +207,20 @@ def test_sparse_features_change_nothing_but_the_speed(net, monkeypatch):
     slow = copy(x, edges)
     assert copy._sparse_x[1].layout == torch.strided
     assert torch.allclose(fast, slow, atol=1e-5)
+
+
+def test_offline_without_a_local_copy_says_where_to_put_one(tmp_path, monkeypatch):
+    from urllib.error import URLError
+
+    from dl2.data.graphs import PlanetoidDataModule
+
+    def offline(*args, **kwargs):
+        raise URLError("no network")
+
+    # PyG's own download (it copies from the URL through fsspec, not urllib)
+    monkeypatch.setattr("torch_geometric.io.fs.cp", offline)
+    with pytest.raises(ConfigValueError) as info:
+        PlanetoidDataModule(data_dir=str(tmp_path), name="CiteSeer").prepare_data()
+    message = str(info.value)
+    assert info.value.key == "data_dir" and "no network" in message
+    assert f"{tmp_path}/planetoid/CiteSeer/raw" in message and "ind.citeseer.*" in message

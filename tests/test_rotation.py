@@ -61,6 +61,20 @@ def test_verification_on_rejects_a_rebuilt_copy(cifar_root):
         dm.setup()
 
 
+def test_offline_without_a_local_copy_says_where_to_put_one(tmp_path, monkeypatch):
+    from urllib.error import URLError
+
+    def offline(*args, **kwargs):
+        raise URLError("no network")
+
+    monkeypatch.setattr("urllib.request.urlopen", offline)
+    with pytest.raises(ConfigValueError) as info:
+        CIFAR10DataModule(data_dir=str(tmp_path / "none"), download=True).prepare_data()
+    message = str(info.value)
+    assert info.value.key == "data_dir" and "no network" in message
+    assert "cifar-10-batches-py/" in message and "data.download=false" in message
+
+
 def test_missing_folder_and_corrupt_file(tmp_path, cifar_root):
     with pytest.raises(ConfigValueError, match="download=false"):
         CIFAR10DataModule(data_dir=str(tmp_path / "none"), download=False).setup()

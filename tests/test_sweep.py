@@ -235,3 +235,17 @@ def test_committed_reports_rebuild_byte_identically_offline(tmp_path, name):
         section = readme.split(f"<!-- study:{study.readme} -->\n", 1)[1].split(
             f"<!-- /study:{study.readme} -->", 1)[0]
         assert section == (REPORTS / name / "readme.md").read_text()
+
+
+@pytest.mark.parametrize("args", [["--help"], ["all", "--help"], ["report", "--help"],
+                                  *[[name, "--help"] for name in study_names()]])
+def test_every_help_page_prints(args, capsys):
+    """argparse formats help strings with %: a stray % in one crashes --help."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sweep_cli", ROOT / "sweep.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    with pytest.raises(SystemExit) as done:
+        cli.main(args)
+    assert done.value.code == 0 and "usage:" in capsys.readouterr().out

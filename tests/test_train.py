@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from omegaconf import OmegaConf
 
 from dl2.errors import ConfigValueError
@@ -94,6 +95,11 @@ def test_train_py_with_csv_and_wandb_offline(tmp_path):
         csv_metrics)
     offline = list((runs[0] / "wandb").glob("offline-run-*"))
     assert len(offline) == 1
+    # what every logger got (Lightning sends them all the same): the resolved config, once,
+    # not the datamodule's hyperparameters flat on top (its seed 42 over the run's 0)
+    hparams = yaml.safe_load((runs[0] / "csv" / "hparams.yaml").read_text())
+    assert hparams == results["config"]
+    assert hparams["seed"] == results["seed"] == 0 and hparams["data"]["seed"] == 42
     assert results["config"]["logger"]["wandb"]["group"].startswith("padding/")
     assert "seed" not in results["config"]["logger"]["wandb"]["group"]
 

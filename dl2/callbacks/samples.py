@@ -7,6 +7,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities import rank_zero_info
 
 from dl2.errors import ConfigValueError, check_positive
 from dl2.io import write_csv
@@ -19,14 +20,16 @@ class TextSamples(L.Callback):
     job's output folder. Sampling uses its own seeded generator, so it does not change the
     training run's random stream."""
 
-    def __init__(self, prompts: list[str], every_n_steps: int = 500, length: int = 200,
+    def __init__(self, prompts: list[str] | None, every_n_steps: int = 500, length: int = 200,
                  greedy: bool = False, temperature: float = 0.8, top_k: int | None = None,
                  top_p: float | None = 0.9, seed: int = 0, output_dir: str | None = None) -> None:
         check_positive("every_n_steps", every_n_steps)
         check_sampling(temperature, top_k, top_p, length)
-        if not prompts:
-            raise ConfigValueError("prompts", prompts, "give at least one prompt")
-        self.prompts, self.every, self.length = list(prompts), every_n_steps, length
+        if prompts is not None and not prompts:
+            raise ConfigValueError("prompts", prompts, "give at least one prompt, or null for "
+                                   "prompts from the validation text")
+        self.prompts = None if prompts is None else list(prompts)
+        self.every, self.length = every_n_steps, length
         self.sampling = {"greedy": greedy, "temperature": temperature, "top_k": top_k,
                          "top_p": top_p}
         self.seed, self.output_dir = seed, output_dir
@@ -50,6 +53,10 @@ class TextSamples(L.Callback):
         self._last_step = int(state_dict.get("last_step", -1))
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.prompts is None:  # the data's own (a text without the Grimm prompts' letters)
+            self.prompts = trainer.datamodule.sample_prompts()
+            rank_zero_info("text samples: prompts from the validation text: "
+                           + ", ".join(map(repr, self.prompts)))
         tokenizer = trainer.datamodule.tokenizer
         for prompt in self.prompts:  # fail now, naming the characters, not after training
             missing = tokenizer.unknown(prompt)

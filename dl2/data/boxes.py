@@ -12,9 +12,9 @@ from __future__ import annotations
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, TensorDataset
 
-from dl2.data.tensors import TensorBatches
+from dl2.data.tensors import tensor_loader
 from dl2.errors import ConfigValueError, check_choice, check_positive
 
 PROTOCOLS = ("reference", "independent")
@@ -91,7 +91,7 @@ def split_seeds(protocol: str, seed: int) -> dict[str, int]:
 
 class BoxDataModule(L.LightningDataModule):
     """Train/val on upright boxes; test on shifted boxes (`test`) and the same draws unshifted
-    (`test_unshifted`). All splits live in memory as tensors and are served in whole batches."""
+    (`test_unshifted`). All splits live in memory as tensors (TensorDataset)."""
 
     test_split_names = ("test", "test_unshifted")
     num_classes = 2
@@ -106,8 +106,8 @@ class BoxDataModule(L.LightningDataModule):
                            ("batch_size", batch_size)):
             check_positive(key, value)
         check_geometry(image_size, box_size, offset1, offset2, fluctuation)
-        self.save_hyperparameters()
-        self.splits: dict[str, TensorBatches] = {}
+        self.save_hyperparameters(logger=False)  # the pipeline logs the whole config once
+        self.splits: dict[str, TensorDataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
         """Generate every split once (a few hundred milliseconds)."""
@@ -123,10 +123,10 @@ class BoxDataModule(L.LightningDataModule):
                 "test_unshifted": (hp.n_test, seeds["test"], False)}
         for name, (n, seed, shifted) in plan.items():
             images, labels = generate_boxes(n, seed=seed, shifted=shifted, **geometry)
-            self.splits[name] = TensorBatches(torch.from_numpy(images), torch.from_numpy(labels))
+            self.splits[name] = TensorDataset(torch.from_numpy(images), torch.from_numpy(labels))
 
     def _loader(self, name: str, shuffle: bool = False) -> DataLoader:
-        return self.splits[name].loader(self.hparams.batch_size, shuffle=shuffle)
+        return tensor_loader(self.splits[name], self.hparams.batch_size, shuffle=shuffle)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=self.hparams.shuffle)

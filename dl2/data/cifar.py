@@ -63,6 +63,13 @@ def load_cifar10(root: str | Path, train: bool, download: bool, verify: bool
     except RuntimeError as err:
         hint = "" if not verify else " (a rebuilt or mirrored copy needs data.verify=false)"
         raise ConfigValueError("data_dir", str(root), f"{err}{hint}") from None
+    except OSError as err:  # no network (urllib's URLError, a timeout, ...)
+        if folder.is_dir() and not download:
+            raise
+        raise ConfigValueError("data_dir", str(root), f"has no {CIFAR10.base_folder}/ folder and "
+                               f"downloading CIFAR-10 failed ({err}); copy the python "
+                               f"version's {CIFAR10.base_folder}/ into {root} (or point "
+                               "data.data_dir at a copy) and set data.download=false") from None
     except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as err:
         raise ConfigValueError("data_dir", str(root),
                                f"holds a corrupt CIFAR-10 batch file ({type(err).__name__}: "
@@ -135,7 +142,7 @@ class CIFAR10DataModule(L.LightningDataModule):
         for key, value in (("limit_train", limit_train), ("limit_test", limit_test)):
             if value is not None:
                 check_positive(key, value)
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)  # the pipeline logs the whole config once
         self.angles = [float(a) for a in angles]
         self.test_split_names = [angle_name(a) for a in self.angles]
         if len(set(self.test_split_names)) != len(self.test_split_names):

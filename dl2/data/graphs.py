@@ -131,6 +131,14 @@ class PlanetoidDataModule(GraphDataModule):
             return self._dataset()
         except (EOFError, pickle.UnpicklingError, ValueError, IndexError, RuntimeError) as err:
             raise ConfigValueError("data_dir", self.data_dir, self._corrupt(err)) from None
+        except OSError as err:  # no network (urllib's URLError, a timeout, ...)
+            raw = Path(self.data_dir) / "planetoid" / self.name / "raw"
+            raise ConfigValueError(
+                "data_dir", self.data_dir,
+                f"has no {self.name} raw files in {raw} and downloading them failed ({err}); "
+                f"copy ind.{self.name.lower()}.* (x, tx, allx, y, ty, ally, graph, test.index)"
+                f" from the Planetoid data into {raw}, or point paths.data_dir at a folder "
+                f"with planetoid/{self.name}/raw/") from None
 
     def _corrupt(self, err: Exception) -> str:
         """Which raw file is unreadable (PyG reads them in this order), for the message."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, SequentialSampler
+from torch.utils.data import DataLoader, Dataset
 
 from dl2.data.samplers import ResumableRandomSampler
 from dl2.errors import ConfigValueError, check_positive
@@ -105,8 +105,8 @@ class CharTokenizer:
 
 class Windows(Dataset):
     """Windows of `block_size + 1` tokens starting at the given offsets: x = the first
-    block_size, y = the same shifted by one. Indexed by a list of window numbers, so that a
-    whole batch is gathered at once."""
+    block_size, y = the same shifted by one. A plain map-style dataset, so that Lightning can
+    rebuild its loaders (`overfit_batches`, distributed samplers)."""
 
     def __init__(self, tokens: torch.Tensor, block_size: int, stride: int = 1) -> None:
         self.tokens, self.block_size = tokens, block_size
@@ -116,9 +116,9 @@ class Windows(Dataset):
     def __len__(self) -> int:
         return len(self.starts)
 
-    def __getitem__(self, index: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        rows = self.tokens[self.starts[torch.as_tensor(index)][:, None] + self.offsets]
-        return rows[:, :-1], rows[:, 1:]
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        row = self.tokens[self.starts[index] + self.offsets]
+        return row[:-1], row[1:]
 
 
 class CharDataModule(L.LightningDataModule):
@@ -139,7 +139,7 @@ class CharDataModule(L.LightningDataModule):
             raise ConfigValueError("val_fraction", val_fraction, "must be in (0, 1)")
         if path is not None and not Path(path).is_file():
             raise ConfigValueError("path", path, "must be an existing UTF-8 text file")
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)  # the pipeline logs the whole config once
         self.tokenizer: CharTokenizer | None = None
         self.train_set: Windows | None = None
         self.val_set: Windows | None = None
@@ -170,6 +170,14 @@ class CharDataModule(L.LightningDataModule):
         self.train_set = Windows(train, hp.block_size)
         self.val_set = Windows(val, hp.block_size, stride=hp.block_size)
 
+    def sample_prompts(self, count: int = 4, length: int = 16) -> list[str]:
+        """Prompts that fit this text's vocabulary: the first `length` characters of `count`
+        evenly spaced passages of the validation text."""
+        self.setup()
+        val = self.val_set.tokens
+        starts = [i * max(len(val) - length, 0) // max(count - 1, 1) for i in range(count)]
+        return [self.tokenizer.decode(val[s:s + length].tolist()) for s in starts]
+
     def model_kwargs(self) -> dict[str, int]:
         """What the net must know of the data: its vocabulary size."""
         self.prepare_data()
@@ -177,11 +185,9 @@ class CharDataModule(L.LightningDataModule):
         return {"vocab_size": self.tokenizer.vocab_size}
 
     def train_dataloader(self) -> DataLoader:
-        sampler = BatchSampler(ResumableRandomSampler(self.train_set), self.hparams.batch_size,
-                               True)
-        return DataLoader(self.train_set, sampler=sampler, batch_size=None,
+        return DataLoader(self.train_set, batch_size=self.hparams.batch_size, drop_last=True,
+                          sampler=ResumableRandomSampler(self.train_set),
                           num_workers=self.hparams.num_workers)
 
     def val_dataloader(self) -> DataLoader:
-        sampler = BatchSampler(SequentialSampler(self.val_set), self.hparams.batch_size, False)
-        return DataLoader(self.val_set, sampler=sampler, batch_size=None)
+        return DataLoader(self.val_set, batch_size=self.hparams.batch_size)

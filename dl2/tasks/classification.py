@@ -29,7 +29,7 @@ class ImageClassifier(L.LightningModule):
                  test_split_names: Sequence[str] = ("test",)) -> None:
         super().__init__()
         check_positive("num_classes", num_classes)
-        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net = net
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.train_acc, self.val_acc = self._accuracy(), self._accuracy()

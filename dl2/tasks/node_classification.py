@@ -21,7 +21,7 @@ class NodeClassifier(L.LightningModule):
         """`num_classes` defaults to the net's own (its output width)."""
         super().__init__()
         num_classes = num_classes or net.num_classes
-        self.save_hyperparameters(ignore=["net", "optimizer"])
+        self.save_hyperparameters(ignore=["net", "optimizer"], logger=False)
         self.net, self.optimizer_factory = net, optimizer
         self.accs = nn.ModuleDict({f"{s}_acc": MulticlassAccuracy(num_classes, average="micro")
                                    for s in ("train", "val", "test")})
