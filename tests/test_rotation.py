@@ -10,7 +10,7 @@ import pytest
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from dl2.data.cifar import CIFAR10DataModule, ImageSet, RotateBatch, angle_name
+from dl2.data.cifar import CIFAR10DataModule, ImageSet, RotateBatch, angle_name, balanced_subset
 from dl2.errors import ConfigValueError
 from dl2.nets.vit import ViT
 from dl2.pipeline import train
@@ -53,6 +53,25 @@ def test_local_copy_loads_with_verification_off(cifar_root):
     x, y = next(iter(dm.train_dataloader()))
     assert x.shape == (8, 3, 32, 32) and x.dtype == torch.float32 and 0 <= x.min() <= x.max() <= 1
     assert dm.test_split_names == ["test_rot000", "test_rot090"]
+
+
+def test_limits_take_a_seeded_class_balanced_subset(cifar_root):
+    """The fake copy is class-sorted, as CIFAR-10's test batch is not but a rebuilt copy may
+    be: the first 10 test images would all be airplanes."""
+    def subset(split_seed):
+        dm = CIFAR10DataModule(data_dir=str(cifar_root), download=False, verify=False,
+                               val_size=20, split_seed=split_seed, limit_train=30,
+                               limit_test=10, angles=[0])
+        dm.setup()
+        return dm.train_set, dm.test_set
+
+    train_set, test_set = subset(0)
+    assert torch.bincount(test_set.labels, minlength=10).tolist() == [1] * 10
+    assert torch.bincount(train_set.labels, minlength=10).tolist() == [3] * 10
+    again, other = subset(0)[0], subset(1)[0]
+    assert torch.equal(again.images, train_set.images)
+    assert not torch.equal(other.images, train_set.images)
+    assert balanced_subset(torch.tensor([0, 0, 0, 1]), 3, 0).tolist().count(3) == 1
 
 
 def test_verification_on_rejects_a_rebuilt_copy(cifar_root):

@@ -78,6 +78,18 @@ def load_cifar10(root: str | Path, train: bool, download: bool, verify: bool
     return images, torch.tensor(ds.targets, dtype=torch.long)
 
 
+def balanced_subset(labels: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """Indices of `n` items with every class as equally often as the classes allow (counts
+    differ by at most one while a class has items left), drawn at random within each class
+    (seeded): the first n of a class-sorted file would all be one class."""
+    gen = torch.Generator().manual_seed(seed)
+    per_class = [idx[torch.randperm(len(idx), generator=gen)]
+                 for idx in (torch.nonzero(labels == c).flatten() for c in labels.unique())]
+    rounds = [cls[i] for i in range(max(map(len, per_class), default=0))
+              for cls in per_class if i < len(cls)]
+    return torch.stack(rounds[:n]) if rounds[:n] else torch.zeros(0, dtype=torch.long)
+
+
 class ImageSet(Dataset):
     """uint8 images served as float [0, 1] tensors (ToTensor's scaling), optionally rotated
     by a random angle per image (`augment`)."""
@@ -165,13 +177,15 @@ class CIFAR10DataModule(L.LightningDataModule):
         order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(hp.split_seed))
         val_idx, train_idx = order[:hp.val_size], order[hp.val_size:]
         if hp.limit_train:
-            train_idx = train_idx[:hp.limit_train]
+            train_idx = train_idx[balanced_subset(labels[train_idx], hp.limit_train,
+                                                  hp.split_seed)]
         augment = RandomRotation(hp.max_rotation) if hp.augment == "rotation" else None
         self.train_set = ImageSet(images[train_idx], labels[train_idx], augment=augment)
         self.val_set = ImageSet(images[val_idx], labels[val_idx])
         test_images, test_labels = load_cifar10(hp.data_dir, False, False, hp.verify)
         if hp.limit_test:
-            test_images, test_labels = test_images[:hp.limit_test], test_labels[:hp.limit_test]
+            keep = balanced_subset(test_labels, hp.limit_test, hp.split_seed)
+            test_images, test_labels = test_images[keep], test_labels[keep]
         self.test_set = ImageSet(test_images, test_labels)
 
     def train_dataloader(self) -> DataLoader:
