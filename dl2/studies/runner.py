@@ -33,6 +33,11 @@ class Planned:
     done: dict | None
 
 
+def setting_of(job: PlannedJob) -> tuple[str, ...]:
+    """A job's overrides without its seed: what the seeds of one setting share."""
+    return tuple(o for o in job.overrides if not o.startswith("seed="))
+
+
 def hashes(jobs: list[PlannedJob]) -> list[str]:
     """Each job's config hash, from the real composed config (without running anything). One
     composition per setting: the seed is then set in it, and interpolations of the seed
@@ -43,7 +48,7 @@ def hashes(jobs: list[PlannedJob]) -> list[str]:
     try:
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             for job in jobs:
-                setting = tuple(o for o in job.overrides if not o.startswith("seed="))
+                setting = setting_of(job)
                 if setting not in configs:
                     configs[setting] = compose("train", overrides=list(setting))
                 cfg = configs[setting]
@@ -89,7 +94,7 @@ def blocks(todo: list[Planned], parallel_seeds: bool = False, chunks: int = 1
     jobs of a share of them each (`parallel_seeds=[0,1],[2,3]`)."""
     by_setting: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for p in todo:
-        setting = tuple(o for o in p.job.overrides if not o.startswith("seed="))
+        setting = setting_of(p.job)
         by_setting[setting].append(p.job.seed)
     by_seeds: dict[tuple[int, ...], list[tuple[str, ...]]] = defaultdict(list)
     for setting, seeds in by_setting.items():
@@ -257,7 +262,7 @@ def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
     todo = [p for p in planned if not p.done]
     code = 0
     # seeds side by side: split a setting's seeds when there are fewer settings than slots
-    settings = len({tuple(o for o in p.job.overrides if not o.startswith("seed=")) for p in todo})
+    settings = len({setting_of(p.job) for p in todo})
     chunks = max(1, slot.jobs // settings) if slot and settings else 1
     parts = blocks(todo, parallel, chunks)
     start = time.time()

@@ -65,7 +65,7 @@ class SeedTrack:
     logged: list[list[Any]] = field(default_factory=list)  # [step, {metric: value}]
 
     def state(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+        return dict(self.__dict__)
 
     def load(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
