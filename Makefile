@@ -14,7 +14,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || $(PY) -m venv $(VENV)
 	$(PYTHON) -m pip install --upgrade pip
-	$(PYTHON) -m pip install -e ".[dev,launchers]"
+	$(PYTHON) -m pip install -e ".[dev,launchers,search]"
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install dl2 with its dev tools

@@ -58,17 +58,22 @@ def sample_texts(model: GPT, tokenizer: CharTokenizer, prompt: str, length: int,
     return [prompt + tokenizer.decode(row[start:].tolist()) for row in out]
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="generate")
-def main(cfg: DictConfig) -> None:
+def run(cfg: DictConfig) -> list[str]:
+    """The texts that `python -m dl2.generate` prints, for a composed conf/generate.yaml."""
     device = cfg.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     # every value is checked before the checkpoint is read (types by the schema, ranges here)
     check_sampling(cfg.temperature, cfg.top_k, cfg.top_p, cfg.length)
     model, tokenizer = load_gpt(cfg.ckpt_path, device)
-    texts = sample_texts(model, tokenizer, str(cfg.prompt), cfg.length, cfg.num_samples,
-                         cfg.greedy, cfg.temperature, cfg.top_k, cfg.top_p, cfg.seed,
-                         cfg.use_cache)
+    return sample_texts(model, tokenizer, str(cfg.prompt), cfg.length, cfg.num_samples,
+                        cfg.greedy, cfg.temperature, cfg.top_k, cfg.top_p, cfg.seed,
+                        cfg.use_cache)
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="generate")
+def main(cfg: DictConfig) -> None:
+    texts = run(cfg)
     for i, text in enumerate(texts):
         if len(texts) > 1:
             print(f"--- sample {i + 1}")

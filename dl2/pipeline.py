@@ -9,6 +9,7 @@ A job ends in one of these statuses (results.json `status`, and the process's ex
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import platform
@@ -16,7 +17,6 @@ import re
 import sys
 import time
 import traceback
-import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -26,6 +26,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -35,11 +36,15 @@ from omegaconf import DictConfig, OmegaConf
 import dl2
 from dl2.callbacks.guards import DivergedError, DivergenceGuard, MonitorCheck
 from dl2.callbacks.history import MetricHistory
+from dl2.callbacks.progress_log import ProgressLog
 from dl2.callbacks.resume import ResumeState
+from dl2.console import set_verbosity
 from dl2.errors import ConfigValueError
 from dl2.identity import job_hashes
 from dl2.io import RESULTS_FILE, atomic_write_text
 from dl2.preflight import monitors, preflight
+
+log = logging.getLogger(__name__)
 
 
 def _source_key(node: DictConfig, key: str, prefix: str) -> str:
@@ -105,6 +110,13 @@ def job_overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
+def parameter_counts(module: torch.nn.Module) -> dict[str, int]:
+    """The module's parameters: total, trainable and frozen."""
+    total = sum(p.numel() for p in module.parameters())
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return {"total": total, "trainable": trainable, "frozen": total - trainable}
+
+
 def machine_info() -> dict[str, Any]:
     """Where the job ran, so reports can name the machine behind their numbers."""
     info = {"host": platform.node(), "platform": platform.platform(),
@@ -139,22 +151,14 @@ def print_metrics(metrics: dict[str, float], title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title)
+    console = Console()
+    console.print(title)
+    table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
         table.add_row(key, "n/a" if value is None else f"{value:.4f}")
-    Console().print(table)
-
-
-def quiet_known_warnings() -> None:
-    """Silence Lightning's advice that does not apply to in-memory data served in whole batches."""
-    warnings.filterwarnings("ignore", ".*does not have many workers.*")
-    warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
-    warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")
-    # ResumeState (dl2/callbacks/resume.py) resumes dl2's shuffled loaders mid-epoch exactly
-    warnings.filterwarnings("ignore", ".*ended before the epoch ended and your dataloader is "
-                            "not resumable.*")
+    console.print(table)
 
 
 @runtime_checkable
@@ -203,15 +207,28 @@ def job_status(err: BaseException, trainer: L.Trainer | None) -> tuple[str, int]
     return "failed", EXIT_CODES["failed"]
 
 
-def train(cfg: DictConfig) -> dict[str, float | None]:
+def evaluate(cfg: DictConfig) -> dict[str, float | None]:
+    """Validate and test the checkpoint `cfg.ckpt_path` without training; results.json as a
+    training job writes it, with `"mode": "eval"` (eval.py)."""
+    if not cfg.get("ckpt_path"):
+        raise ConfigValueError("ckpt_path", cfg.get("ckpt_path"), "must name the checkpoint "
+                               "to evaluate")
+    if cfg.get("parallel_seeds") is not None:
+        raise ConfigValueError("parallel_seeds", cfg.parallel_seeds, "must be null to evaluate "
+                               "a checkpoint (one checkpoint, one job)")
+    return train(cfg, fit=False)
+
+
+def train(cfg: DictConfig, fit: bool = True) -> dict[str, float | None]:
     """Run one job: fit, validate and test with the best checkpoint, write results.json.
 
     Returns the metrics (`val/*` and `test*/*` from the best checkpoint, `train/*` from the last
     epoch). The job's W&B run is closed in every case with the job's exit code. A SIGTERM or
     Ctrl-C ends the process with 143 or 130 (status `interrupted`), whatever Lightning does.
+    With `fit=False` (evaluate) the checkpoint `ckpt_path` is validated and tested as it is.
     """
-    quiet_known_warnings()
-    if cfg.get("parallel_seeds") is not None:
+    set_verbosity(bool(cfg.get("verbose")))
+    if fit and cfg.get("parallel_seeds") is not None:
         from dl2.parallel_seeds import train_seeds
 
         return train_seeds(cfg)
@@ -226,7 +243,10 @@ def train(cfg: DictConfig) -> dict[str, float | None]:
         preflight(cfg)
         payload.update(job_hashes(cfg))
         ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(cfg)
-        payload["resumed_from"] = ckpt_path
+        if fit:
+            payload["resumed_from"] = ckpt_path
+        else:
+            payload["mode"] = "eval"
         if cfg.get("torch_threads"):
             torch.set_num_threads(int(cfg.torch_threads))
             payload["machine"]["torch_threads"] = torch.get_num_threads()
@@ -246,24 +266,35 @@ def train(cfg: DictConfig) -> dict[str, float | None]:
                 raise err.under("data") from None
         net = build(cfg, "model.net", **data_kwargs)
         task = build(cfg, "model.task", net=net)
-        callbacks = [*build_callbacks(cfg), ResumeState(), MetricHistory(),
+        payload["params"] = parameter_counts(task)
+        if rank_zero_only.rank == 0:
+            log.info("%s: %s with %s parameters, run folder %s", cfg.get("task_name"),
+                     type(net).__name__, f"{payload['params']['total']:,}", output_dir)
+        callbacks = [*build_callbacks(cfg), ResumeState(), MetricHistory(), ProgressLog(),
                      DivergenceGuard(cfg.get("max_loss")), MonitorCheck(monitors(cfg.callbacks))]
+        if loggers:  # the learning rate beside the losses (Lightning refuses it without a logger)
+            callbacks.append(LearningRateMonitor())
+            for logger in loggers:
+                logger.log_metrics({f"params/{k}": v for k, v in payload["params"].items()},
+                                   step=0)
         trainer = build(cfg, "trainer", callbacks=callbacks, logger=loggers if loggers else False)
-        trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-        train_metrics = {k: v for k, v in trainer.callback_metrics.items()
-                         if k.startswith("train/")}
-        ckpt = trainer.checkpoint_callback
-        best = getattr(ckpt, "best_model_path", "") or ""
-        payload["checkpoint"] = best or None
-        payload["best_epoch"] = getattr(ckpt, "best_epoch", None)
-        payload["best_step"] = getattr(ckpt, "best_step", None)
-        payload["epochs_run"] = trainer.current_epoch
-        for callback in trainer.callbacks:  # what callbacks add to results.json
-            if isinstance(callback, ResultsContributor):
-                payload.update(callback.results_entries())
-        eval_ckpt = best or None
-        metrics = dict(train_metrics)
-        if cfg.get("test", True):
+        if fit:
+            trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+            metrics = {k: v for k, v in trainer.callback_metrics.items()
+                       if k.startswith("train/")}
+            ckpt = trainer.checkpoint_callback
+            eval_ckpt = getattr(ckpt, "best_model_path", "") or None
+            payload["checkpoint"] = eval_ckpt
+            payload["best_epoch"] = getattr(ckpt, "best_epoch", None)
+            payload["best_step"] = getattr(ckpt, "best_step", None)
+            payload["epochs_run"] = trainer.current_epoch
+            for callback in trainer.callbacks:  # what callbacks add to results.json
+                if isinstance(callback, ResultsContributor):
+                    payload.update(callback.results_entries())
+        else:
+            metrics, eval_ckpt = {}, ckpt_path
+            payload["checkpoint"] = eval_ckpt
+        if cfg.get("test", True) or not fit:
             for result in trainer.validate(task, datamodule=datamodule, ckpt_path=eval_ckpt,
                                            verbose=False, weights_only=True):
                 metrics.update(result)
@@ -297,4 +328,5 @@ def train(cfg: DictConfig) -> dict[str, float | None]:
                 print(f"dl2: could not write {output_dir / RESULTS_FILE}: {err}", file=sys.stderr)
         close_loggers(loggers, status, exit_code)
         if status == "completed" and rank_zero_only.rank == 0:
-            print_metrics(payload["metrics"], f"{cfg.get('task_name')}: {output_dir}")
+            done = "completed" if fit else f"evaluated {payload['checkpoint']}"
+            print_metrics(payload["metrics"], f"{cfg.get('task_name')} {done}: {output_dir}")

@@ -6,8 +6,9 @@ import hashlib
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 
 def _is_interactive() -> bool:
@@ -16,7 +17,7 @@ def _is_interactive() -> bool:
 
 # overrides that change where or how a job runs, not what it learns: left out of W&B groups
 PLUMBING_KEYS = ("seed", "parallel_seeds", "launcher", "logger", "torch_threads", "paths",
-                 "hydra", "debug")
+                 "hydra", "debug", "tags", "notes", "verbose")
 # the overrides of the job being set up, when they are not Hydra's (one seed of a
 # `parallel_seeds` group names its W&B run as that seed's own job would)
 _job_overrides: list[list[str]] = []
@@ -32,9 +33,23 @@ def job_overrides_as(overrides: list[str]) -> Iterator[None]:
         _job_overrides.pop()
 
 
+# overrides whose values are paths: left out of W&B names and groups (as out of folder names)
+PATH_KEYS = ("data.path", "data.data_dir", "ckpt_path", "paths")
+# overrides that describe a run rather than set it up: left out of W&B names and groups too
+NOTE_KEYS = ("tags", "notes", "verbose")
+# W&B's limit on run names and groups
+WANDB_MAX_LEN = 128
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
 def _overrides(group: bool) -> str:
-    """The job's command-line overrides joined by commas; for a W&B group (`group=True`) the
-    seed and plumbing keys are left out, so the runs of one setting across seeds share it."""
+    """The job's command-line overrides joined by commas, without path-valued ones and run
+    descriptions (tags, notes); for a W&B
+    group (`group=True`) the seed and plumbing keys are left out too, so the runs of one setting
+    across seeds share it."""
     from hydra.core.hydra_config import HydraConfig
 
     if _job_overrides:
@@ -43,10 +58,47 @@ def _overrides(group: bool) -> str:
         items = list(HydraConfig.get().overrides.task)
     else:
         return "default"
+    items = [o for o in items
+             if not any(_key(o) == k or _key(o).startswith(f"{k}.")
+                        for k in (*PATH_KEYS, *NOTE_KEYS))]
     if group:
-        items = [o for o in items
-                 if o.split("=", 1)[0].lstrip("+~").split(".", 1)[0] not in PLUMBING_KEYS]
+        items = [o for o in items if _key(o).split(".", 1)[0] not in PLUMBING_KEYS]
     return ",".join(sorted(items)) or "default"
+
+
+def sweep_stamp() -> str | None:
+    """The folder stamp of the multirun this job belongs to (`2026-11-30_02-44-08-493613`), or
+    None outside a multirun: two launches of the same sweep get different W&B groups."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return None
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return None
+    return Path(hydra_cfg.sweep.dir).name
+
+
+def wandb_name() -> str:
+    """A W&B run name: the job's overrides, at most 128 characters."""
+    return job_dirname(_overrides(group=False), max_len=WANDB_MAX_LEN)
+
+
+def wandb_group(task_name: str) -> str:
+    """A W&B group: `task/setting` (the overrides without seed and plumbing), with the sweep's
+    stamp in a multirun (`task/setting@stamp`), at most 128 characters."""
+    stamp = sweep_stamp()
+    suffix = f"@{stamp}" if stamp else ""
+    head = f"{task_name}/"
+    room = WANDB_MAX_LEN - len(head) - len(suffix)
+    return head + job_dirname(_overrides(group=True), max_len=room) + suffix
+
+
+def run_tags(_root_: DictConfig) -> list[str]:
+    """W&B tags: the task name, then the user's `tags`."""
+    tags = [str(_root_.task_name)]
+    return tags + [str(t) for t in (_root_.get("tags") or []) if str(t) not in tags]
 
 
 def job_dirname(overrides: str, max_len: int = 120) -> str:
@@ -68,8 +120,9 @@ def register_resolvers() -> None:
         "dl2.conv_pad": lambda conv_type: preset_pad(conv_type, "pad"),
         "dl2.conv_pad_size": lambda conv_type: preset_pad(conv_type, "pad_size"),
         "dl2.interactive": _is_interactive,
-        "dl2.run_group": lambda: _overrides(group=True),
-        "dl2.run_name": lambda: _overrides(group=False),
+        "dl2.run_name": wandb_name,
+        "dl2.run_group": wandb_group,
+        "dl2.run_tags": run_tags,
         "dl2.dirname": job_dirname,
         # `top_p: ${dl2.unless_set:${top_k},0.9}`: 0.9 unless top_k is given
         "dl2.unless_set": lambda other, value: value if other is None else None,

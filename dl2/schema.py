@@ -4,7 +4,7 @@ configs in Hydra's ConfigStore). Hydra checks every value against them while com
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -25,6 +25,9 @@ class TrainSchema:
     torch_threads: Optional[int] = None  # noqa: UP045
     optimized_metric: Optional[str] = None  # noqa: UP045
     max_loss: Optional[float] = None  # noqa: UP045
+    tags: list[str] = field(default_factory=list)
+    notes: Optional[str] = None  # noqa: UP045
+    verbose: bool = False
     parallel_seeds: Any = None  # a count or a list of seeds (dl2/parallel_seeds.py checks it)
     data: Any = MISSING
     model: Any = MISSING

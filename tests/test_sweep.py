@@ -185,7 +185,8 @@ def test_report_from_any_folder_lists_failed_and_unfinished_jobs(tmp_path):
     jobs = {j.results["config"]["model"]["pad_size"]: j for j in collect(sweep)}
     assert jobs[1].status == "completed" and jobs[3].status == "failed"
     group = jobs[1].results["config"]["logger"]["wandb"]["group"]
-    assert group == "padding/" + ",".join(sorted([*TINY_BOXES, "model.pad_size=1"]))
+    # the setting, and the sweep's folder stamp: another launch of the sweep is another group
+    assert group == "padding/" + ",".join(sorted([*TINY_BOXES, "model.pad_size=1"])) + "@sweep"
     assert len(list(sweep.glob("*/wandb/offline-run-*"))) == 2, "each job is one W&B run"
     unfinished = sweep / "9_killed" / ".hydra"
     unfinished.mkdir(parents=True)

@@ -59,14 +59,14 @@ class ImageClassifier(L.LightningModule):
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss, preds, y = self._step(batch)
         self.train_acc(preds, y)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
         return loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         loss, preds, y = self._step(batch)
         self.val_acc(preds, y)
-        self.log("val/loss", loss, on_epoch=True, prog_bar=True)
+        self.log("val/loss", loss, on_epoch=True, prog_bar=True, sync_dist=True)
         self.log("val/acc", self.val_acc, on_epoch=True, prog_bar=True)
 
     def test_step(self, batch: Batch, batch_idx: int,
@@ -75,7 +75,7 @@ class ImageClassifier(L.LightningModule):
         loss, preds, y = self._step(batch)
         metric = self.test_accs[dataloader_idx]
         metric(preds, y)
-        self.log(f"{name}/loss", loss, on_epoch=True, add_dataloader_idx=False)
+        self.log(f"{name}/loss", loss, on_epoch=True, add_dataloader_idx=False, sync_dist=True)
         self.log(f"{name}/acc", metric, on_epoch=True, add_dataloader_idx=False)
 
     def configure_optimizers(self) -> dict:

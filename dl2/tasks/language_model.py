@@ -74,8 +74,9 @@ class LanguageModel(L.LightningModule):
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         loss = self._loss(batch)
-        self.log("val/loss", loss, prog_bar=True)
-        self.log("val/bpc", loss / LN2)
+        # losses are plain tensors: averaged over the processes under DDP
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True)
+        self.log("val/bpc", loss / LN2, sync_dist=True)
 
     def configure_optimizers(self) -> dict:
         groups = decay_groups(self.net, self.hparams.weight_decay)

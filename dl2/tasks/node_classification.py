@@ -39,7 +39,8 @@ class NodeClassifier(L.LightningModule):
         mask = graph[f"{split}_mask"]
         loss, logits, target = self.scores(graph, split)
         self.accs[f"{split}_acc"](logits.argmax(-1), target)
-        self.log(f"{split}/loss", loss, batch_size=int(mask.sum()), prog_bar=split == "val")
+        self.log(f"{split}/loss", loss, batch_size=int(mask.sum()), prog_bar=split == "val",
+                 sync_dist=True)
         self.log(f"{split}/acc", self.accs[f"{split}_acc"], batch_size=int(mask.sum()),
                  prog_bar=split == "val")
         return loss

@@ -1,0 +1,89 @@
+"""Progress as log lines, for jobs without a terminal (SLURM, nohup, joblib workers): after every
+validation, and every `trainer.log_every_n_steps` training steps in between, one line with the
+epoch, the step, the latest metrics, the speed and the time left. Hydra's logging sends it to
+the job's log file (train.log) and to stdout; on a terminal the console leaves it out
+(dl2/console.py: HideOnTerminal) and the progress bar shows the same."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from datetime import timedelta
+from typing import Any
+
+import lightning as L
+import torch
+
+from dl2.console import PROGRESS_LOGGER
+
+log = logging.getLogger(PROGRESS_LOGGER)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.3e}"
+
+
+class ProgressLog(L.Callback):
+    """One log line per validation (and per `log_every_n_steps` steps within long epochs)."""
+
+    def __init__(self) -> None:
+        self._start = 0.0
+        self._first_step = 0
+        self._validated = False  # a validation ran since the last line
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start, self._first_step = time.monotonic(), trainer.global_step
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # the line waits for the epoch's training metrics (or, after a validation within an
+        # epoch, for the next training step)
+        if not trainer.sanity_checking and trainer.state.fn == "fit":
+            self._validated = True
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                           outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self._validated:
+            self._emit(trainer)
+            return
+        every = max(trainer.log_every_n_steps, 1)
+        last_of_epoch = batch_idx + 1 == trainer.num_training_batches
+        if trainer.global_step % every or last_of_epoch:  # a validation line follows an epoch
+            return
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        metrics = {"train/loss": float(loss)} if isinstance(loss, torch.Tensor) else {}
+        if trainer.is_global_zero:
+            log.info(self.line(trainer, metrics))
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._validated:
+            self._emit(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._validated:
+            self._emit(trainer)
+
+    def _emit(self, trainer: L.Trainer) -> None:
+        metrics = {k: float(v) for k, v in sorted(trainer.callback_metrics.items())
+                   if isinstance(v, torch.Tensor) and v.numel() == 1}
+        if trainer.is_global_zero:
+            log.info(self.line(trainer, metrics))
+        self._validated = False
+
+    def line(self, trainer: L.Trainer, metrics: dict[str, float]) -> str:
+        """`epoch 3/50 step 40/500 | train/loss 0.69 val/acc 0.91 | 12.3 steps/s | ETA 0:00:37`"""
+        epochs = f"/{trainer.max_epochs}" if (trainer.max_epochs or -1) > 0 else ""
+        total = trainer.estimated_stepping_batches
+        steps = f"/{int(total)}" if math.isfinite(total) else ""
+        parts = [f"epoch {trainer.current_epoch + 1}{epochs} step {trainer.global_step}{steps}"]
+        if metrics:
+            parts.append(" ".join(f"{k} {_fmt(v)}" for k, v in metrics.items()))
+        elapsed = time.monotonic() - self._start
+        done = trainer.global_step - self._first_step
+        if done > 0 and elapsed > 0:
+            rate = done / elapsed
+            parts.append(f"{rate:.3g} steps/s")
+            if math.isfinite(total):
+                left = max(total - trainer.global_step, 0) / rate
+                parts.append(f"ETA {timedelta(seconds=round(left))}")
+        return " | ".join(parts)

@@ -1,0 +1,55 @@
+"""What a job prints. By default only what a user needs: where the run is, one line per
+validation when there is no terminal (dl2/callbacks/progress_log.py), the final metrics and
+errors. `verbose=true` brings back the libraries' own messages (W&B's banner and summary,
+Lightning's device lines, checkpoint restores, known warnings)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+
+# Lightning's info messages (GPU/TPU lines, the litlogger tip, "Restoring states ...")
+LIGHTNING_INFO_LOGGERS = ("lightning.pytorch.utilities.rank_zero",
+                          "lightning.fabric.utilities.rank_zero",
+                          "lightning.fabric.utilities.distributed")
+# dl2's log lines that repeat what a terminal's progress bar shows
+PROGRESS_LOGGER = "dl2.progress"
+
+
+def quiet_known_warnings() -> None:
+    """Silence advice that does not apply to dl2: Lightning's on in-memory data served in whole
+    batches and on loaders that dl2 resumes itself, torch-geometric's on its jit module."""
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
+    warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")
+    # ResumeState (dl2/callbacks/resume.py) resumes dl2's shuffled loaders mid-epoch exactly
+    warnings.filterwarnings("ignore", ".*ended before the epoch ended and your dataloader is "
+                            "not resumable.*")
+    # torch-geometric 2.8 scripts some helpers with torch.jit when it is imported
+    warnings.filterwarnings("ignore", ".*torch.jit.script. is deprecated.*", FutureWarning)
+
+
+def set_verbosity(verbose: bool) -> None:
+    """Quiet (the default) or verbose console output for this process and the W&B runs it
+    starts; an explicit WANDB_SILENT in the environment wins."""
+    level = logging.INFO if verbose else logging.WARNING
+    for name in LIGHTNING_INFO_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+    if verbose:
+        return
+    quiet_known_warnings()
+    os.environ.setdefault("WANDB_SILENT", "true")
+    # under DDP Lightning also prints these as warnings; dl2's tasks sync their losses
+    warnings.filterwarnings("ignore", ".*sync_dist=True.*")
+    # W&B warns about Lightning passing its `anonymous` argument, even as None
+    warnings.filterwarnings("ignore", ".*anonymous setting has no effect.*")
+
+
+class HideOnTerminal(logging.Filter):
+    """For the console handler: drops dl2's progress lines when stdout is a terminal, where the
+    progress bar shows the same; the job's log file keeps them either way."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == PROGRESS_LOGGER and sys.stdout.isatty())

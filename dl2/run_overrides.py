@@ -1,0 +1,39 @@
+"""The overrides a checkpoint was trained with, so that eval.py rebuilds its data and model
+without the user repeating them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from dl2.io import RESULTS_FILE
+
+# training overrides that say how the training ran, not what it trained: not carried over
+NOT_CARRIED = ("ckpt_path", "parallel_seeds", "launcher", "hydra", "paths", "logger",
+               "torch_threads", "debug", "tags", "notes")
+
+
+def training_overrides(ckpt_path: str | Path) -> list[str]:
+    """The overrides of the run that wrote `ckpt_path` (`<run>/checkpoints/<file>.ckpt`), read
+    from `<run>/results.json`; empty when the checkpoint is not in a dl2 run folder."""
+    results = Path(ckpt_path).resolve().parent.parent / RESULTS_FILE
+    try:
+        overrides = json.loads(results.read_text()).get("overrides") or []
+    except (OSError, ValueError):
+        return []
+    return [o for o in overrides
+            if o.split("=", 1)[0].lstrip("+~").split(".", 1)[0] not in NOT_CARRIED]
+
+
+def with_training_overrides(argv: list[str]) -> list[str]:
+    """`argv` with the checkpoint's training overrides put before the user's (which win);
+    says on stderr what it added."""
+    ckpt = next((a.split("=", 1)[1] for a in argv[1:] if a.startswith("ckpt_path=")), None)
+    if ckpt is None or any(a in ("-m", "--multirun") for a in argv):
+        return argv
+    given = {a.split("=", 1)[0].lstrip("+~") for a in argv[1:] if "=" in a}
+    added = [o for o in training_overrides(ckpt) if o.split("=", 1)[0].lstrip("+~") not in given]
+    if added:
+        print(f"eval.py: the training run's overrides: {' '.join(added)}", file=sys.stderr)
+    return [argv[0], *added, *argv[1:]]

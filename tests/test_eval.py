@@ -1,0 +1,76 @@
+"""eval.py: validate and test a checkpoint without training; trainer=ddp_sim on a CPU."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from dl2.pipeline import train
+from dl2.run_overrides import training_overrides, with_training_overrides
+from tests.conftest import TINY_BOXES, run_script
+
+
+def only_results(folder: Path) -> dict:
+    (path,) = folder.rglob("results.json")  # exactly one
+    return json.loads(path.read_text())
+
+
+def evaluated(ckpt: str, log_dir: Path, *overrides: str) -> dict:
+    run_script("eval.py", f"ckpt_path={ckpt}", "logger=none", f"paths.log_dir={log_dir}",
+               *overrides)
+    return only_results(log_dir / "padding" / "evals")
+
+
+def test_eval_py_scores_a_checkpoint_as_its_training_did(tiny_cfg, tmp_path):
+    cfg = tiny_cfg(["model=net2", "seed=3"])
+    train(cfg)
+    trained = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+    result = evaluated(trained["checkpoint"], tmp_path / "eval")
+    assert result["status"] == "completed" and result["mode"] == "eval"
+    assert result["checkpoint"] == trained["checkpoint"]
+    # the training run's overrides (model=net2, the tiny sizes) were applied: same job
+    assert result["config_hash"] == trained["config_hash"]
+    assert result["metrics"] == {k: v for k, v in trained["metrics"].items()
+                                 if not k.startswith("train/")}
+
+
+def test_eval_py_needs_a_checkpoint(tmp_path):
+    proc = run_script("eval.py", "logger=none", f"paths.log_dir={tmp_path}", check=False)
+    assert proc.returncode != 0 and "ckpt_path" in proc.stderr
+
+
+def test_training_overrides_leave_out_how_it_ran(tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "results.json").write_text(json.dumps({"overrides": [
+        "model=net2", "seed=3", "parallel_seeds=4", "logger=csv", "paths.log_dir=/x",
+        "ckpt_path=/y", "hydra.verbose=true", "trainer.max_epochs=5"]}))
+    ckpt = str(run / "checkpoints" / "last.ckpt")
+    assert training_overrides(ckpt) == ["model=net2", "seed=3", "trainer.max_epochs=5"]
+    assert training_overrides(tmp_path / "elsewhere.ckpt") == []
+    # the user's own values win; a multirun is left as it is
+    argv = ["eval.py", f"ckpt_path={ckpt}", "seed=7"]
+    assert with_training_overrides(argv) == [
+        "eval.py", "model=net2", "trainer.max_epochs=5", f"ckpt_path={ckpt}", "seed=7"]
+    assert with_training_overrides([*argv, "-m"]) == [*argv, "-m"]
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="trainer=ddp_sim runs 2 processes")
+def test_ddp_sim_trains_one_job_with_metrics_synced_over_processes(tiny_cfg, tmp_path):
+    run_script("train.py", *TINY_BOXES, "trainer=ddp_sim", "logger=csv",
+               f"paths.log_dir={tmp_path / 'ddp'}")
+    ddp = only_results(tmp_path / "ddp")  # one results.json for the two processes
+    single_cfg = tiny_cfg([])
+    train(single_cfg)
+    single = json.loads((Path(single_cfg.paths.output_dir) / "results.json").read_text())
+    assert ddp["status"] == "completed" and ddp["config"]["trainer"]["devices"] == 2
+    assert set(ddp) == set(single) and set(ddp["metrics"]) == set(single["metrics"])
+    # each process saw half of the validation and test images; the logged values are over all
+    # of them (torchmetrics' accuracy syncs itself, the losses through sync_dist): the same
+    # checkpoint scored in one process gives the same numbers
+    whole = evaluated(ddp["checkpoint"], tmp_path / "eval", "trainer=cpu")
+    for key, value in whole["metrics"].items():
+        assert ddp["metrics"][key] == pytest.approx(value, rel=1e-5), key

@@ -1,0 +1,48 @@
+"""conf/hparams_search/: Hydra's Optuna sweeper over train.py's returned metric."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
+
+from tests.conftest import ROOT, run_script
+
+pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="pip install -e '.[search]'")
+
+SEARCHES = {"gnn_optuna": ("experiment=gnn", "val/acc", "maximize"),
+            "gpt_optuna": ("experiment=gpt_cpu", "val/loss", "minimize")}
+
+
+@pytest.mark.parametrize("search", sorted(SEARCHES))
+def test_search_spaces_name_real_keys(search):
+    experiment, metric, direction = SEARCHES[search]
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", [experiment, f"hparams_search={search}"],
+                      return_hydra_config=True)
+    GlobalHydra.instance().clear()
+    sweeper = cfg.hydra.sweeper
+    assert sweeper.direction == direction and cfg.optimized_metric == metric
+    for key in sweeper.params:
+        assert OmegaConf.select(cfg, key) is not None, f"{search}: {key} is not a config key"
+
+
+def test_gnn_search_runs_trials_and_reports_the_best(tmp_path):
+    run_script("train.py", "-m", "experiment=gnn", "data=sbm_graph", "hparams_search=gnn_optuna",
+               "hydra.sweeper.n_trials=3", "trainer.max_epochs=3", "logger=none",
+               f"paths.log_dir={tmp_path}")
+    (sweep,) = (tmp_path / "gnn" / "multiruns").iterdir()
+    trials = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/results.json"))]
+    assert len(trials) == 3 and all(t["status"] == "completed" for t in trials)
+    dropouts = [t["config"]["model"]["net"]["dropout"] for t in trials]
+    assert all(0.0 <= d <= 0.8 for d in dropouts) and len(set(dropouts)) == 3
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert best["best_value"] == pytest.approx(max(t["metrics"]["val/acc"] for t in trials))
+    winner = max(trials, key=lambda t: t["metrics"]["val/acc"])
+    assert best["best_params"]["model.net.dropout"] == pytest.approx(
+        winner["config"]["model"]["net"]["dropout"])

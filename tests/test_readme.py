@@ -1,0 +1,145 @@
+"""Every command in the README's code blocks runs as written.
+
+`python train.py` / `python eval.py` / `python -m dl2.generate` lines are composed with the real
+config (a sweep's first value per swept key) and pass the checks before training; those on
+generated data or a given text also train, with tiny sizes appended; eval and generate lines run
+on the checkpoints those runs leave; `python sweep.py` lines run with --dry-run."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from dl2 import generate
+from dl2.pipeline import evaluate, train
+from dl2.preflight import preflight
+from tests.conftest import ROOT, TINY_BOXES, compose_cfg
+
+SCRIPTS = re.compile(r"^(?:WANDB_MODE=\w+ )?python (train\.py|eval\.py|sweep\.py|-m dl2\.generate)"
+                     r"(?: (.*))?$")
+TEXT = ("There was once a wolf. Hansel said to the wolf: the wolf said to Hansel, there was "
+        "once a house in the wood. ") * 40
+# appended to the commands that train, by the data they use
+TINY = {
+    "dl2.data.boxes.BoxDataModule": TINY_BOXES,
+    "dl2.data.graphs.SyntheticGraphDataModule": ["trainer.max_epochs=2"],
+    "dl2.data.text.CharDataModule": ["data.block_size=16", "data.batch_size=8",
+                                     "trainer.max_steps=10", "trainer.val_check_interval=5",
+                                     "callbacks.text_samples.every_n_steps=5",
+                                     "callbacks.text_samples.length=8"],
+}
+
+
+def readme_commands() -> list[tuple[str, list[str]]]:
+    """(script, arguments) of every command line in the README's code blocks."""
+    commands, in_block = [], False
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if line.startswith("```"):
+            in_block = not in_block
+            continue
+        match = SCRIPTS.match(line.split("  #", 1)[0].strip()) if in_block else None
+        if match:
+            args = shlex.split(match.group(2) or "")
+            if args != ["..."]:
+                commands.append((match.group(1), args))
+    return commands
+
+
+COMMANDS = readme_commands()
+
+
+def lines(script: str) -> list[list[str]]:
+    """The arguments of the README's command lines of one script."""
+    return [args for name, args in COMMANDS if name == script]
+
+
+def first_job(args: list[str]) -> list[str]:
+    """A multirun's first job: `-m` dropped, each swept key at its first value."""
+    args = [a for a in args if a not in ("-m", "--multirun")]
+    out = []
+    for override in OverridesParser.create().parse_overrides(args):
+        if override.is_sweep_override():
+            prefix = override.get_key_element()
+            out.append(f"{prefix}={next(override.sweep_string_iterator())}")
+        else:
+            out.append(override.input_line)
+    return out
+
+
+def filled(args: list[str], places: dict[str, str]) -> list[str]:
+    """Placeholders (`<run>`, `...`, `/path/to/...`) replaced by files the test made."""
+    out = []
+    for arg in args:
+        key, _, value = arg.partition("=")
+        if key in places and ("<" in value or "..." in value or "/path/to/" in value):
+            arg = f"{key}={places[key]}"
+        out.append(arg)
+    return out
+
+
+def test_the_readme_has_commands_of_every_kind():
+    kinds = {script for script, _ in COMMANDS}
+    assert kinds == {"train.py", "eval.py", "sweep.py", "-m dl2.generate"}
+    assert len(COMMANDS) > 40
+
+
+def test_every_train_eval_and_generate_command_runs(tmp_path):
+    text = tmp_path / "any_utf8.txt"
+    text.write_text(TEXT, encoding="utf-8")
+    cifar = tmp_path / "cifar"
+    places = {"data.path": str(text), "data.data_dir": str(cifar)}
+    trained: dict[str, str] = {}  # a checkpoint per data module, for eval and generate lines
+    jobs = iter(range(1000))
+    for args in lines("train.py"):
+        overrides = filled(first_job(args), places)
+        cfg = compose_cfg(tmp_path, overrides, job=f"job{next(jobs)}")
+        preflight(cfg)
+        target = cfg.data._target_
+        on_cpu = cfg.trainer.accelerator in ("auto", "cpu") and cfg.trainer.devices == 1
+        # generated data, or a text the command names (no download here)
+        own_data = target != "dl2.data.text.CharDataModule" or "data.path" in str(args)
+        if target in TINY and own_data and on_cpu and "launcher" not in str(args):
+            logger = [] if any(a.startswith("logger=") for a in args) else ["logger=none"]
+            cfg = compose_cfg(tmp_path, [*overrides, *TINY[target], *logger],
+                              job=f"job{next(jobs)}")
+            metrics = train(cfg)
+            assert metrics, f"python train.py {' '.join(args)}"
+            trained.setdefault(target, str(Path(cfg.paths.output_dir) / "checkpoints" /
+                                           "last.ckpt"))
+    assert set(trained) == set(TINY), "the README trains on every kind of cheap data"
+    GlobalHydra.instance().clear()
+    for args in lines("eval.py"):
+        places["ckpt_path"] = trained["dl2.data.boxes.BoxDataModule"]
+        cfg = compose_cfg(tmp_path, ["logger=none", *filled(args, places)],
+                          job=f"job{next(jobs)}")
+        assert evaluate(cfg)["test/acc"] is not None
+    GlobalHydra.instance().clear()
+    places["ckpt_path"] = trained["dl2.data.text.CharDataModule"]
+    for args in lines("-m dl2.generate"):
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            cfg = compose("generate", [*filled(args, places), "length=5"])
+        GlobalHydra.instance().clear()
+        texts = generate.run(cfg)
+        assert len(texts) == cfg.num_samples and texts[0].startswith(cfg.prompt)
+
+
+def sweep_cli():
+    spec = importlib.util.spec_from_file_location("sweep_cli", ROOT / "sweep.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    return cli
+
+
+@pytest.mark.parametrize("args", lines("sweep.py"),
+                         ids=lambda a: " ".join(a)[:60])
+def test_every_sweep_command_runs_dry(args, tmp_path, capsys):
+    dry = args if "--dry-run" in args else [*args, "--dry-run"]
+    assert sweep_cli().main(dry) == 0
+    assert "jobs done" in capsys.readouterr().out

@@ -1,0 +1,68 @@
+"""W&B the way its users use it: tags, notes, groups per sweep, names within W&B's limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from dl2 import resolvers
+from dl2.identity import job_hashes
+from dl2.loggers import WandbLogger
+from dl2.pipeline import build_loggers
+
+
+def test_tags_and_notes_reach_the_run_without_changing_the_job(tiny_cfg):
+    plain = tiny_cfg(["logger=wandb"])
+    tagged = tiny_cfg(["logger=wandb", "tags=[baseline,lr-test]", "notes=first try"])
+    assert list(plain.logger.wandb.tags) == ["padding"] and plain.logger.wandb.notes is None
+    (logger,) = build_loggers(tagged)
+    assert isinstance(logger, WandbLogger)
+    init = logger._wandb_init  # what wandb.init receives
+    assert init["tags"] == ["padding", "baseline", "lr-test"] and init["notes"] == "first try"
+    assert "anonymous" not in init  # W&B warns about it on every run, even as None
+    assert job_hashes(tagged) == job_hashes(plain)
+    assert "tags" not in init["name"] and "notes" not in init["group"]
+
+
+def test_names_and_groups_leave_out_paths_and_stay_under_128(tiny_cfg):
+    long = [f"paths.data_dir=/{'very/' * 40}long", "model.task.optimizer.lr=0.123456789",
+            *[f"+data.extra{i}=value_number_{i}" for i in range(12)]]
+    cfg = tiny_cfg(["logger=wandb", *long])
+    name, group = cfg.logger.wandb.name, cfg.logger.wandb.group
+    assert "very" not in name and "very" not in group
+    assert len(name) <= 128 and len(group) <= 128
+    assert group.startswith("padding/+data.extra0=value_number_0,")
+    assert name.startswith("+data.extra0=value_number_0,") and "~" in name
+    # cut names stay unique: a hash of the whole
+    other = tiny_cfg(["logger=wandb", *long[:-1], "+data.extra11=another"])
+    assert other.logger.wandb.name != name and other.logger.wandb.group != group
+
+
+def test_a_sweeps_stamp_is_in_the_group(tiny_cfg, monkeypatch):
+    monkeypatch.setattr(resolvers, "sweep_stamp", lambda: "2026-11-30_02-44-08-493613")
+    cfg = tiny_cfg(["logger=wandb", "seed=3"])
+    assert cfg.logger.wandb.group.endswith("@2026-11-30_02-44-08-493613")
+    assert "seed" not in cfg.logger.wandb.group and "seed=3" in cfg.logger.wandb.name
+    monkeypatch.setattr(resolvers, "sweep_stamp", lambda: None)
+    assert "@" not in tiny_cfg(["logger=wandb"]).logger.wandb.group
+
+
+def test_sweep_stamp_is_the_multirun_folder(tmp_path):
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from tests.conftest import compose_cfg
+
+    compose_cfg(tmp_path, ["hydra.mode=MULTIRUN", "hydra.sweep.dir=/x/2026-01-02_03-04-05"])
+    assert HydraConfig.get().sweep.dir == "/x/2026-01-02_03-04-05"
+    assert resolvers.sweep_stamp() == "2026-01-02_03-04-05"
+    compose_cfg(tmp_path, [])
+    assert resolvers.sweep_stamp() is None
+    assert OmegaConf.is_config(HydraConfig.get())
+
+
+@pytest.mark.parametrize("bad", ["tags=baseline", "tags={a:1}"])
+def test_tags_must_be_a_list_of_strings(tiny_cfg, bad):
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException):
+        tiny_cfg([bad])
