@@ -6,7 +6,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-all test-gpu lint format sweep-padding sweep-gpt sweep-rotation sweep-gnn report report-offline bench clean clean-logs
+.PHONY: help install train test test-all test-slurm test-gpu lint format sweep-padding sweep-gpt sweep-rotation sweep-gnn report report-offline bench clean clean-logs
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-15s %s\n", $$1, $$2}'
@@ -27,6 +27,11 @@ test: $(STAMP) ## run the fast test suite (what CI runs)
 
 test-all: $(STAMP) ## run every test, slow ones included (gpu tests skip without a GPU)
 	$(PYTHON) -m pytest -m ""
+
+test-slurm: $(STAMP) ## bring up a one-node SLURM here (root: installs slurm-wlm), run the slurm tests, stop it
+	scripts/local-slurm.sh up
+	eval "$$(scripts/local-slurm.sh env)" && $(PYTHON) -m pytest -m slurm; \
+	  status=$$?; scripts/local-slurm.sh down; exit $$status
 
 test-gpu: $(STAMP) ## run the GPU tests
 	$(PYTHON) -m pytest -m gpu

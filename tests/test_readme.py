@@ -40,7 +40,8 @@ TINY = {
 def readme_commands() -> list[tuple[str, list[str]]]:
     """(script, arguments) of every command line in the README's code blocks."""
     commands, in_block = [], False
-    for line in (ROOT / "README.md").read_text().splitlines():
+    text = (ROOT / "README.md").read_text().replace("\\\n", " ")  # continued lines joined
+    for line in text.splitlines():
         if line.startswith("```"):
             in_block = not in_block
             continue

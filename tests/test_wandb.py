@@ -66,3 +66,16 @@ def test_tags_must_be_a_list_of_strings(tiny_cfg, bad):
 
     with pytest.raises(ConfigCompositionException):
         tiny_cfg([bad])
+
+
+def test_log_model_stores_the_checkpoints_as_an_artifact(tiny_cfg):
+    from pathlib import Path
+
+    from dl2.pipeline import train
+
+    cfg = tiny_cfg(["logger=wandb", "logger.wandb.log_model=true"])
+    train(cfg)
+    (run,) = (Path(cfg.paths.output_dir) / "wandb").glob("offline-run-*")
+    records = next(run.glob("run-*.wandb")).read_bytes()
+    run_id = run.name.rsplit("-", 1)[1]
+    assert f"model-{run_id}".encode() in records  # Lightning's name for the model artifact
