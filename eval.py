@@ -24,11 +24,9 @@ from dl2.run_overrides import with_training_overrides  # noqa: E402
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 def main(cfg: DictConfig) -> float | None:
     """Validate and test `ckpt_path`; return the metric named by `optimized_metric`."""
-    from dl2.pipeline import evaluate
+    from dl2.pipeline import evaluate, sweeper_value
 
-    metrics = evaluate(cfg)
-    name = cfg.get("optimized_metric")
-    return metrics.get(name) if name else None
+    return sweeper_value(cfg, evaluate(cfg))
 
 
 if __name__ == "__main__":

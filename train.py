@@ -18,11 +18,9 @@ def main(cfg: DictConfig) -> float | None:
     """Run the job; return the metric named by `optimized_metric` for hyperparameter sweeps."""
     # imported here: a multirun's launching process (joblib, SLURM) never trains, and
     # importing Lightning takes it 7 s on a small CPU
-    from dl2.pipeline import train
+    from dl2.pipeline import sweeper_value, train
 
-    metrics = train(cfg)
-    name = cfg.get("optimized_metric")
-    return metrics.get(name) if name else None
+    return sweeper_value(cfg, train(cfg))
 
 
 if __name__ == "__main__":

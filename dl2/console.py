@@ -41,13 +41,9 @@ def set_verbosity(verbose: bool) -> None:
         return
     quiet_known_warnings()
     os.environ.setdefault("WANDB_SILENT", "true")
-    # under DDP Lightning also prints these as warnings; dl2's tasks sync their losses
-    warnings.filterwarnings("ignore", ".*sync_dist=True.*")
     # on a machine with SLURM installed (a login node), about jobs not started with srun;
     # dl2's SLURM jobs go through launcher=slurm
     warnings.filterwarnings("ignore", ".*srun. command is available on your system.*")
-    # W&B warns about Lightning passing its `anonymous` argument, even as None
-    warnings.filterwarnings("ignore", ".*anonymous setting has no effect.*")
 
 
 class HideOnTerminal(logging.Filter):

@@ -25,9 +25,14 @@ PLUMBING_REF = re.compile(r"\$\{(paths\.|hydra:|dl2\.interactive|dl2\.run_)")
 PLUMBING_LEAVES = ("data.data_dir", "data.download", "data.verify")
 
 
+def override_key(override: str) -> str:
+    """The key a command-line override sets: `model.pad` of `+model.pad=zeros`."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
 def is_plumbing(override: str) -> bool:
     """Whether a command-line override only changes where or how a job runs."""
-    key = override.split("=", 1)[0].lstrip("+~")
+    key = override_key(override)
     return key.split(".", 1)[0] in (*PLUMBING, "launcher") or key in PLUMBING_LEAVES
 
 

@@ -24,7 +24,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from dl2.errors import ConfigValueError
-from dl2.identity import job_hashes
+from dl2.identity import job_hashes, override_key
 from dl2.preflight import check_seed, preflight
 from dl2.resolvers import job_overrides_as
 from dl2.tasks.node_classification import NodeClassifier
@@ -60,7 +60,7 @@ def seed_list(cfg: DictConfig) -> list[int]:
 def seed_overrides(overrides: list[str], seed: int) -> list[str]:
     """The overrides of the seed's own job: `parallel_seeds` out, `seed=<s>` in."""
     kept = [o for o in overrides
-            if o.split("=", 1)[0].lstrip("+~") not in ("parallel_seeds", "seed")]
+            if override_key(o) not in ("parallel_seeds", "seed")]
     return [*kept, f"seed={seed}"]
 
 

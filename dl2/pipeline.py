@@ -213,6 +213,13 @@ def job_status(err: BaseException, trainer: L.Trainer | None) -> tuple[str, int]
     return "failed", EXIT_CODES["failed"]
 
 
+def sweeper_value(cfg: DictConfig, metrics: dict[str, float | None]) -> float | None:
+    """The metric named by `optimized_metric`: what train.py and eval.py return, for Hydra's
+    sweepers (Optuna) to optimise; None when no metric is named."""
+    name = cfg.get("optimized_metric")
+    return metrics.get(name) if name else None
+
+
 def evaluate(cfg: DictConfig) -> dict[str, float | None]:
     """Validate and test the checkpoint `cfg.ckpt_path` without training; results.json as a
     training job writes it, with `"mode": "eval"` (eval.py)."""

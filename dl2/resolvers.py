@@ -10,6 +10,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from dl2.identity import override_key
+
 
 def _is_interactive() -> bool:
     return sys.stdout.isatty()
@@ -17,7 +19,7 @@ def _is_interactive() -> bool:
 
 # overrides that change where or how a job runs, not what it learns: left out of W&B groups
 PLUMBING_KEYS = ("seed", "parallel_seeds", "launcher", "logger", "torch_threads", "paths",
-                 "hydra", "debug", "tags", "notes", "verbose")
+                 "hydra", "debug")
 # the overrides of the job being set up, when they are not Hydra's (one seed of a
 # `parallel_seeds` group names its W&B run as that seed's own job would)
 _job_overrides: list[list[str]] = []
@@ -41,15 +43,10 @@ NOTE_KEYS = ("tags", "notes", "verbose")
 WANDB_MAX_LEN = 128
 
 
-def _key(override: str) -> str:
-    return override.split("=", 1)[0].lstrip("+~")
-
-
 def _overrides(group: bool) -> str:
     """The job's command-line overrides joined by commas, without path-valued ones and run
-    descriptions (tags, notes); for a W&B
-    group (`group=True`) the seed and plumbing keys are left out too, so the runs of one setting
-    across seeds share it."""
+    descriptions (tags, notes); for a W&B group (`group=True`) the seed and plumbing keys are
+    left out too, so the runs of one setting across seeds share it."""
     from hydra.core.hydra_config import HydraConfig
 
     if _job_overrides:
@@ -59,10 +56,10 @@ def _overrides(group: bool) -> str:
     else:
         return "default"
     items = [o for o in items
-             if not any(_key(o) == k or _key(o).startswith(f"{k}.")
+             if not any(override_key(o) == k or override_key(o).startswith(f"{k}.")
                         for k in (*PATH_KEYS, *NOTE_KEYS))]
     if group:
-        items = [o for o in items if _key(o).split(".", 1)[0] not in PLUMBING_KEYS]
+        items = [o for o in items if override_key(o).split(".", 1)[0] not in PLUMBING_KEYS]
     return ",".join(sorted(items)) or "default"
 
 

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from dl2.identity import override_key
 from dl2.io import RESULTS_FILE
 
 # training overrides that say how the training ran, not what it trained: not carried over
@@ -23,7 +24,7 @@ def training_overrides(ckpt_path: str | Path) -> list[str]:
     except (OSError, ValueError):
         return []
     return [o for o in overrides
-            if o.split("=", 1)[0].lstrip("+~").split(".", 1)[0] not in NOT_CARRIED]
+            if override_key(o).split(".", 1)[0] not in NOT_CARRIED]
 
 
 def with_training_overrides(argv: list[str]) -> list[str]:
@@ -32,8 +33,8 @@ def with_training_overrides(argv: list[str]) -> list[str]:
     ckpt = next((a.split("=", 1)[1] for a in argv[1:] if a.startswith("ckpt_path=")), None)
     if ckpt is None or any(a in ("-m", "--multirun") for a in argv):
         return argv
-    given = {a.split("=", 1)[0].lstrip("+~") for a in argv[1:] if "=" in a}
-    added = [o for o in training_overrides(ckpt) if o.split("=", 1)[0].lstrip("+~") not in given]
+    given = {override_key(a) for a in argv[1:] if "=" in a}
+    added = [o for o in training_overrides(ckpt) if override_key(o) not in given]
     if added:
         print(f"eval.py: the training run's overrides: {' '.join(added)}", file=sys.stderr)
     return [argv[0], *added, *argv[1:]]

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dl2.identity import is_plumbing
+from dl2.identity import is_plumbing, override_key
 from dl2.io import atomic_write_text, save_figure
 from dl2.studies.results import NEXT_STEP, machine_line
 from dl2.studies.spec import PlannedJob, Study
@@ -343,7 +343,7 @@ def shared_extras(study: Study, records: list[dict[str, Any]]) -> list[str]:
     `trainer.max_epochs=1`): the report names them."""
     skip = _fixed_keys(study) | {axis.key for axis in study.axes}
     sets = [{o for o in r.get("overrides", [])
-             if o.split("=", 1)[0].lstrip("+~") not in skip and not is_plumbing(o)}
+             if override_key(o) not in skip and not is_plumbing(o)}
             for r in records]
     return sorted(set.intersection(*sets)) if sets else []
 

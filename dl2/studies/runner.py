@@ -14,7 +14,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from dl2.identity import job_hashes
+from dl2.identity import job_hashes, override_key
 from dl2.studies.launch import multirun, sweep_dir
 from dl2.studies.parallel import Slots
 from dl2.studies.spec import PlannedJob, Study
@@ -238,11 +238,11 @@ def with_slots(overrides: list[str], slot: Slots | None) -> list[str]:
     them (a `launcher=...` or `torch_threads=...` of their own wins)."""
     if slot is None:
         return overrides
-    given = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
+    given = {override_key(o) for o in overrides}
     added = slot.overrides()
     if "launcher" in given:
         added = [o for o in added if not o.startswith(("launcher=", "hydra.launcher."))]
-    return [*overrides, *(o for o in added if o.split("=", 1)[0] not in given)]
+    return [*overrides, *(o for o in added if override_key(o) not in given)]
 
 
 def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
