@@ -55,9 +55,11 @@ sweep-rotation: $(STAMP) ## the rotation study: CNN and ViT with/without rotatio
 	$(PYTHON) sweep.py rotation-cnn
 	$(PYTHON) sweep.py rotation-vit
 
-sweep-gnn: $(STAMP) ## GCN / meanconv / GAT on Cora (10 seeds) and the noisy-edge study
+sweep-gnn: $(STAMP) ## GCN / meanconv / GAT (10 seeds) and the noisy-edge study, on Cora and CiteSeer
 	$(PYTHON) sweep.py gnn-models
 	$(PYTHON) sweep.py gnn-noise
+	$(PYTHON) sweep.py gnn-models-citeseer
+	$(PYTHON) sweep.py gnn-noise-citeseer
 
 report: $(STAMP) ## run every declared study (what is missing), rebuild the reports (STUDIES=a,b)
 	$(PYTHON) sweep.py all $(if $(STUDIES),--studies $(STUDIES))

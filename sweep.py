@@ -22,6 +22,7 @@ os.environ.setdefault("DL2_ROOT", str(ROOT))
 from dl2.errors import ConfigValueError  # noqa: E402
 from dl2.identity import digest, is_plumbing  # noqa: E402
 from dl2.studies.aggregate import README_BLOCK, update_readme, write_report  # noqa: E402
+from dl2.studies.cost import README_NAME, cost_block, study_cost  # noqa: E402
 from dl2.studies.parallel import available_cores, slots  # noqa: E402
 from dl2.studies.results import collect  # noqa: E402
 from dl2.studies.runner import (  # noqa: E402
@@ -29,6 +30,7 @@ from dl2.studies.runner import (  # noqa: E402
     hashes,
     measured_times,
     pending,
+    resumable,
     run,
     spent,
     time_left,
@@ -125,6 +127,8 @@ def main_studies(argv: list[str]) -> int:
     code = 0
     cores = available_cores()
     total: list[float | None] = []
+    every = study is None and sorted(s.name for s in studies) == study_names()
+    costs, seen = [], set()
     for one in studies:
         narrow = {}
         for key, value in vars(args).items():
@@ -139,7 +143,10 @@ def main_studies(argv: list[str]) -> int:
             planned = pending(one, jobs, Store(out / "jobs.jsonl"), job_hashes, args.force,
                               Path(args.log_dir))
             times = measured_times(one)
-            print(describe(one, planned, slot, times))
+            parallel = one.parallel_seeds and not args.one_job_per_seed
+            resume = {} if parallel or args.force else resumable(
+                one, {p.config_hash for p in planned if not p.done}, Path(args.log_dir))
+            print(describe(one, planned, slot, times, resume))
             total.append(time_left(planned, slot, times)
                          if any(not p.done for p in planned) else 0.0)
             timed = [p for p in planned if p.done and "wall_time_s" in p.done]
@@ -160,6 +167,11 @@ def main_studies(argv: list[str]) -> int:
                       file=sys.stderr)
             print(f"[{one.name}] report: {out}/report.md ({payload['jobs_completed']} completed "
                   f"jobs, {len(payload['left_out'])} left out)", file=sys.stderr)
+            if every and stored:
+                costs.append(study_cost(one.name, Store(out / "jobs.jsonl").completed(),
+                                        job_hashes, seen))
+    if costs and len(costs) == len(studies):  # every declared study, from its stored results
+        update_readme(ROOT / "README.md", README_NAME, cost_block(costs))
     if args.dry_run and len(studies) > 1:
         known = [t for t in total if t is not None]
         unknown = len(total) - len(known)

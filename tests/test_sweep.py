@@ -1,5 +1,6 @@
 """Studies as data: study files, job hashes, the resumable runner, and the one aggregator."""
 
+import functools
 import json
 import math
 
@@ -8,6 +9,8 @@ import pytest
 
 from dl2.identity import job_hashes
 from dl2.studies.aggregate import summarise, tidy, write_report
+from dl2.studies.cost import README_NAME as COST_SECTION
+from dl2.studies.cost import cost_block, covered, study_cost
 from dl2.studies.results import collect
 from dl2.studies.runner import blocks, hashes, run
 from dl2.studies.spec import expand, load_study, study_names
@@ -98,7 +101,8 @@ def test_run_twice_runs_the_missing_jobs_only(tmp_path):
     killed = sorted(logs.rglob("results.json"))[0]
     killed.unlink()
     dry = run_script("sweep.py", "padding-reference", *TINY_ARGS, *common, "--dry-run")
-    assert "3/4 jobs done" in dry.stdout and dry.stdout.count("to run ") == 1
+    # its folder has a last.ckpt and no results.json: it resumes from there (here: at its end)
+    assert "3/4 jobs done" in dry.stdout and dry.stdout.count("resume ") == 1
     assert "estimated ~" in dry.stdout
     resumed = run_script("sweep.py", "padding-reference", *TINY_ARGS, *common)
     assert "3/4 done; multirun 1/1" in resumed.stderr
@@ -108,6 +112,37 @@ def test_run_twice_runs_the_missing_jobs_only(tmp_path):
                                                                                  "fconv"]
     assert all(r[-1] == "2" for r in rows[2:]), "n = 2 seeds per row"
     assert "trainer.max_epochs=1" in report, "the report names the overrides every job had"
+
+
+def test_a_job_killed_mid_training_resumes_from_its_last_checkpoint(tmp_path):
+    """The runner finds a killed job's folder (no results.json) by the hash of its overrides
+    and continues it from last.ckpt: the stored result is the straight run's."""
+    extra = [*TINY_BOXES, "data.shuffle=true", "logger=none", "trainer.max_epochs=4"]
+    full = ["--seeds", "0", "--nets", "net1", "--conv-types", "fconv", *extra]
+    (job,) = expand(load_study("padding-reference"), extra, [0],
+                    {"model": ["net1"], "model.conv_type": ["fconv"]})
+    run_script("train.py", *job.overrides, f"hydra.run.dir={tmp_path / 'straight'}")
+    a = json.loads((tmp_path / "straight" / "results.json").read_text())
+    # a job stopped after epoch 2 of 4: its folder as the runner's multirun left it
+    logs = tmp_path / "logs"
+    killed = logs / "studies" / "padding-reference" / "sweeps" / "x_jobs" / "0_model=net1,seed=0"
+    run_script("train.py", *job.overrides, "trainer.max_epochs=2", f"hydra.run.dir='{killed}'")
+    (killed / "results.json").unlink()
+    hydra_overrides = killed / ".hydra" / "overrides.yaml"
+    hydra_overrides.write_text(hydra_overrides.read_text().replace("trainer.max_epochs=2",
+                                                                   "trainer.max_epochs=4"))
+    common = ["--out", str(tmp_path / "out"), "--log-dir", str(logs)]
+    dry = run_script("sweep.py", "padding-reference", *full, *common, "--dry-run")
+    assert "resume " in dry.stdout and "to run " not in dry.stdout
+    resumed = run_script("sweep.py", "padding-reference", *full, *common)
+    assert "ckpt_path=" in resumed.stderr and "0_model=net1,seed=0" in resumed.stderr
+    (b,) = Store(tmp_path / "out" / "jobs.jsonl").completed().values()
+    assert a["config_hash"] == b["config_hash"]
+    assert (a["metrics"], a["best_epoch"], a["epochs_run"]) == (b["metrics"], b["best_epoch"],
+                                                                b["epochs_run"])
+    (new,) = [r for r in logs.rglob("results.json") if killed not in r.parents]
+    assert json.loads(new.read_text())["resumed_from"] == str(killed / "checkpoints" /
+                                                             "last.ckpt")
 
 
 def test_bad_study_arguments(tmp_path):
@@ -221,21 +256,57 @@ def test_job_dirname_stays_short_and_unique():
     assert job_dirname(long_a) != job_dirname(long_b)
 
 
+@functools.cache
+def declared_hashes(name: str) -> tuple[list, list[str]]:
+    """A declared study's jobs and their config hashes (composing them takes a while)."""
+    jobs = expand(load_study(name))
+    return jobs, hashes(jobs)
+
+
+def readme_section(name: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    return readme.split(f"<!-- study:{name} -->\n", 1)[1].split(f"<!-- /study:{name} -->", 1)[0]
+
+
 @pytest.mark.parametrize("name", [n for n in study_names()
                                   if (REPORTS / n / "jobs.jsonl").exists()])
 def test_committed_reports_rebuild_byte_identically_offline(tmp_path, name):
     study = load_study(name)
-    jobs = expand(study)
+    jobs, job_hashes = declared_hashes(name)
     store = Store(tmp_path / "jobs.jsonl")
     store.add(Store.of(name).records)
-    write_report(study, store, tmp_path, jobs, hashes(jobs))
+    write_report(study, store, tmp_path, jobs, job_hashes)
     for file in ("report.md", "results.csv", "summary.json"):
         assert (tmp_path / file).read_text() == (REPORTS / name / file).read_text(), file
     if study.readme:  # the README's section is the stored report's block
-        readme = (ROOT / "README.md").read_text()
-        section = readme.split(f"<!-- study:{study.readme} -->\n", 1)[1].split(
-            f"<!-- /study:{study.readme} -->", 1)[0]
-        assert section == (REPORTS / name / "readme.md").read_text()
+        assert readme_section(study.readme) == (REPORTS / name / "readme.md").read_text()
+
+
+def test_readme_cost_section_is_the_stored_job_times():
+    """The README's cost table is what `sweep.py all` builds from every study's stored jobs."""
+    seen: set[str] = set()
+    costs = [study_cost(name, Store.of(name).completed(), declared_hashes(name)[1], seen)
+             for name in study_names()]
+    assert readme_section(COST_SECTION) == cost_block(costs)
+
+
+def test_cost_counts_overlapping_jobs_once_and_shared_jobs_in_one_study():
+    def rec(h, start, end, wall):
+        return {"config_hash": h, "started_at": f"2026-01-01T00:{start:02d}:00+00:00",
+                "finished_at": f"2026-01-01T00:{end:02d}:00+00:00", "wall_time_s": wall,
+                "status": "completed", "machine": {"cpu_count": 2}}
+
+    assert covered([(0, 10), (5, 15), (20, 30), (21, 22)]) == 25
+    first = {"a": rec("a", 0, 10, 600), "b": rec("b", 5, 15, 600)}
+    second = {"b": first["b"], "c": rec("c", 30, 31, 60), "d": {"config_hash": "d"}}
+    seen: set[str] = set()
+    one = study_cost("one", first, ["a", "b", "x"], seen)
+    two = study_cost("two", second, ["b", "c", "d"], seen)
+    assert (one.declared, one.completed, one.timed, one.job_s, one.wall_s) == (3, 2, 2, 1200, 900)
+    assert (two.completed, two.shared, two.timed, two.job_s, two.wall_s) == (3, 1, 1, 60, 60)
+    block = cost_block([one, two])
+    assert "| **all** | 5/6 | 3 | 0.35 h | 0.27 h |" in block  # 1260 s of jobs, 960 s of wall
+    assert "1 jobs ran before job times were stored" in block
 
 
 @pytest.mark.parametrize("args", [["--help"], ["all", "--help"], ["report", "--help"],

@@ -3,6 +3,7 @@ as Hydra multiruns (any launcher), and keep what they produce in the study's sto
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
@@ -14,9 +15,11 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from dl2.identity import job_hashes, override_key
+from dl2.identity import is_plumbing, job_hashes, override_key
+from dl2.io import RESULTS_FILE
 from dl2.studies.launch import multirun, sweep_dir
 from dl2.studies.parallel import Slots
+from dl2.studies.results import Job
 from dl2.studies.spec import PlannedJob, Study
 from dl2.studies.store import REPORTS, STORE_FILE, Store, completed_anywhere, ingest
 
@@ -69,6 +72,45 @@ def refresh(study: Study, store: Store, wanted: set[str], log_dir: Path = LOGS) 
     the last run, even if the runner was killed) into `store`; returns how many were new."""
     return store.add(r for r in ingest(study_logs(study, log_dir), study.keep)
                      if r["config_hash"] in wanted)
+
+
+def resumable(study: Study, wanted: set[str], log_dir: Path = LOGS) -> dict[str, Path]:
+    """{config hash: checkpoints/last.ckpt} of the study's jobs with a hash in `wanted` that
+    stopped before they finished: interrupted (SIGTERM, Ctrl-C) or killed with the runner or
+    the machine (no results.json; the hash then comes from the folder's overrides). The newest
+    checkpoint of a hash wins. Checkpoints are written atomically, so each is a whole epoch's."""
+    root = study_logs(study, log_dir)
+    found: list[tuple[str, Path]] = []
+    killed: list[tuple[PlannedJob, Path]] = []
+    for last in sorted(root.rglob("checkpoints/last.ckpt")) if root.is_dir() else []:
+        folder = last.parent.parent
+        if (folder / RESULTS_FILE).is_file():
+            try:
+                results = json.loads((folder / RESULTS_FILE).read_text())
+            except (json.JSONDecodeError, OSError):
+                continue
+            if results.get("status") == "interrupted" and results.get("config_hash"):
+                found.append((results["config_hash"], last))
+            continue
+        overrides = [o for o in Job(folder, "missing").overrides if not is_plumbing(o)]
+        seeds = [o.split("=", 1)[1] for o in overrides if o.startswith("seed=")]
+        if len(seeds) == 1 and seeds[0].lstrip("-").isdigit():
+            killed.append((PlannedJob(tuple(overrides), (), int(seeds[0])), last))
+    if killed:
+        found += zip(hashes([job for job, _ in killed]), [last for _, last in killed],
+                     strict=True)
+    newest: dict[str, Path] = {}
+    for config_hash, last in sorted(found, key=lambda item: item[1].stat().st_mtime):
+        if config_hash in wanted:
+            newest[config_hash] = last
+    return newest
+
+
+def resume_overrides(job: PlannedJob, last: Path) -> list[str]:
+    """One job's multirun overrides resuming from `last`, quoted (job folders hold commas,
+    which a multirun would read as a sweep)."""
+    quoted = str(last).replace("\\", "\\\\").replace("'", "\\'")
+    return [*job.overrides, f"ckpt_path='{quoted}'"]
 
 
 def plan(jobs: list[PlannedJob], job_hashes: list[str], store: Store, force: bool = False,
@@ -211,11 +253,14 @@ def spent(planned: list[Planned]) -> float:
 
 
 def describe(study: Study, planned: list[Planned], slot: Slots | None = None,
-             times: dict[tuple, list[float]] | None = None) -> str:
-    """The job list of a dry run: done / to run, and the estimated time left."""
+             times: dict[tuple, list[float]] | None = None,
+             resume: dict[str, Path] | None = None) -> str:
+    """The job list of a dry run: done / to run / resume (from a stopped job's checkpoint),
+    and the estimated time left."""
+    resume = resume or {}
     lines = [f"{study.name}: {sum(bool(p.done) for p in planned)}/{len(planned)} jobs done"]
     for p in planned:
-        state = "done" if p.done else "to run"
+        state = "done" if p.done else "resume" if p.config_hash in resume else "to run"
         lines.append(f"  {state:7s} {p.config_hash}  {' '.join(p.job.overrides[1:])}")
     seconds = time_left(planned, slot, times)
     todo = sum(not p.done for p in planned)
@@ -254,17 +299,23 @@ def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
     and a killed runner loses only the jobs that were running: the next run picks up the
     finished ones from their folders. `slot` says how many jobs run at once, with how many
     threads each (None: as the overrides say). `parallel_seeds` (default: the study's) runs
-    a setting's seeds in one process."""
+    a setting's seeds in one process. A job stopped in the middle of training (interrupted, or
+    killed with the runner) resumes from its last checkpoint, exactly where it stopped."""
     parallel = study.parallel_seeds if parallel_seeds is None else parallel_seeds
     job_hashes = job_hashes if job_hashes is not None else hashes(jobs)
     wanted = set(job_hashes)
     planned = pending(study, jobs, store, job_hashes, force, log_dir)
     todo = [p for p in planned if not p.done]
     code = 0
+    # jobs stopped mid-training continue from their last checkpoint, each as its own multirun
+    resume = {} if parallel or force else resumable(study, {p.config_hash for p in todo},
+                                                    log_dir)
+    fresh = [p for p in todo if p.config_hash not in resume]
     # seeds side by side: split a setting's seeds when there are fewer settings than slots
-    settings = len({setting_of(p.job) for p in todo})
+    settings = len({setting_of(p.job) for p in fresh})
     chunks = max(1, slot.jobs // settings) if slot and settings else 1
-    parts = blocks(todo, parallel, chunks)
+    parts = [resume_overrides(p.job, resume[p.config_hash]) for p in todo
+             if p.config_hash in resume] + blocks(fresh, parallel, chunks)
     start = time.time()
     for i, overrides in enumerate(parts, 1):
         left = time_left(planned, slot)
