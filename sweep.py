@@ -140,8 +140,8 @@ def main_studies(argv: list[str]) -> int:
         out = Path(args.out) if args.out else default_out(one, args.overrides)
         slot = slots(cores, one.cores_per_job, args.jobs)
         if args.dry_run:
-            planned = pending(one, jobs, Store(out / "jobs.jsonl"), job_hashes, args.force,
-                              Path(args.log_dir))
+            planned = pending(one, jobs, Store(out / "jobs.jsonl", readonly=True), job_hashes,
+                              args.force, Path(args.log_dir))  # a dry run writes nothing
             times = measured_times(one)
             parallel = one.parallel_seeds and not args.one_job_per_seed
             resume = {} if parallel or args.force else resumable(

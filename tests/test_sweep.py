@@ -103,6 +103,7 @@ def test_run_twice_runs_the_missing_jobs_only(tmp_path):
     dry = run_script("sweep.py", "padding-reference", *TINY_ARGS, *common, "--dry-run")
     # its folder has a last.ckpt and no results.json: it resumes from there (here: at its end)
     assert "3/4 jobs done" in dry.stdout and dry.stdout.count("resume ") == 1
+    assert not (out / "jobs.jsonl").exists(), "a dry run stores nothing"
     assert "estimated ~" in dry.stdout
     resumed = run_script("sweep.py", "padding-reference", *TINY_ARGS, *common)
     assert "3/4 done; multirun 1/1" in resumed.stderr

@@ -31,8 +31,8 @@ class Store:
     """The records of one study, keyed by config hash: the newest finished record per hash
     counts, the older ones are kept as history (`superseded`)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        self.path, self.readonly = path, readonly  # readonly: add() keeps records in memory
         self.records: list[dict[str, Any]] = []
         if path.exists():
             self.records = [json.loads(line) for line in path.read_text().splitlines()
@@ -54,8 +54,9 @@ class Store:
         if new:
             self.records = sorted([*self.records, *new], key=lambda r: (
                 r.get("config_hash", ""), r.get("finished_at", "")))
-            atomic_write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n"
-                                                 for r in self.records))
+            if not self.readonly:
+                atomic_write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n"
+                                                     for r in self.records))
         return len(new)
 
     def latest(self) -> dict[str, dict[str, Any]]:
