@@ -6,8 +6,9 @@ import pytest
 
 from dl2.errors import ConfigValueError
 from dl2.studies.parallel import Slots, available_cores, slots
-from dl2.studies.runner import Planned, estimate, with_slots
-from dl2.studies.spec import PlannedJob
+from dl2.studies.runner import Planned, estimate, measured_times, with_slots
+from dl2.studies.spec import Axis, PlannedJob, Study
+from dl2.studies.store import Store
 
 
 @pytest.mark.parametrize(("cores", "per_job", "jobs", "expected"), [
@@ -60,3 +61,27 @@ def test_estimate_uses_same_values_then_other_stores_then_the_mean():
     # a: its own done job (10 s); b: another store's (30 s); c: the mean of all known (20 s)
     assert estimate(planned, {(("model", "net2"),): [30.0]}) == pytest.approx(10 + 30 + 20)
     assert estimate([_planned(a, 1)]) is None
+
+
+def test_measured_times_come_from_jobs_of_the_same_model_only(tmp_path):
+    """A ViT study's time left is not guessed from the CNN jobs of the same experiment; the
+    other padding protocol's jobs (a leaf value apart) are a fair guess."""
+    def stored(name, overrides, wall):
+        Store(tmp_path / name / "jobs.jsonl").add([{
+            "config_hash": name + overrides[-1], "status": "completed", "wall_time_s": wall,
+            "overrides": ["experiment=rotation", *overrides, "launcher=joblib", "seed=0"]}])
+
+    stored("cnn", ["model=cnn", "data.augment=none"], 600.0)
+    stored("vit", ["model=vit", "data.augment=none"], 3000.0)
+    stored("ref", ["data.protocol=reference", "data.augment=none"], 60.0)
+    axis = [Axis(key="data.augment", values=["none"])]
+    vit = Study(name="v", title="v", experiment="rotation", overrides=["model=vit"], axes=axis,
+                metrics=["m"])
+    cnn = Study(name="c", title="c", experiment="rotation", overrides=["model=cnn"], axes=axis,
+                metrics=["m"])
+    other = Study(name="i", title="i", experiment="rotation", axes=axis, metrics=["m"],
+                  overrides=["data.protocol=independent"])
+    key = (("data.augment", "none"),)
+    assert measured_times(vit, tmp_path) == {key: [3000.0]}
+    assert measured_times(cnn, tmp_path) == {key: [600.0]}
+    assert measured_times(other, tmp_path) == {key: [60.0]}

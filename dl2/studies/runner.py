@@ -202,15 +202,33 @@ def progress_line(name: str, total: int, before: int, size: int) -> Callable[[in
     return report
 
 
+def group_choices(overrides: list[str] | tuple[str, ...], skip: set[str] = frozenset()
+                  ) -> dict[str, str]:
+    """The config-group choices among `overrides` (`model=vit`: keys without a dot), leaving
+    out the experiment, the seed, plumbing and the keys in `skip`."""
+    out = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        key = key.lstrip("+~")
+        if "." not in key and key not in {"experiment", "seed", *skip} and not is_plumbing(item):
+            out[key] = value
+    return out
+
+
 def measured_times(study: Study, root: Path = REPORTS) -> dict[tuple, list[float]]:
     """Wall times of the completed jobs of the study's experiment in every store, by their
-    values of the study's axes (the same Net2 / circular job of the other protocol is a fair
-    guess for a job never run)."""
+    values of the study's axes, from jobs with the study's own group choices (the same Net2 /
+    circular job of the other protocol is a fair guess for a job never run; a CNN job is no
+    guess for a `model=vit` study)."""
+    axes = {a.key for a in study.axes}
+    groups = group_choices(study.overrides, axes)
     out: dict[tuple, list[float]] = defaultdict(list)
     for path in sorted(root.glob(f"*/{STORE_FILE}")):
         for r in Store(path).completed().values():
-            given = dict(o.split("=", 1) for o in r.get("overrides", []) if "=" in o)
-            if "wall_time_s" in r and given.get("experiment") == study.experiment:
+            overrides = r.get("overrides", [])
+            given = dict(o.split("=", 1) for o in overrides if "=" in o)
+            if ("wall_time_s" in r and given.get("experiment") == study.experiment
+                    and group_choices(overrides, axes) == groups):
                 key = tuple((a.key, given.get(a.key, "")) for a in study.axes)
                 out[key].append(float(r["wall_time_s"]))
     return out
