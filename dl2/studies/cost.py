@@ -56,8 +56,9 @@ def study_cost(name: str, completed: dict[str, dict[str, Any]], declared: list[s
     records = [completed[h] for h in dict.fromkeys(declared) if h in completed]
     own = [r for r in records if r["config_hash"] not in seen]
     seen.update(r["config_hash"] for r in own)
-    timed = [r for r in own if "wall_time_s" in r and _interval(r)]
-    intervals = [_interval(r) for r in timed]
+    spans = {r["config_hash"]: _interval(r) for r in own if "wall_time_s" in r}
+    timed = [r for r in own if spans.get(r["config_hash"])]
+    intervals = [spans[r["config_hash"]] for r in timed]
     return StudyCost(name, len(set(declared)), len(records), len(timed), len(records) - len(own),
                      sum(float(r["wall_time_s"]) for r in timed), covered(intervals), intervals,
                      {machine_line(r["machine"]) for r in timed if r.get("machine")})

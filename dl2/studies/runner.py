@@ -208,10 +208,9 @@ def group_choices(overrides: list[str] | tuple[str, ...], skip: set[str] = froze
     out the experiment, the seed, plumbing and the keys in `skip`."""
     out = {}
     for item in overrides:
-        key, _, value = item.partition("=")
-        key = key.lstrip("+~")
+        key = override_key(item)
         if "." not in key and key not in {"experiment", "seed", *skip} and not is_plumbing(item):
-            out[key] = value
+            out[key] = item.partition("=")[2]
     return out
 
 
