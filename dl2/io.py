@@ -4,6 +4,7 @@ never a truncated mix (a full disk or a kill mid-write leaves only a `.part` fil
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -12,6 +13,17 @@ from typing import Any
 
 # what every job writes into its output folder, and all that reports read
 RESULTS_FILE = "results.json"
+
+
+def checkpoint_results(ckpt_path: Path | str) -> dict[str, Any]:
+    """The results.json of the run that wrote `ckpt_path` (`<run>/checkpoints/<file>.ckpt`);
+    empty when the checkpoint is not in a dl2 run folder or that file is unreadable."""
+    try:
+        results = json.loads((Path(ckpt_path).resolve().parent.parent / RESULTS_FILE)
+                             .read_text())
+    except (OSError, ValueError):
+        return {}
+    return results if isinstance(results, dict) else {}
 
 
 @contextmanager

@@ -34,6 +34,7 @@ from lightning.pytorch.utilities.model_helpers import is_overridden
 from omegaconf import DictConfig, OmegaConf
 
 import dl2
+from dl2.attempts import earlier_attempts
 from dl2.callbacks.guards import DivergedError, DivergenceGuard, MonitorCheck
 from dl2.callbacks.history import MetricHistory
 from dl2.callbacks.progress_log import ProgressLog
@@ -258,6 +259,8 @@ def train(cfg: DictConfig, fit: bool = True) -> dict[str, float | None]:
         ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(cfg)
         if fit:
             payload["resumed_from"] = ckpt_path
+            if earlier := earlier_attempts(ckpt_path):
+                payload["attempts"] = earlier
         else:
             payload["mode"] = "eval"
         if cfg.get("torch_threads"):

@@ -3,12 +3,11 @@ without the user repeating them."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from dl2.identity import override_key
-from dl2.io import RESULTS_FILE
+from dl2.io import checkpoint_results
 
 # training overrides that say how the training ran, not what it trained: not carried over
 NOT_CARRIED = ("ckpt_path", "parallel_seeds", "launcher", "hydra", "paths", "logger",
@@ -18,11 +17,7 @@ NOT_CARRIED = ("ckpt_path", "parallel_seeds", "launcher", "hydra", "paths", "log
 def training_overrides(ckpt_path: str | Path) -> list[str]:
     """The overrides of the run that wrote `ckpt_path` (`<run>/checkpoints/<file>.ckpt`), read
     from `<run>/results.json`; empty when the checkpoint is not in a dl2 run folder."""
-    results = Path(ckpt_path).resolve().parent.parent / RESULTS_FILE
-    try:
-        overrides = json.loads(results.read_text()).get("overrides") or []
-    except (OSError, ValueError):
-        return []
+    overrides = checkpoint_results(ckpt_path).get("overrides") or []
     return [o for o in overrides
             if override_key(o).split(".", 1)[0] not in NOT_CARRIED]
 

@@ -16,6 +16,7 @@ import pytest
 import torch
 from hydra.errors import ConfigCompositionException
 
+from dl2.attempts import ATTEMPT_KEYS, earlier_attempts, job_seconds
 from dl2.callbacks.checkpoint import BestCheckpoint, ResumeError
 from dl2.callbacks.guards import DivergedError
 from dl2.checkpoints import read_checkpoint
@@ -230,7 +231,35 @@ def test_sigterm_exits_143_as_interrupted_and_the_run_resumes(tmp_path):
                          "callbacks.early_stopping.patience=100000", f"ckpt_path={last}",
                          f"hydra.run.dir={tmp_path / 'resumed'}")
     assert resumed.returncode == 0
-    assert strict_json(tmp_path / "resumed" / "results.json")["status"] == "completed"
+    done = strict_json(tmp_path / "resumed" / "results.json")
+    assert done["status"] == "completed"
+    # the stopped process is an earlier attempt of the same job: its time counts for the job
+    assert done["attempts"] == [{k: results[k] for k in ATTEMPT_KEYS}]
+    assert job_seconds(record(done)) == done["wall_time_s"] + results["wall_time_s"]
+
+
+def test_earlier_attempts_follow_the_chain_of_stopped_runs(tmp_path):
+    def run(name: str, status: str, resumed_from: str | None = None, **extra) -> str:
+        folder = tmp_path / name / "checkpoints"
+        folder.mkdir(parents=True)
+        results = {"status": status, "started_at": f"{name}-start", "finished_at": f"{name}-end",
+                   "wall_time_s": 10.0, "resumed_from": resumed_from, "metrics": {}, **extra}
+        (tmp_path / name / "results.json").write_text(json.dumps(results))
+        return str(folder / "last.ckpt")
+
+    first = run("a", "interrupted")
+    second = run("b", "interrupted", resumed_from=first)  # written before attempts were kept
+    assert [a["started_at"] for a in earlier_attempts(second)] == ["a-start", "b-start"]
+    listed = run("c", "failed", resumed_from=second, attempts=earlier_attempts(second))
+    assert [a["finished_at"] for a in earlier_attempts(listed)] == ["a-end", "b-end", "c-end"]
+    # a completed run is a job of its own: training on from it starts a new job's count
+    assert earlier_attempts(run("d", "completed", resumed_from=second)) == []
+    # a SLURM requeue resumes in its own folder: the chain stops at the repeated checkpoint
+    looped = str(tmp_path / "e" / "checkpoints" / "last.ckpt")
+    assert len(earlier_attempts(run("e", "interrupted", resumed_from=looped))) == 1
+    assert earlier_attempts(tmp_path / "nowhere" / "checkpoints" / "last.ckpt") == []
+    assert job_seconds({"wall_time_s": 5.0, "attempts": earlier_attempts(listed)}) == 35.0
+    assert job_seconds({"config_hash": "untimed"}) is None
 
 
 @pytest.mark.parametrize(("lr", "rule"), [("1e30", "is not finite"),

@@ -299,14 +299,16 @@ def test_cost_counts_overlapping_jobs_once_and_shared_jobs_in_one_study():
 
     assert covered([(0, 10), (5, 15), (20, 30), (21, 22)]) == 25
     first = {"a": rec("a", 0, 10, 600), "b": rec("b", 5, 15, 600)}
-    second = {"b": first["b"], "c": rec("c", 30, 31, 60), "d": {"config_hash": "d"}}
+    # c was stopped at 00:20 after 300 s and resumed at 00:30: both processes count
+    resumed = {**rec("c", 30, 31, 60), "attempts": [rec("c", 15, 20, 300)]}
+    second = {"b": first["b"], "c": resumed, "d": {"config_hash": "d"}}
     seen: set[str] = set()
     one = study_cost("one", first, ["a", "b", "x"], seen)
     two = study_cost("two", second, ["b", "c", "d"], seen)
     assert (one.declared, one.completed, one.timed, one.job_s, one.wall_s) == (3, 2, 2, 1200, 900)
-    assert (two.completed, two.shared, two.timed, two.job_s, two.wall_s) == (3, 1, 1, 60, 60)
+    assert (two.completed, two.shared, two.timed, two.job_s, two.wall_s) == (3, 1, 1, 360, 360)
     block = cost_block([one, two])
-    assert "| **all** | 5/6 | 3 | 0.35 h | 0.27 h |" in block  # 1260 s of jobs, 960 s of wall
+    assert "| **all** | 5/6 | 3 | 0.43 h | 0.35 h |" in block  # 1560 s of jobs, 1260 s of wall
     assert "1 jobs ran before job times were stored" in block
 
 

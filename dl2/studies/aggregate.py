@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dl2.attempts import job_seconds
 from dl2.identity import is_plumbing, override_key
 from dl2.io import atomic_write_text, save_figure
 from dl2.studies.results import NEXT_STEP, machine_line
@@ -368,7 +369,7 @@ def write_report(study: Study, store: Store, out: Path,
                "left_out": [{k: r.get(k) for k in ("status", "overrides", "seed", "error")}
                             for r in rest],
                "machines": machines,
-               "wall_time_s": round(sum(r.get("wall_time_s", 0.0) for r in completed), 1)}
+               "wall_time_s": round(sum(job_seconds(r) or 0.0 for r in completed), 1)}
     atomic_write_text(out / "summary.json", json.dumps(payload, indent=2) + "\n")
     lines = [f"# {study.title}\n"]
     if study.description:

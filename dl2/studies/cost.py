@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from dl2.attempts import job_seconds
 from dl2.studies.results import machine_line
 
 README_NAME = "report-cost"  # the README section: <!-- study:report-cost -->
@@ -31,6 +32,7 @@ class StudyCost:
 
 
 def _interval(record: dict[str, Any]) -> tuple[float, float] | None:
+    """[start, finish] of one run (a job record or one of its earlier attempts)."""
     try:
         start = datetime.fromisoformat(record["started_at"]).timestamp()
         end = datetime.fromisoformat(record["finished_at"]).timestamp()
@@ -56,11 +58,12 @@ def study_cost(name: str, completed: dict[str, dict[str, Any]], declared: list[s
     records = [completed[h] for h in dict.fromkeys(declared) if h in completed]
     own = [r for r in records if r["config_hash"] not in seen]
     seen.update(r["config_hash"] for r in own)
-    spans = {r["config_hash"]: _interval(r) for r in own if "wall_time_s" in r}
-    timed = [r for r in own if spans.get(r["config_hash"])]
-    intervals = [spans[r["config_hash"]] for r in timed]
+    timed = [r for r in own if "wall_time_s" in r and _interval(r)]
+    # a resumed job ran in several processes: each attempt's interval and time count
+    intervals = [span for r in timed for span in map(_interval, [*r.get("attempts", []), r])
+                 if span]
     return StudyCost(name, len(set(declared)), len(records), len(timed), len(records) - len(own),
-                     sum(float(r["wall_time_s"]) for r in timed), covered(intervals), intervals,
+                     sum(job_seconds(r) or 0.0 for r in timed), covered(intervals), intervals,
                      {machine_line(r["machine"]) for r in timed if r.get("machine")})
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
+from dl2.attempts import job_seconds
 from dl2.identity import is_plumbing, job_hashes, override_key
 from dl2.io import RESULTS_FILE
 from dl2.studies.launch import multirun, sweep_dir
@@ -229,7 +230,7 @@ def measured_times(study: Study, root: Path = REPORTS) -> dict[tuple, list[float
             if ("wall_time_s" in r and given.get("experiment") == study.experiment
                     and group_choices(overrides, axes) == groups):
                 key = tuple((a.key, given.get(a.key, "")) for a in study.axes)
-                out[key].append(float(r["wall_time_s"]))
+                out[key].append(job_seconds(r))
     return out
 
 
@@ -242,8 +243,8 @@ def estimate(planned: list[Planned], times: dict[tuple, list[float]] | None = No
     for p in planned:
         if p.done and "wall_time_s" in p.done:
             key = _key(p)
-            if p.done["wall_time_s"] not in times[key]:
-                times[key].append(float(p.done["wall_time_s"]))
+            if job_seconds(p.done) not in times[key]:
+                times[key].append(job_seconds(p.done))
     every = [t for ts in times.values() for t in ts]
     if not every:
         return None
@@ -265,8 +266,9 @@ def time_left(planned: list[Planned], slot: Slots | None = None,
 
 
 def spent(planned: list[Planned]) -> float:
-    """Seconds the done jobs took, summed over jobs (their stored wall times)."""
-    return sum(p.done.get("wall_time_s", 0.0) for p in planned if p.done)
+    """Seconds the done jobs took, summed over jobs (their stored times, earlier attempts
+    included)."""
+    return sum(job_seconds(p.done) or 0.0 for p in planned if p.done)
 
 
 def describe(study: Study, planned: list[Planned], slot: Slots | None = None,

@@ -16,7 +16,7 @@ STORE_FILE = "jobs.jsonl"
 # the fields of results.json a study keeps
 KEPT = ("config_hash", "setting_hash", "seed", "status", "overrides", "metrics", "best_epoch",
         "best_step", "epochs_run", "wall_time_s", "started_at", "finished_at", "machine",
-        "dl2_version", "non_finite", "exit_code")
+        "dl2_version", "non_finite", "exit_code", "attempts")
 
 
 def record(results: dict[str, Any], keep: Iterable[str] = ()) -> dict[str, Any]:
