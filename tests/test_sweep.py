@@ -92,7 +92,8 @@ def test_run_twice_runs_the_missing_jobs_only(tmp_path):
     common = ["--out", str(out), "--log-dir", str(logs)]
     first = run_script("sweep.py", "padding-reference", *TINY_ARGS, *common)
     assert "0/4 done; multirun 1/1" in first.stderr
-    assert "4/4 done (4/4 of this multirun" in first.stderr, "a progress line per finished job"
+    assert "4/4 jobs of this multirun ended (0/4 of the study done before it)" in first.stderr, \
+        "a progress line per ended job"
     assert len(Store(out / "jobs.jsonl").completed()) == 4
     again = run_script("sweep.py", "padding-reference", *TINY_ARGS, *common)
     assert "multirun" not in again.stderr and "4 completed jobs" in again.stderr

@@ -192,14 +192,16 @@ def multirun_size(overrides: list[str]) -> int:
 
 
 def progress_line(name: str, total: int, before: int, size: int) -> Callable[[int], None]:
-    """A callback that prints `[study] done/total (finished/size of this multirun, ~N min
-    left in it)`, the time left from this multirun's own pace so far."""
+    """A callback that prints `[study] ended/size jobs of this multirun ended, ~N min left in
+    it`, the time left from this multirun's own pace so far. An ended job may have failed or
+    been stopped: what is done is counted from the store after the multirun."""
     start = time.time()
 
     def report(finished: int) -> None:
         left = (time.time() - start) / finished * max(size - finished, 0)
-        print(f"[{name}] {before + finished}/{total} done ({finished}/{size} of this multirun, "
-              f"~{left / 60:.1f} min left in it)", file=sys.stderr, flush=True)
+        print(f"[{name}] {finished}/{size} jobs of this multirun ended ({before}/{total} of "
+              f"the study done before it), ~{left / 60:.1f} min left in it", file=sys.stderr,
+              flush=True)
     return report
 
 
