@@ -86,7 +86,8 @@ def cost_block(costs: list[StudyCost]) -> str:
     machines = sorted(set().union(*(c.machines for c in costs)))
     untimed = sum(c.completed - c.shared - c.timed for c in costs)
     lines += ["", "Job time: the timed jobs' own wall times, summed (a seed trained side by "
-              "side with others counts its share of the group). Wall time: how long at least "
+              "side with others counts its share of the group; a job stopped and resumed "
+              "counts each of its processes). Wall time: how long at least "
               "one of them was running (the union of their start-to-finish intervals; process "
               "start-up and the gaps between runs are not in it). Shared jobs are counted in "
               "the study listed first."
