@@ -172,13 +172,15 @@ def test_vit_learns_the_box_task(tmp_path):
 
 
 def test_sweep_rotation_tiny(tmp_path, cifar_root):
+    """Two jobs at a time (joblib's process pool), each with a DataLoader worker, as
+    `--jobs 2` runs the CIFAR studies."""
     from tests.conftest import run_script
 
     out = tmp_path / "report"
-    run_script("sweep.py", "rotation-cnn", "--seeds", "0,1", "--out", str(out),
+    run_script("sweep.py", "rotation-cnn", "--seeds", "0,1", "--jobs", "2", "--out", str(out),
                "--log-dir", str(tmp_path / "logs"), f"data.data_dir={cifar_root}",
                "data.download=false", "data.verify=false", "data.val_size=20",
-               "data.num_workers=0", "data.angles=[0,90,180]", "trainer.max_epochs=1",
+               "data.num_workers=1", "data.angles=[0,90,180]", "trainer.max_epochs=1",
                "logger=csv")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["jobs_completed"] == 4

@@ -16,6 +16,7 @@ from torchvision.datasets.utils import check_integrity
 from torchvision.transforms.v2 import RandomRotation
 from torchvision.transforms.v2 import functional as TF
 
+from dl2.data.workers import worker_context
 from dl2.errors import ConfigValueError, check_choice, check_positive
 
 AUGMENTS = ("none", "rotation")
@@ -192,7 +193,8 @@ class CIFAR10DataModule(L.LightningDataModule):
         # workers only here: the random rotation of each image is the one costly transform
         hp = self.hparams
         return DataLoader(self.train_set, batch_size=hp.batch_size, shuffle=True,
-                          num_workers=hp.num_workers, persistent_workers=hp.num_workers > 0)
+                          num_workers=hp.num_workers, persistent_workers=hp.num_workers > 0,
+                          multiprocessing_context=worker_context(hp.num_workers))
 
     def val_dataloader(self) -> DataLoader:
         # in-memory images and no transform: worker processes would only add start-up time

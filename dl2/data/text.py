@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from dl2.data.samplers import ResumableRandomSampler
+from dl2.data.workers import worker_context
 from dl2.errors import ConfigValueError, check_positive
 
 GUTENBERG_URL = "https://www.gutenberg.org/cache/epub/{id}/pg{id}.txt"
@@ -187,7 +188,8 @@ class CharDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return DataLoader(self.train_set, batch_size=self.hparams.batch_size, drop_last=True,
                           sampler=ResumableRandomSampler(self.train_set),
-                          num_workers=self.hparams.num_workers)
+                          num_workers=self.hparams.num_workers,
+                          multiprocessing_context=worker_context(self.hparams.num_workers))
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.hparams.batch_size)
