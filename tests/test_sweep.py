@@ -163,6 +163,20 @@ def fake(config_hash, setting, seed, acc, finished, lr="1.0", status="completed"
                           f"model.task.optimizer.lr={lr}"], "wall_time_s": 1.0}
 
 
+def test_two_runners_adding_to_one_store_keep_each_others_records(tmp_path):
+    """Two sweep.py processes on one study (each with some seeds) open the store, then each
+    adds its job at the end: the second write used to drop the first one's record."""
+    path = tmp_path / "jobs.jsonl"
+    first, second = Store(path), Store(path)
+    first.add([fake("a0", "A", 0, 0.8, "2026-01-01")])
+    second.add([fake("a1", "A", 1, 0.9, "2026-01-02")])
+    assert sorted(Store(path).completed()) == ["a0", "a1"]
+    assert second.add([fake("a0", "A", 0, 0.8, "2026-01-01")]) == 0, "already in the file"
+    dry = Store(path, readonly=True)
+    assert dry.add([fake("b0", "B", 0, 0.5, "2026-01-03")]) == 1
+    assert sorted(Store(path).completed()) == ["a0", "a1"], "a read-only store writes nothing"
+
+
 def test_aggregator_newest_wins_and_settings_never_merge(tmp_path):
     study = load_study("gnn-models")
     store = Store(tmp_path / "jobs.jsonl")

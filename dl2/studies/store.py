@@ -11,6 +11,11 @@ from typing import Any
 
 from dl2.io import RESULTS_FILE, atomic_write_text
 
+try:  # POSIX; elsewhere add() still merges with the file, without the lock
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
+
 REPORTS = Path(__file__).resolve().parents[2] / "reports"
 STORE_FILE = "jobs.jsonl"
 # the fields of results.json a study keeps
@@ -33,10 +38,12 @@ class Store:
 
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path, self.readonly = path, readonly  # readonly: add() keeps records in memory
-        self.records: list[dict[str, Any]] = []
-        if path.exists():
-            self.records = [json.loads(line) for line in path.read_text().splitlines()
-                            if line.strip()]
+        self.records = self._read()
+
+    def _read(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
 
     @classmethod
     def of(cls, study: str, root: Path = REPORTS) -> Store:
@@ -47,16 +54,30 @@ class Store:
 
     def add(self, records: Iterable[dict[str, Any]]) -> int:
         """Add records not yet stored (same hash and finish time = same job); returns how many
-        were new. Written atomically, sorted, so that the file diffs well."""
+        were new. Written atomically, sorted, so that the file diffs well; under a lock and
+        merged with what the file holds now, so that two runners adding to one study (two
+        `sweep.py` processes, each with some of its seeds) keep each other's records."""
+        records = list(records)
+        if self.readonly:
+            return self._merge(records)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(f".{self.path.name}.lock"), "w") as lock:
+            if fcntl is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            self.records = self._read()
+            added = self._merge(records)
+            if added:
+                atomic_write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n"
+                                                     for r in self.records))
+        return added
+
+    def _merge(self, records: list[dict[str, Any]]) -> int:
         known = self.known()
         new = [r for r in records if r.get("config_hash")
                and (r["config_hash"], r.get("finished_at", "")) not in known]
         if new:
             self.records = sorted([*self.records, *new], key=lambda r: (
                 r.get("config_hash", ""), r.get("finished_at", "")))
-            if not self.readonly:
-                atomic_write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n"
-                                                     for r in self.records))
         return len(new)
 
     def latest(self) -> dict[str, dict[str, Any]]:
