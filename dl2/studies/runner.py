@@ -244,9 +244,9 @@ def estimate(planned: list[Planned], times: dict[tuple, list[float]] | None = No
     times = defaultdict(list, {k: list(v) for k, v in (times or {}).items()})
     for p in planned:
         if p.done and "wall_time_s" in p.done:
-            key = _key(p)
-            if job_seconds(p.done) not in times[key]:
-                times[key].append(job_seconds(p.done))
+            key, seconds = _key(p), job_seconds(p.done)
+            if seconds not in times[key]:
+                times[key].append(seconds)
     every = [t for ts in times.values() for t in ts]
     if not every:
         return None

@@ -57,8 +57,10 @@ class Store:
         were new. Written atomically, sorted, so that the file diffs well; under a lock and
         merged with what the file holds now, so that two runners adding to one study (two
         `sweep.py` processes, each with some of its seeds) keep each other's records."""
-        records = [r for r in records if r.get("config_hash")]
-        if self.readonly or not records:  # nothing to write: the disk is left alone
+        known = self.known()
+        records = [r for r in records if r.get("config_hash")
+                   and (r["config_hash"], r.get("finished_at", "")) not in known]
+        if self.readonly or not records:  # nothing new to write: the disk is left alone
             return self._merge(records)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path.with_name(f".{self.path.name}.lock"), "w") as lock:
