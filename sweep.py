@@ -33,6 +33,7 @@ from dl2.studies.runner import (  # noqa: E402
     resumable,
     run,
     spent,
+    still_to_train,
     time_left,
 )
 from dl2.studies.spec import Study, expand, load_study, study_names  # noqa: E402
@@ -146,8 +147,9 @@ def main_studies(argv: list[str]) -> int:
             parallel = one.parallel_seeds and not args.one_job_per_seed
             resume = {} if parallel or args.force else resumable(
                 one, {p.config_hash for p in planned if not p.done}, Path(args.log_dir))
-            print(describe(one, planned, slot, times, resume))
-            total.append(time_left(planned, slot, times)
+            left = still_to_train(resume)
+            print(describe(one, planned, slot, times, left))
+            total.append(time_left(planned, slot, times, left)
                          if any(not p.done for p in planned) else 0.0)
             timed = [p for p in planned if p.done and "wall_time_s" in p.done]
             if timed:

@@ -92,3 +92,20 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if not Path(path).is_file():
             raise FileNotFoundError(f"checkpoint file {path} not found")
         return read_checkpoint(path, map_location=map_location or "cpu")
+
+
+def fraction_trained(checkpoint: dict[str, Any], max_epochs: int | None,
+                     max_steps: int | None) -> float | None:
+    """How much of its training a run had done when it wrote `checkpoint` (0 to 1): the
+    larger of its optimizer steps over `max_steps` and its whole epochs over `max_epochs`
+    (a mid-epoch checkpoint counts only the epochs before it), since Lightning stops at the
+    first limit reached. None when neither limit is set (-1 or None: unlimited)."""
+    fractions = []
+    if max_steps is not None and max_steps > 0:
+        fractions.append(int(checkpoint.get("global_step", 0)) / max_steps)
+    if max_epochs is not None and max_epochs > 0:
+        batches = checkpoint.get("loops", {}).get("fit_loop", {}).get(
+            "epoch_loop.batch_progress", {})
+        epochs = int(checkpoint.get("epoch", 0)) + bool(batches.get("is_last_batch"))
+        fractions.append(epochs / max_epochs)
+    return min(1.0, max(fractions)) if fractions else None

@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from dl2.checkpoints import fraction_trained
 from dl2.errors import ConfigValueError
 from dl2.studies.parallel import Slots, available_cores, slots
 from dl2.studies.runner import Planned, estimate, measured_times, with_slots
@@ -61,6 +62,25 @@ def test_estimate_uses_same_values_then_other_stores_then_the_mean():
     # a: its own done job (10 s); b: another store's (30 s); c: the mean of all known (20 s)
     assert estimate(planned, {(("model", "net2"),): [30.0]}) == pytest.approx(10 + 30 + 20)
     assert estimate([_planned(a, 1)]) is None
+    # a stopped job that resumes costs the part of its training it has left
+    assert estimate(planned, {(("model", "net2"),): [30.0]},
+                    left={f"h{b}0": 0.25}) == pytest.approx(10 + 7.5 + 20)
+
+
+def _checkpoint(epoch, step, last_batch):
+    return {"epoch": epoch, "global_step": step, "loops": {"fit_loop": {
+        "epoch_loop.batch_progress": {"is_last_batch": last_batch}}}}
+
+
+def test_fraction_trained_counts_whole_epochs_and_steps():
+    # written at the end of the 8th of 10 epochs (Lightning's epoch is 0-based: 7)
+    assert fraction_trained(_checkpoint(7, 5632, True), 10, -1) == pytest.approx(0.8)
+    # mid-epoch (in the 4th epoch): only the 3 whole epochs count
+    assert fraction_trained(_checkpoint(3, 2500, False), 10, None) == pytest.approx(0.3)
+    # a step budget: the larger fraction wins, since training stops at the first limit
+    assert fraction_trained(_checkpoint(0, 500, False), 1000, 2000) == pytest.approx(0.25)
+    assert fraction_trained(_checkpoint(3, 1900, False), 10, 2000) == pytest.approx(0.95)
+    assert fraction_trained(_checkpoint(3, 1900, False), -1, -1) is None
 
 
 def test_measured_times_come_from_jobs_of_the_same_model_only(tmp_path):

@@ -104,6 +104,7 @@ def test_run_twice_runs_the_missing_jobs_only(tmp_path):
     dry = run_script("sweep.py", "padding-reference", *TINY_ARGS, *common, "--dry-run")
     # its folder has a last.ckpt and no results.json: it resumes from there (here: at its end)
     assert "3/4 jobs done" in dry.stdout and dry.stdout.count("resume ") == 1
+    assert "(0% of its training left)" in dry.stdout
     assert not (out / "jobs.jsonl").exists(), "a dry run stores nothing"
     assert "estimated ~" in dry.stdout
     resumed = run_script("sweep.py", "padding-reference", *TINY_ARGS, *common)
@@ -133,9 +134,13 @@ def test_a_job_killed_mid_training_resumes_from_its_last_checkpoint(tmp_path):
     hydra_overrides = killed / ".hydra" / "overrides.yaml"
     hydra_overrides.write_text(hydra_overrides.read_text().replace("trainer.max_epochs=2",
                                                                    "trainer.max_epochs=4"))
+    hydra_config = killed / ".hydra" / "config.yaml"
+    assert hydra_config.read_text().count("max_epochs: 2") == 1
+    hydra_config.write_text(hydra_config.read_text().replace("max_epochs: 2", "max_epochs: 4"))
     common = ["--out", str(tmp_path / "out"), "--log-dir", str(logs)]
     dry = run_script("sweep.py", "padding-reference", *full, *common, "--dry-run")
     assert "resume " in dry.stdout and "to run " not in dry.stdout
+    assert "(50% of its training left)" in dry.stdout, "2 of its 4 epochs done"
     resumed = run_script("sweep.py", "padding-reference", *full, *common)
     assert "ckpt_path=" in resumed.stderr and "0_model=net1,seed=0" in resumed.stderr
     (b,) = Store(tmp_path / "out" / "jobs.jsonl").completed().values()

@@ -14,8 +14,11 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
 
 from dl2.attempts import job_seconds
+from dl2.checkpoints import fraction_trained, read_checkpoint
+from dl2.errors import ConfigValueError
 from dl2.identity import is_plumbing, job_hashes, override_key
 from dl2.io import RESULTS_FILE
 from dl2.studies.launch import multirun, sweep_dir
@@ -105,6 +108,24 @@ def resumable(study: Study, wanted: set[str], log_dir: Path = LOGS) -> dict[str,
         if config_hash in wanted:
             newest[config_hash] = last
     return newest
+
+
+def still_to_train(resume: dict[str, Path]) -> dict[str, float]:
+    """{config hash: the fraction of its training a stopped job has left} for the jobs of
+    `resume` (as `resumable` returns them), from each checkpoint's steps and epochs against
+    the job's own limits (its folder's .hydra/config.yaml). A checkpoint or config that
+    cannot be read counts as a whole job left."""
+    left = {}
+    for config_hash, last in resume.items():
+        try:
+            trainer = OmegaConf.load(last.parent.parent / ".hydra" / "config.yaml").get(
+                "trainer") or {}
+            done = fraction_trained(read_checkpoint(last), trainer.get("max_epochs"),
+                                    trainer.get("max_steps"))
+        except (ConfigValueError, OSError, ValueError):
+            done = None
+        left[config_hash] = 1.0 if done is None else 1.0 - done
+    return left
 
 
 def resume_overrides(job: PlannedJob, last: Path) -> list[str]:
@@ -236,11 +257,14 @@ def measured_times(study: Study, root: Path = REPORTS) -> dict[tuple, list[float
     return out
 
 
-def estimate(planned: list[Planned], times: dict[tuple, list[float]] | None = None
-             ) -> float | None:
+def estimate(planned: list[Planned], times: dict[tuple, list[float]] | None = None,
+             left: dict[str, float] | None = None) -> float | None:
     """Seconds the jobs still to run should take, one after another: each from the mean wall
     time of done jobs with its axis values (this study's, else `times`, from any store), else
-    from the mean of all of them; None when no timed job is known."""
+    from the mean of all of them, times the fraction of its training left (`left`, by config
+    hash, for stopped jobs that resume: see `still_to_train`); None when no timed job is
+    known."""
+    left = left or {}
     times = defaultdict(list, {k: list(v) for k, v in (times or {}).items()})
     for p in planned:
         if p.done and "wall_time_s" in p.done:
@@ -251,8 +275,8 @@ def estimate(planned: list[Planned], times: dict[tuple, list[float]] | None = No
     if not every:
         return None
     overall = sum(every) / len(every)
-    return sum(sum(times[_key(p)]) / len(times[_key(p)]) if times.get(_key(p)) else overall
-               for p in planned if not p.done)
+    return sum((sum(times[_key(p)]) / len(times[_key(p)]) if times.get(_key(p)) else overall)
+               * left.get(p.config_hash, 1.0) for p in planned if not p.done)
 
 
 def _key(p: Planned) -> tuple:
@@ -260,10 +284,11 @@ def _key(p: Planned) -> tuple:
 
 
 def time_left(planned: list[Planned], slot: Slots | None = None,
-              times: dict[tuple, list[float]] | None = None) -> float | None:
+              times: dict[tuple, list[float]] | None = None,
+              left: dict[str, float] | None = None) -> float | None:
     """`estimate` spread over the jobs that run at once (each job's stored wall time was
     measured the way the runner runs it, sharing the machine with the others)."""
-    seconds = estimate(planned, times)
+    seconds = estimate(planned, times, left)
     return None if seconds is None else seconds / (slot.jobs if slot else 1)
 
 
@@ -275,15 +300,18 @@ def spent(planned: list[Planned]) -> float:
 
 def describe(study: Study, planned: list[Planned], slot: Slots | None = None,
              times: dict[tuple, list[float]] | None = None,
-             resume: dict[str, Path] | None = None) -> str:
-    """The job list of a dry run: done / to run / resume (from a stopped job's checkpoint),
-    and the estimated time left."""
-    resume = resume or {}
+             left: dict[str, float] | None = None) -> str:
+    """The job list of a dry run: done / to run / resume (a stopped job: `left` holds the
+    fraction of its training left by config hash, see `still_to_train`), and the estimated
+    time left."""
+    left = left or {}
     lines = [f"{study.name}: {sum(bool(p.done) for p in planned)}/{len(planned)} jobs done"]
     for p in planned:
-        state = "done" if p.done else "resume" if p.config_hash in resume else "to run"
-        lines.append(f"  {state:7s} {p.config_hash}  {' '.join(p.job.overrides[1:])}")
-    seconds = time_left(planned, slot, times)
+        state = "done" if p.done else "resume" if p.config_hash in left else "to run"
+        rest = (f"  ({left[p.config_hash]:.0%} of its training left)"
+                if state == "resume" else "")
+        lines.append(f"  {state:7s} {p.config_hash}  {' '.join(p.job.overrides[1:])}{rest}")
+    seconds = time_left(planned, slot, times, left)
     todo = sum(not p.done for p in planned)
     if todo:
         left = "unknown (no timed job done yet)" if seconds is None else f"~{seconds / 60:.1f} min"
@@ -331,6 +359,7 @@ def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
     # jobs stopped mid-training continue from their last checkpoint, each as its own multirun
     resume = {} if parallel or force else resumable(study, {p.config_hash for p in todo},
                                                     log_dir)
+    left = still_to_train(resume)
     fresh = [p for p in todo if p.config_hash not in resume]
     # seeds side by side: split a setting's seeds when there are fewer settings than slots
     settings = len({setting_of(p.job) for p in fresh})
@@ -339,8 +368,8 @@ def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
              if p.config_hash in resume] + blocks(fresh, parallel, chunks)
     start = time.time()
     for i, overrides in enumerate(parts, 1):
-        left = time_left(planned, slot)
-        eta = "" if left is None else f", ~{left / 60:.1f} min left"
+        seconds = time_left(planned, slot, left=left)
+        eta = "" if seconds is None else f", ~{seconds / 60:.1f} min left"
         print(f"[{study.name}] {len(planned) - len(todo)}/{len(planned)} done; multirun "
               f"{i}/{len(parts)}: {' '.join(overrides[1:])}{eta}", file=sys.stderr, flush=True)
         before = len(planned) - len(todo)
