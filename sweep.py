@@ -160,8 +160,10 @@ def main_studies(argv: list[str]) -> int:
                                log_dir=Path(args.log_dir), job_hashes=job_hashes, slot=slot,
                                parallel_seeds=False if args.one_job_per_seed else None)
         if not args.dry_run:
+            jobs, job_hashes = report_jobs(one, out, args.overrides, jobs, job_hashes,
+                                           narrowed=bool(narrow) or seeds is not None)
             payload = write_report(one, Store(out / "jobs.jsonl"), out, jobs, job_hashes)
-            stored = one.readme and out == REPORTS / one.name  # not a quick check elsewhere
+            stored = one.readme and is_study_folder(one, out)  # not a quick check elsewhere
             if stored and not update_readme(ROOT / "README.md", one.readme,
                                             (out / README_BLOCK).read_text()):
                 print(f"[{one.name}] README.md has no <!-- study:{one.readme} --> section "
@@ -189,6 +191,22 @@ def default_out(study: Study, overrides: list[str]) -> Path:
     if not changes:  # launcher=joblib, torch_threads=1, logger=csv: the study's own jobs
         return REPORTS / study.name
     return ROOT / "logs" / "studies" / study.name / f"with-{digest(sorted(changes))[:8]}"
+
+
+def is_study_folder(study: Study, out: Path) -> bool:
+    """Whether `out` is the study's own results folder, reports/<study>."""
+    return out.resolve() == (REPORTS / study.name).resolve()
+
+
+def report_jobs(study: Study, out: Path, overrides: list[str], jobs: list, job_hashes: list[str],
+                *, narrowed: bool) -> tuple[list, list[str]]:
+    """The jobs a report into `out` counts (done, or still to run): the study's own report
+    counts every declared job, so that a run narrowed to some seeds or axis values leaves the
+    report that `--offline` rebuilds; any other folder counts the jobs run into it."""
+    if narrowed and is_study_folder(study, out):
+        every = expand(study, overrides)
+        return every, hashes(every)
+    return jobs, job_hashes
 
 
 def report_study(study: Study, folder: Path, out: Path) -> int:

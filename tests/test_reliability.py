@@ -25,7 +25,8 @@ from dl2.generate import load_gpt
 from dl2.io import atomic_write_text
 from dl2.pipeline import to_floats, train
 from dl2.studies.aggregate import tidy
-from dl2.studies.spec import load_study
+from dl2.studies.runner import hashes
+from dl2.studies.spec import expand, load_study
 from dl2.studies.store import record
 from tests.conftest import ROOT, TINY_BOXES, compose_cfg, run_script
 
@@ -395,3 +396,21 @@ def test_interrupted_and_diverged_jobs_are_to_run_in_reports(tmp_path):
     assert "| interrupted | to run: resume" in report
     assert "| diverged | to run after a fix" in report
     assert "No completed jobs yet" in report
+
+
+def test_a_narrowed_run_leaves_the_study_report_an_offline_rebuild_would():
+    """`sweep.py rotation-vit --augments none --seeds 1` wrote the stored report and README
+    section against its one job: "3 completed jobs", hiding the 3 still to run that
+    `make report-offline` lists, so the committed report no longer rebuilt byte-identically."""
+    sys.path.insert(0, str(ROOT))
+    from sweep import report_jobs
+
+    study = load_study("rotation-vit")
+    every = expand(study)
+    narrowed = expand(study, seeds=[1], narrow={"data.augment": ["none"]})
+    jobs, job_hashes = report_jobs(study, ROOT / "reports" / "rotation-vit", [], narrowed,
+                                   hashes(narrowed), narrowed=True)
+    assert jobs == every and job_hashes == hashes(every)
+    # a folder of its own (a quick check) counts the jobs run into it
+    assert report_jobs(study, ROOT / "logs" / "x", [], narrowed, ["h"],
+                       narrowed=True) == (narrowed, ["h"])
