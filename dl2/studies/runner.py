@@ -314,9 +314,9 @@ def describe(study: Study, planned: list[Planned], slot: Slots | None = None,
     seconds = time_left(planned, slot, times, left)
     todo = sum(not p.done for p in planned)
     if todo:
-        left = "unknown (no timed job done yet)" if seconds is None else f"~{seconds / 60:.1f} min"
+        eta = "unknown (no timed job done yet)" if seconds is None else f"~{seconds / 60:.1f} min"
         how = slot.describe() if slot else "as the overrides say"
-        lines.append(f"{todo} to run, estimated {left} on this machine ({how})")
+        lines.append(f"{todo} to run, estimated {eta} on this machine ({how})")
     return "\n".join(lines)
 
 
