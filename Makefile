@@ -6,7 +6,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-all test-slurm test-gpu lint format sweep-padding sweep-gpt sweep-rotation sweep-gnn report report-offline bench clean clean-logs
+.PHONY: help install train test test-all coverage test-slurm test-gpu lint format sweep-padding sweep-gpt sweep-rotation sweep-gnn report report-offline bench clean clean-logs
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-15s %s\n", $$1, $$2}'
@@ -22,11 +22,14 @@ install: $(STAMP) ## create .venv and install dl2 with its dev tools
 train: $(STAMP) ## train the default experiment (Net1 on the box data, one seed) on the CPU
 	$(PYTHON) train.py trainer=cpu
 
-test: $(STAMP) ## run the fast test suite (what CI runs)
+test: $(STAMP) ## the quick suite, in-process (under 3 min on 2 cores): after each change
 	$(PYTHON) -m pytest -m "not slow and not gpu"
 
-test-all: $(STAMP) ## run every test, slow ones included (gpu tests skip without a GPU)
+test-all: $(STAMP) ## every test: slow ones (real processes) too; gpu/slurm skip without one (CI)
 	$(PYTHON) -m pytest -m ""
+
+coverage: $(STAMP) ## line coverage of dl2/ by every test (subprocesses included)
+	$(PYTHON) -m pytest -m "" --cov=dl2 --cov-report=term --cov-report=html:build/coverage
 
 test-slurm: $(STAMP) ## bring up a one-node SLURM here (root: installs slurm-wlm), run the slurm tests, stop it
 	scripts/local-slurm.sh up

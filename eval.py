@@ -29,6 +29,11 @@ def main(cfg: DictConfig) -> float | None:
     return sweeper_value(cfg, evaluate(cfg))
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The command line: the checkpoint's training overrides first, then the user's."""
     sys.argv = with_training_overrides(sys.argv)
     main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -23,6 +23,7 @@ from dl2.errors import ConfigValueError  # noqa: E402
 from dl2.identity import digest, is_plumbing  # noqa: E402
 from dl2.studies.aggregate import README_BLOCK, update_readme, write_report  # noqa: E402
 from dl2.studies.cost import README_NAME, cost_block, study_cost  # noqa: E402
+from dl2.studies.launch import Launch, multirun  # noqa: E402
 from dl2.studies.parallel import available_cores, slots  # noqa: E402
 from dl2.studies.results import collect  # noqa: E402
 from dl2.studies.runner import (  # noqa: E402
@@ -40,7 +41,9 @@ from dl2.studies.spec import Study, expand, load_study, study_names  # noqa: E40
 from dl2.studies.store import REPORTS, Store, ingest  # noqa: E402
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, launch: Launch = multirun) -> int:
+    """The command line (`argv`, default sys.argv[1:]); returns the exit status. `launch` runs
+    a study's multiruns (a `train.py -m` process each by default)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         if argv and argv[0] == "list":
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:22s} {len(expand(study)):4d} jobs  {study.title}")
             return 0
         if argv and (argv[0] == "all" or argv[0] in study_names()):
-            return main_studies(argv)
+            return main_studies(argv, launch)
         parser = argparse.ArgumentParser(
             description="dl2 studies: run what is missing of a declared study, then rebuild its "
             "report. Studies: " + ", ".join(study_names()) + " (python sweep.py <study> --help)"
@@ -120,7 +123,7 @@ def parse_seeds(text: str) -> list[int]:
         raise ConfigValueError("--seeds", text, "give integers, e.g. 0,1,2 or range(10)") from None
 
 
-def main_studies(argv: list[str]) -> int:
+def main_studies(argv: list[str], launch: Launch = multirun) -> int:
     """`sweep.py <study> ...` and `sweep.py all ...`."""
     study = None if argv[0] == "all" else load_study(argv[0])
     args = study_parser(study).parse_args(argv[1:])
@@ -158,7 +161,8 @@ def main_studies(argv: list[str]) -> int:
         elif not args.offline:
             code = code or run(one, jobs, Store(out / "jobs.jsonl"), args.force,
                                log_dir=Path(args.log_dir), job_hashes=job_hashes, slot=slot,
-                               parallel_seeds=False if args.one_job_per_seed else None)
+                               parallel_seeds=False if args.one_job_per_seed else None,
+                               launch=launch)
         if not args.dry_run:
             jobs, job_hashes = report_jobs(one, out, args.overrides, jobs, job_hashes,
                                            narrowed=bool(narrow) or seeds is not None)

@@ -66,6 +66,11 @@ def digest(data: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def config_hash_of(cfg: DictConfig) -> str:
+    """The job's hash: what `job_hashes` calls `config_hash`, without the setting's."""
+    return digest(result_config(cfg))
+
+
 def job_hashes(cfg: DictConfig) -> dict[str, str]:
     """{"config_hash": the job, "setting_hash": the job without its seed}. The setting is
     resolved with the seed unset, so that keys following the seed (`data.noise_seed:
@@ -73,4 +78,4 @@ def job_hashes(cfg: DictConfig) -> dict[str, str]:
     unseeded = copy.deepcopy(cfg)
     unseeded.seed = None
     setting = {k: v for k, v in result_config(unseeded).items() if k != "seed"}
-    return {"config_hash": digest(result_config(cfg)), "setting_hash": digest(setting)}
+    return {"config_hash": config_hash_of(cfg), "setting_hash": digest(setting)}

@@ -1,40 +1,35 @@
-"""Shared fixtures: the real config composed with tiny sizes, and a train.py runner."""
+"""Shared fixtures: the real config composed with tiny sizes, tiny data built once per run, and
+the process state each in-process job may change put back after every test."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-import dl2  # noqa: F401  (registers resolvers)
-
-ROOT = Path(__file__).resolve().parents[1]
-TINY_BOXES = ["data.n_train=40", "data.n_val=20", "data.n_test=20", "data.batch_size=20",
-              "trainer.max_epochs=2"]
+from tests.harness import TEXT, TINY_BOXES, compose_cfg, write_cifar
 
 os.environ["WANDB_MODE"] = "offline"
 os.environ["WANDB_SILENT"] = "true"
 
 
-def compose_cfg(tmp_path: Path, overrides: list[str], job: str = "job") -> DictConfig:
-    """The real conf/train.yaml with `overrides`, output in `tmp_path/job`, Hydra state set."""
+@pytest.fixture(autouse=True)
+def _process_state():
+    """An in-process job sets torch's thread count (`torch_threads`) and W&B's environment;
+    each test starts from the same state whatever ran before it."""
+    threads = torch.get_num_threads()
+    env = {k: os.environ.get(k) for k in ("WANDB_MODE", "WANDB_SILENT", "WANDB_DIR")}
+    yield
+    torch.set_num_threads(threads)
+    for key, value in env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"paths.log_dir={tmp_path}", *overrides],
-                      return_hydra_config=True)
-    HydraConfig().set_config(cfg)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(tmp_path / job)
-        del cfg.hydra  # a job's config has no hydra node; HydraConfig keeps its own copy
-    return cfg
 
 
 @pytest.fixture
@@ -49,16 +44,21 @@ def tiny_cfg(tmp_path):
     GlobalHydra.instance().clear()
 
 
-def run_script(*args: str, cwd: Path = ROOT, check: bool = True,
-               timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run a project script (train.py, sweep.py, ...) with this interpreter, as a user would."""
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
-    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{args} exited {proc.returncode}\n{proc.stdout[-3000:]}\n"
-                             f"{proc.stderr[-5000:]}")
-    return proc
+@pytest.fixture(scope="session")
+def text_file(tmp_path_factory):
+    """A tiny repeating text (no capitals) for the GPT experiment, written once per run."""
+    path = tmp_path_factory.mktemp("text") / "tiny.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cifar_root(tmp_path_factory):
+    """A tiny CIFAR-10 in the standard python layout, written once per run (read only: a
+    test that damages a copy writes its own)."""
+    root = tmp_path_factory.mktemp("cifar")
+    write_cifar(root)
+    return root
 
 
 def pytest_collection_modifyitems(config, items):

@@ -4,31 +4,40 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
 import sys
+import warnings
+
+import pytest
 
 from dl2.console import PROGRESS_LOGGER, HideOnTerminal
 from dl2.pipeline import train
-from tests.conftest import ROOT, TINY_BOXES
+from tests.harness import TINY_BOXES, run_script, train_py
+
+# what a new Python process shows of warnings: all but these (Python's default filters)
+HIDDEN_BY_DEFAULT = (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
+                     ResourceWarning)
 
 
-def run_train_py(*args: str) -> subprocess.CompletedProcess:
-    """train.py as a user runs it: W&B offline, but W&B's own silence not asked for."""
-    env = {k: v for k, v in os.environ.items() if k != "WANDB_SILENT"}
-    env["WANDB_MODE"] = "offline"
-    proc = subprocess.run([sys.executable, "train.py", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
+def train_py_output(capfd, *args: str) -> tuple[str, str, list[str]]:
+    """`python train.py <args>` in this process: its stdout, its stderr (file descriptors too:
+    W&B's service writes there) and the warnings a new process would have printed."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for category in HIDDEN_BY_DEFAULT:
+            warnings.filterwarnings("ignore", category=category)
+        assert train_py(*args) == 0
+    out, err = capfd.readouterr()
+    return out, err, [f"{w.category.__name__}: {w.message}" for w in caught]
 
 
-def test_default_run_is_quiet_and_logs_progress(tmp_path):
-    # before: 41 stderr lines (37 from W&B), 8 Lightning info lines on stdout
-    proc = run_train_py(*TINY_BOXES, "logger=many", f"paths.log_dir={tmp_path}",
-                        "tags=[quiet]")
-    assert proc.stderr.strip() == "", proc.stderr
-    out = proc.stdout
+def test_default_run_is_quiet_and_logs_progress(tmp_path, capfd, monkeypatch):
+    # before: 41 stderr lines (37 from W&B), 8 Lightning info lines on stdout; W&B's own
+    # silence (WANDB_SILENT) not asked for
+    monkeypatch.delenv("WANDB_SILENT", raising=False)
+    out, err, warned = train_py_output(capfd, *TINY_BOXES, "logger=many",
+                                       f"paths.log_dir={tmp_path}", "tags=[quiet]")
+    assert err.strip() == "", err
+    assert warned == []
     for noise in ("wandb:", "GPU available", "litlogger", "Restoring states", "Loaded model"):
         assert noise not in out
     (run,) = (tmp_path / "padding" / "runs").iterdir()
@@ -47,9 +56,12 @@ def test_default_run_is_quiet_and_logs_progress(tmp_path):
     assert results["config"]["logger"]["wandb"]["tags"] == ["padding", "quiet"]
 
 
+@pytest.mark.slow
 def test_verbose_brings_the_libraries_messages_back(tmp_path):
-    proc = run_train_py(*TINY_BOXES, "trainer.max_epochs=1", "logger=wandb", "verbose=true",
-                        f"paths.log_dir={tmp_path}")
+    """A process of its own: W&B sets its verbosity once per process, Lightning's console
+    handler is bound when it is first imported."""
+    proc = run_script("train.py", *TINY_BOXES, "trainer.max_epochs=1", "logger=wandb",
+                      "verbose=true", f"paths.log_dir={tmp_path}", env={"WANDB_SILENT": None})
     assert "wandb:" in proc.stderr and "GPU available" in proc.stdout
 
 
@@ -74,11 +86,3 @@ def test_progress_lines_stay_off_a_terminal(monkeypatch):
     assert not hide.filter(record(PROGRESS_LOGGER)) and hide.filter(record("dl2.pipeline"))
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
     assert hide.filter(record(PROGRESS_LOGGER))
-
-
-def test_graph_runs_are_quiet_too(tmp_path):
-    # torch-geometric's import-time FutureWarning, W&B, Lightning: nothing on stderr
-    proc = run_train_py("experiment=gnn", "data=sbm_graph", "trainer.max_epochs=2",
-                        "logger=wandb", f"paths.log_dir={tmp_path}")
-    assert proc.stderr.strip() == "", proc.stderr
-    assert "gnn completed" in proc.stdout and "test/acc" in proc.stdout

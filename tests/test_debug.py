@@ -8,26 +8,22 @@ from pathlib import Path
 import pytest
 
 from dl2.pipeline import train
-from tests.conftest import TINY_BOXES, compose_cfg
-from tests.test_gpt import TEXT, tiny_gpt_overrides
-from tests.test_rotation import write_cifar
+from tests.harness import TINY_BOXES, compose_cfg, tiny_gpt_overrides
 
 DEBUGS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "conf" / "debug").glob(
     "*.yaml"))
 
 
-def experiment(name: str, tmp_path: Path) -> list[str]:
+def experiment(name: str, text_file: Path, cifar_root: Path) -> list[str]:
     """Tiny overrides for each experiment."""
     if name == "padding":
         return list(TINY_BOXES)
     if name == "gnn":
         return ["experiment=gnn", "data=sbm_graph"]
     if name == "gpt":
-        text = tmp_path / "tiny.txt"
-        text.write_text(TEXT, encoding="utf-8")
-        return [o for o in tiny_gpt_overrides(text, steps=20) if not o.startswith("callbacks.")]
-    write_cifar(tmp_path / "cifar")
-    return ["experiment=rotation", f"data.data_dir={tmp_path / 'cifar'}", "data.download=false",
+        return [o for o in tiny_gpt_overrides(text_file, steps=20)
+                if not o.startswith("callbacks.")]
+    return ["experiment=rotation", f"data.data_dir={cifar_root}", "data.download=false",
             "data.verify=false", "data.val_size=20", "data.num_workers=0",
             "data.batch_size=16", "data.angles=[0,90]"]
 
@@ -38,8 +34,9 @@ def test_the_debug_options_are_known():
 
 @pytest.mark.parametrize("debug", DEBUGS)
 @pytest.mark.parametrize("name", ["padding", "gnn", "gpt", "rotation"])
-def test_every_debug_option_runs_on_every_experiment(tmp_path, name, debug):
-    cfg = compose_cfg(tmp_path, [*experiment(name, tmp_path), f"debug={debug}",
+def test_every_debug_option_runs_on_every_experiment(tmp_path, text_file, cifar_root, name,
+                                                      debug):
+    cfg = compose_cfg(tmp_path, [*experiment(name, text_file, cifar_root), f"debug={debug}",
                                  "trainer.max_epochs=3", "logger=none"])
     metrics = train(cfg)
     assert any(k.startswith("test") for k in metrics) or name == "gpt", metrics

@@ -10,7 +10,7 @@ import pytest
 
 from dl2.pipeline import train
 from dl2.run_overrides import training_overrides, with_training_overrides
-from tests.conftest import TINY_BOXES, run_script
+from tests.harness import TINY_BOXES, eval_py, run_script
 
 
 def only_results(folder: Path) -> dict:
@@ -18,17 +18,22 @@ def only_results(folder: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def evaluated(ckpt: str, log_dir: Path, *overrides: str) -> dict:
-    run_script("eval.py", f"ckpt_path={ckpt}", "logger=none", f"paths.log_dir={log_dir}",
-               *overrides)
+def evaluated(ckpt: str, log_dir: Path, *overrides: str, process: bool = False) -> dict:
+    """results.json of `eval.py ckpt_path=<ckpt>`, in a process of its own or in this one."""
+    args = [f"ckpt_path={ckpt}", "logger=none", f"paths.log_dir={log_dir}", *overrides]
+    if process:
+        run_script("eval.py", *args)
+    else:
+        assert eval_py(*args) == 0
     return only_results(log_dir / "padding" / "evals")
 
 
 def test_eval_py_scores_a_checkpoint_as_its_training_did(tiny_cfg, tmp_path):
+    """`python eval.py` in a process of its own, as users type it."""
     cfg = tiny_cfg(["model=net2", "seed=3"])
     train(cfg)
     trained = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
-    result = evaluated(trained["checkpoint"], tmp_path / "eval")
+    result = evaluated(trained["checkpoint"], tmp_path / "eval", process=True)
     assert result["status"] == "completed" and result["mode"] == "eval"
     assert result["checkpoint"] == trained["checkpoint"]
     # the training run's overrides (model=net2, the tiny sizes) were applied: same job
@@ -37,9 +42,11 @@ def test_eval_py_scores_a_checkpoint_as_its_training_did(tiny_cfg, tmp_path):
                                  if not k.startswith("train/")}
 
 
-def test_eval_py_needs_a_checkpoint(tmp_path):
-    proc = run_script("eval.py", "logger=none", f"paths.log_dir={tmp_path}", check=False)
-    assert proc.returncode != 0 and "ckpt_path" in proc.stderr
+def test_eval_py_needs_a_checkpoint(tmp_path, capsys):
+    assert eval_py("logger=none", f"paths.log_dir={tmp_path}") == 1
+    err = capsys.readouterr().err
+    assert "ckpt_path=None is not allowed: must name the checkpoint" in err
+    assert "Traceback" not in err
 
 
 def test_training_overrides_leave_out_how_it_ran(tmp_path):
@@ -58,6 +65,7 @@ def test_training_overrides_leave_out_how_it_ran(tmp_path):
     assert with_training_overrides([*argv, "-m"]) == [*argv, "-m"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="trainer=ddp_sim runs 2 processes")
 def test_ddp_sim_trains_one_job_with_metrics_synced_over_processes(tiny_cfg, tmp_path):
     run_script("train.py", *TINY_BOXES, "trainer=ddp_sim", "logger=csv",

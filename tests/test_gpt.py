@@ -12,25 +12,15 @@ from hydra.core.global_hydra import GlobalHydra
 from dl2.errors import ConfigValueError
 from dl2.generate import load_gpt, sample_texts
 from dl2.pipeline import train
-from tests.conftest import ROOT, compose_cfg, run_script
-
-TEXT = "the cat sat on the mat. the dog sat on the log. " * 40
-
-
-@pytest.fixture
-def text_file(tmp_path):
-    path = tmp_path / "tiny.txt"
-    path.write_text(TEXT, encoding="utf-8")
-    return path
-
-
-def tiny_gpt_overrides(text_file, steps=150):
-    return ["experiment=gpt", "model=gpt-nano", f"data.path={text_file}", "data.block_size=16",
-            "data.batch_size=16", "data.val_fraction=0.1", "model.dropout=0.0",
-            "model.task.optimizer.lr=3e-3", f"trainer.max_steps={steps}",
-            "trainer.val_check_interval=50", "callbacks.text_samples.every_n_steps=100",
-            "callbacks.text_samples.length=20",
-            'callbacks.text_samples.prompts=["the cat","a dog"]', "logger=csv"]
+from tests.harness import (
+    ROOT,
+    TEXT,
+    compose_cfg,
+    generate_py,
+    run_script,
+    sweep_py,
+    tiny_gpt_overrides,
+)
 
 
 def test_tiny_gpt_overfits_and_logs(tmp_path, text_file):
@@ -72,30 +62,39 @@ def test_a_text_of_ones_own_samples_from_its_validation_text(tmp_path, text_file
     assert all(len(p) == 16 and p in TEXT[-len(TEXT) // 10 - 16:] for p in prompts)
 
 
-def test_train_checkpoint_generate_round_trip(tmp_path, text_file):
-    overrides = [*tiny_gpt_overrides(text_file, steps=100),
-                 "trainer.val_check_interval=100"]
+@pytest.fixture(scope="module")
+def gpt_checkpoint(tmp_path_factory, text_file):
+    """The best checkpoint of a tiny GPT run of 100 steps (trained once for this module)."""
+    tmp_path = tmp_path_factory.mktemp("gpt")
+    overrides = [*tiny_gpt_overrides(text_file, steps=100), "trainer.val_check_interval=100"]
     cfg = compose_cfg(tmp_path, overrides)
     train(cfg)
-    results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
-    ckpt = results["checkpoint"]
-    model, tok = load_gpt(ckpt)
+    return json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())["checkpoint"]
+
+
+def test_train_checkpoint_generate_round_trip(gpt_checkpoint, capsys):
+    model, tok = load_gpt(gpt_checkpoint)
     assert model.config.block_size == 16 and tok.vocab_size == len(set(TEXT))
     cached = sample_texts(model, tok, "the cat", 40, greedy=True)
     plain = sample_texts(model, tok, "the cat", 40, greedy=True, use_cache=False)
     assert cached == plain and cached[0].startswith("the cat sat on the")
-    proc = run_script("-m", "dl2.generate", f"ckpt_path={ckpt}", "prompt=the dog", "length=30",
-                      "greedy=true")
-    assert proc.stdout.strip().startswith("the dog sat on the")
-    proc = run_script("-m", "dl2.generate", f"ckpt_path={ckpt}", "prompt=the DOG", check=False)
-    assert proc.returncode != 0 and "'D'" in proc.stderr and "'O'" in proc.stderr
-    proc = run_script("-m", "dl2.generate", f"ckpt_path={ckpt}", "top_k=3", "top_p=0.5",
-                      check=False)
-    assert proc.returncode != 0 and "top_k" in proc.stderr
+    assert generate_py(f"ckpt_path={gpt_checkpoint}", "prompt=the DOG") == 1
+    err = capsys.readouterr().err
+    assert "'D'" in err and "'O'" in err and "Traceback" not in err
+    assert generate_py(f"ckpt_path={gpt_checkpoint}", "top_k=3", "top_p=0.5") == 1
+    assert "top_k" in capsys.readouterr().err
     # the README's example: top_k alone means top-k sampling (top_p's 0.9 default steps aside)
-    proc = run_script("-m", "dl2.generate", f"ckpt_path={ckpt}", "prompt=the dog", "top_k=3",
-                      "temperature=0.9", "num_samples=3", "length=10")
-    assert proc.stdout.count("the dog") == 3
+    assert generate_py(f"ckpt_path={gpt_checkpoint}", "prompt=the dog", "top_k=3",
+                       "temperature=0.9", "num_samples=3", "length=10") == 0
+    assert capsys.readouterr().out.count("the dog") == 3
+
+
+def test_generate_as_a_command(gpt_checkpoint):
+    """`python -m dl2.generate` in a process of its own, as users type it."""
+    proc = run_script("-m", "dl2.generate", f"ckpt_path={gpt_checkpoint}", "prompt=the dog",
+                      "length=30", "greedy=true")
+    assert proc.stdout.strip().startswith("the dog sat on the")
+    assert proc.stderr.strip() == "", "nothing but the text"
 
 
 def test_top_p_steps_aside_when_top_k_is_given(tmp_path):
@@ -115,9 +114,9 @@ def test_sweep_gpt_tiny_report(tmp_path, text_file):
     out = tmp_path / "report"
     overrides = [o for o in tiny_gpt_overrides(text_file, steps=20)
                  if not o.startswith(("experiment=", "logger="))]
-    run_script("sweep.py", "gpt", "--seeds", "0,1", "--out", str(out), "--log-dir",
-               str(tmp_path / "logs"), *overrides, "trainer.val_check_interval=10",
-               "callbacks.text_samples.every_n_steps=10", "logger=none")
+    assert sweep_py("gpt", "--seeds", "0,1", "--out", str(out), "--log-dir",
+                    str(tmp_path / "logs"), *overrides, "trainer.val_check_interval=10",
+                    "callbacks.text_samples.every_n_steps=10", "logger=none") == 0
     summary = json.loads((out / "summary.json").read_text())
     arms = {(r["model.pos_emb"], r["model.attn"]) for r in summary["rows"]}
     assert arms == {("rope", "sdpa"), ("rope", "manual"), ("absolute", "sdpa"),

@@ -18,7 +18,7 @@ def test_gpt_on_gpu(tmp_path, precision):
     import torch
 
     from dl2.nets.transformer import GPT
-    from tests.conftest import compose_cfg
+    from tests.harness import compose_cfg
 
     text = tmp_path / "t.txt"
     text.write_text("the cat sat on the mat. " * 50)

@@ -19,7 +19,7 @@ from dl2.nets.gnn import GAT, GCN, MeanConv, mean_conv_dense
 from dl2.nets.sparse import linear as sparse_linear
 from dl2.nets.sparse import to_csr, transpose_of
 from dl2.pipeline import train
-from tests.conftest import compose_cfg
+from tests.harness import compose_cfg
 
 G1 = [[0, 1, 1, 0, 1], [1, 0, 1, 0, 0], [1, 1, 0, 1, 0], [0, 0, 1, 0, 0], [1, 0, 0, 0, 0]]
 G1_SQUARED = [[3, 1, 1, 1, 0], [1, 2, 1, 1, 1], [1, 1, 3, 0, 1], [1, 1, 0, 1, 0],

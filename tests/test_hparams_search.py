@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
-from tests.conftest import ROOT, run_script
+from tests.harness import ROOT, run_script
 
 pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="pip install -e '.[search]'")
 
@@ -32,6 +32,7 @@ def test_search_spaces_name_real_keys(search):
         assert OmegaConf.select(cfg, key) is not None, f"{search}: {key} is not a config key"
 
 
+@pytest.mark.slow
 def test_gnn_search_runs_trials_and_reports_the_best(tmp_path):
     run_script("train.py", "-m", "experiment=gnn", "data=sbm_graph", "hparams_search=gnn_optuna",
                "hydra.sweeper.n_trials=3", "trainer.max_epochs=3", "logger=none",

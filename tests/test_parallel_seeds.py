@@ -15,7 +15,7 @@ from dl2.pipeline import train
 from dl2.studies.runner import blocks, multirun_size, run
 from dl2.studies.spec import expand, load_study
 from dl2.studies.store import Store
-from tests.conftest import compose_cfg
+from tests.harness import compose_cfg, inprocess_multirun
 
 GRAPH = ["experiment=gnn", "data=sbm_graph", "trainer.max_epochs=30"]
 
@@ -112,7 +112,6 @@ def test_sparse_input_dropout_is_dropout():
 
 def test_the_runner_groups_a_settings_seeds(tmp_path):
     study = load_study("gnn-models")
-    assert study.parallel_seeds
 
     class P:  # what blocks() reads of a planned job
         def __init__(self, job):
@@ -137,21 +136,22 @@ overrides: [data=sbm_graph, trainer.max_epochs=8, logger=none]
 axes:
   - {key: model, values: [gcn, gat]}
   - {key: data.noise, values: [0.0, 0.5]}
-seeds: [0, 1, 2]
+seeds: [0, 1]
 metrics: [test/acc]
 parallel_seeds: true
 """)
     study = load_study(path)
     jobs = expand(study)
     stores = {}
-    for label, parallel in (("groups", True), ("jobs", False)):
+    # the study's own choice (groups), then a process per seed as --one-job-per-seed asks
+    for label, parallel in (("groups", None), ("jobs", False)):
         stores[label] = Store(tmp_path / label / "jobs.jsonl")
         assert run(study, jobs, stores[label], log_dir=tmp_path / f"logs-{label}",
-                   parallel_seeds=parallel) == 0
+                   parallel_seeds=parallel, launch=inprocess_multirun) == 0
     groups, single = stores["groups"].completed(), stores["jobs"].completed()
-    assert len(single) == 12 and set(groups) == set(single)
+    assert len(single) == 8 and set(groups) == set(single)
     for config_hash, record in single.items():
         assert groups[config_hash]["metrics"] == record["metrics"]
         assert groups[config_hash]["best_epoch"] == record["best_epoch"]
-    folders = list((tmp_path / "logs-groups").rglob("seed_2/results.json"))
+    folders = list((tmp_path / "logs-groups").rglob("seed_1/results.json"))
     assert len(folders) == 4, "one group per setting, each with its seeds' folders"

@@ -7,7 +7,7 @@ on the checkpoints those runs leave; `python sweep.py` lines run with --dry-run.
 
 from __future__ import annotations
 
-import importlib.util
+import functools
 import re
 import shlex
 from pathlib import Path
@@ -20,7 +20,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from dl2 import generate
 from dl2.pipeline import evaluate, train
 from dl2.preflight import preflight
-from tests.conftest import ROOT, TINY_BOXES, compose_cfg
+from dl2.studies.spec import study_names
+from dl2.studies.store import Store
+from tests.harness import ROOT, TINY_BOXES, compose_cfg, script
 
 SCRIPTS = re.compile(r"^(?:WANDB_MODE=\w+ )?python (train\.py|eval\.py|sweep\.py|-m dl2\.generate)"
                      r"(?: (.*))?$")
@@ -37,15 +39,23 @@ TINY = {
 }
 
 
-def readme_commands() -> list[tuple[str, list[str]]]:
-    """(script, arguments) of every command line in the README's code blocks."""
-    commands, in_block = [], False
+def code_lines() -> list[str]:
+    """The lines of the README's code blocks (continued lines joined, comments cut)."""
+    out, in_block = [], False
     text = (ROOT / "README.md").read_text().replace("\\\n", " ")  # continued lines joined
     for line in text.splitlines():
         if line.startswith("```"):
             in_block = not in_block
-            continue
-        match = SCRIPTS.match(line.split("  #", 1)[0].strip()) if in_block else None
+        elif in_block:
+            out.append(line.split("  #", 1)[0].strip())
+    return out
+
+
+def readme_commands() -> list[tuple[str, list[str]]]:
+    """(script, arguments) of every command line in the README's code blocks."""
+    commands = []
+    for line in code_lines():
+        match = SCRIPTS.match(line)
         if match:
             args = shlex.split(match.group(2) or "")
             if args != ["..."]:
@@ -85,10 +95,21 @@ def filled(args: list[str], places: dict[str, str]) -> list[str]:
     return out
 
 
-def test_the_readme_has_commands_of_every_kind():
-    kinds = {script for script, _ in COMMANDS}
-    assert kinds == {"train.py", "eval.py", "sweep.py", "-m dl2.generate"}
-    assert len(COMMANDS) > 40
+def test_every_python_command_of_the_readme_is_checked():
+    """No line of a code block that runs dl2 (`python <a project file>`, `python -m dl2...`)
+    escapes the tests below: each is one of the four entry points in a form they parse, and
+    the README shows every entry point."""
+    ours = []
+    for line in code_lines():
+        match = re.match(r"^(?:\w+=\S+ )*python3? (-m dl2\S*|\S+)", line)
+        target = (ROOT / match.group(1)).resolve() if match else None
+        if match and (match.group(1).startswith("-m dl2") or (
+                target.is_file() and ROOT in target.parents)):
+            ours.append(line)
+    unchecked = [line for line in ours if not SCRIPTS.match(line)]
+    assert unchecked == [], "README commands no test runs"
+    assert {script for script, _ in COMMANDS} == {"train.py", "eval.py", "sweep.py",
+                                                  "-m dl2.generate"}
 
 
 def test_every_train_eval_and_generate_command_runs(tmp_path):
@@ -131,16 +152,30 @@ def test_every_train_eval_and_generate_command_runs(tmp_path):
         assert len(texts) == cfg.num_samples and texts[0].startswith(cfg.prompt)
 
 
-def sweep_cli():
-    spec = importlib.util.spec_from_file_location("sweep_cli", ROOT / "sweep.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
-    return cli
+@functools.cache
+def committed_hashes() -> frozenset[str]:
+    """Config hashes of every job stored in reports/."""
+    return frozenset(h for name in study_names() for h in Store.of(name).completed())
 
 
 @pytest.mark.parametrize("args", lines("sweep.py"),
                          ids=lambda a: " ".join(a)[:60])
 def test_every_sweep_command_runs_dry(args, tmp_path, capsys):
+    """Each `sweep.py` line as a dry run, its results and job folders read from an empty
+    folder of the test's: a job is listed as done exactly when reports/ holds its result (and
+    no --force asks to rerun it), and
+    each study lists as many jobs as its header counts."""
     dry = args if "--dry-run" in args else [*args, "--dry-run"]
-    assert sweep_cli().main(dry) == 0
-    assert "jobs done" in capsys.readouterr().out
+    if "--out" not in dry and dry[0] != "list":
+        dry = [*dry, "--out", str(tmp_path / "out"), "--log-dir", str(tmp_path / "logs")]
+    assert script("sweep").main(dry) == 0
+    out = capsys.readouterr().out
+    headers = re.findall(r"^([\w-]+): (\d+)/(\d+) jobs done$", out, flags=re.M)
+    assert headers, out
+    jobs = re.findall(r"^  (done|to run|resume) +([0-9a-f]{16})  ", out, flags=re.M)
+    assert len(jobs) == sum(int(total) for _, _, total in headers)
+    assert sum(state == "done" for state, _ in jobs) == sum(int(d) for _, d, _ in headers)
+    for state, config_hash in jobs:  # --force reruns what is stored
+        stored = config_hash in committed_hashes() and "--force" not in args
+        assert (state == "done") == stored, (state, config_hash)
+    assert not list(tmp_path.rglob("*.json*")), "a dry run writes nothing"

@@ -28,7 +28,7 @@ from dl2.studies.aggregate import tidy
 from dl2.studies.runner import hashes
 from dl2.studies.spec import expand, load_study
 from dl2.studies.store import record
-from tests.conftest import ROOT, TINY_BOXES, compose_cfg, run_script
+from tests.harness import ROOT, TINY_BOXES, compose_cfg, generate_py, run_script, train_py
 
 SHUFFLED = ["data.n_train=200", "data.n_val=60", "data.n_test=60", "data.batch_size=50",
             "data.shuffle=true", "logger=none"]
@@ -65,15 +65,16 @@ def finished_run(tmp_path):
 
 # --- security ------------------------------------------------------------------------------
 
-def test_generate_refuses_a_checkpoint_that_carries_code(tmp_path):
+def test_generate_refuses_a_checkpoint_that_carries_code(tmp_path, capsys):
     marker = tmp_path / "ran"
     evil = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "dl2": Payload(marker)}, evil)
     with pytest.raises(ConfigValueError, match="weights_only"):
         load_gpt(evil)
-    proc = run_script("-m", "dl2.generate", f"ckpt_path={evil}", check=False)
-    assert proc.returncode != 0 and "posix.system" in proc.stderr
-    assert "Traceback" not in proc.stderr, "a one-line message, not a traceback"
+    assert generate_py(f"ckpt_path={evil}") == 1
+    err = capsys.readouterr().err
+    assert "posix.system" in err
+    assert "Traceback" not in err, "a one-line message, not a traceback"
     assert not marker.exists()
 
 
@@ -97,7 +98,7 @@ def test_resume_never_unpickles_the_best_path_a_checkpoint_names(tmp_path, finis
     assert not marker.exists()
 
 
-def test_truncated_or_foreign_checkpoints_fail_naming_the_file(tmp_path, finished_run):
+def test_truncated_or_foreign_checkpoints_fail_naming_the_file(tmp_path, finished_run, capsys):
     cfg, _ = finished_run
     last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     truncated = tmp_path / "truncated.ckpt"
@@ -113,9 +114,9 @@ def test_truncated_or_foreign_checkpoints_fail_naming_the_file(tmp_path, finishe
             train(job)
         assert info.value.key == "ckpt_path" and str(bad) in str(info.value)
         assert not (Path(job.paths.output_dir) / "checkpoints").exists()
-    proc = run_script("-m", "dl2.generate", f"ckpt_path={truncated}", check=False)
-    assert proc.returncode != 0 and str(truncated) in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert generate_py(f"ckpt_path={truncated}") == 1
+    err = capsys.readouterr().err
+    assert str(truncated) in err and "Traceback" not in err
 
 
 # --- resume --------------------------------------------------------------------------------
@@ -210,6 +211,7 @@ def test_resume_whose_best_checkpoint_is_gone_stops_with_a_message(tmp_path):
 
 # --- statuses and exit codes ---------------------------------------------------------------
 
+@pytest.mark.slow
 def test_sigterm_exits_143_as_interrupted_and_the_run_resumes(tmp_path):
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     out = tmp_path / "run"
@@ -275,11 +277,11 @@ def test_a_diverged_run_stops_as_diverged_with_valid_json(tiny_cfg, lr, rule):
         "a diverged job is never averaged in"
 
 
-def test_diverged_train_py_exits_nonzero_with_one_line(tmp_path):
-    proc = run_script("train.py", *TINY_BOXES, "logger=none", "model.task.optimizer.lr=1e30",
-                      f"hydra.run.dir={tmp_path / 'run'}", check=False)
-    assert proc.returncode == 1
-    assert "training diverged at step" in proc.stderr and "Traceback" not in proc.stderr
+def test_diverged_train_py_exits_nonzero_with_one_line(tmp_path, capsys):
+    assert train_py(*TINY_BOXES, "logger=none", "model.task.optimizer.lr=1e30",
+                    f"hydra.run.dir={tmp_path / 'run'}") == 1
+    err = capsys.readouterr().err
+    assert "training diverged at step" in err and "Traceback" not in err
 
 
 def test_gpt_with_a_huge_lr_diverges_before_sampling(tmp_path):
@@ -318,6 +320,7 @@ def _limit_file_size(limit: int):
     return apply
 
 
+@pytest.mark.slow
 def test_a_full_disk_fails_the_run_at_its_first_checkpoint(tmp_path):
     """RLIMIT_FSIZE makes every write past 12 kB fail, as a full disk does: checkpoints (about
     50 kB) cannot be written, results.json (a few kB) can."""
@@ -357,11 +360,11 @@ def test_wrong_types_fail_while_composing(tmp_path, override, key):
         compose_cfg(tmp_path, [override])
 
 
-def test_train_py_wrong_type_is_one_message(tmp_path):
-    proc = run_script("train.py", "seed=1.5", "logger=none", f"hydra.run.dir={tmp_path / 'run'}",
-                      check=False)
-    assert proc.returncode != 0 and "seed" in proc.stderr and "1.5" in proc.stderr
-    assert "Traceback" not in proc.stderr and not (tmp_path / "run" / "checkpoints").exists()
+def test_train_py_wrong_type_is_one_message(tmp_path, capsys):
+    assert train_py("seed=1.5", "logger=none", f"hydra.run.dir={tmp_path / 'run'}") == 1
+    err = capsys.readouterr().err
+    assert "seed" in err and "1.5" in err
+    assert "Traceback" not in err and not (tmp_path / "run" / "checkpoints").exists()
 
 
 def test_unwritable_output_folder_fails_naming_it(tmp_path):
@@ -376,10 +379,10 @@ def test_unwritable_output_folder_fails_naming_it(tmp_path):
 @pytest.mark.parametrize(("override", "key"), [("greedy=maybe", "greedy"),
                                                ("length=1000000000", "length"),
                                                ("length=abc", "length")])
-def test_generate_checks_its_values_before_loading(tmp_path, override, key):
-    proc = run_script("-m", "dl2.generate", f"ckpt_path={tmp_path / 'none.ckpt'}", override,
-                      check=False)
-    assert proc.returncode != 0 and key in proc.stderr and "Traceback" not in proc.stderr
+def test_generate_checks_its_values_before_loading(tmp_path, override, key, capsys):
+    assert generate_py(f"ckpt_path={tmp_path / 'none.ckpt'}", override) == 1
+    err = capsys.readouterr().err
+    assert key in err and "Traceback" not in err
 
 
 def test_interrupted_and_diverged_jobs_are_to_run_in_reports(tmp_path):

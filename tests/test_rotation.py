@@ -2,10 +2,8 @@
 rotations, bad input, a tiny run with one accuracy per angle; and the ViT."""
 
 import json
-import pickle
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from torchvision.transforms.v2 import functional as TF
@@ -14,34 +12,7 @@ from dl2.data.cifar import CIFAR10DataModule, ImageSet, RotateBatch, angle_name,
 from dl2.errors import ConfigValueError
 from dl2.nets.vit import ViT
 from dl2.pipeline import train
-from tests.conftest import TINY_BOXES, compose_cfg
-
-PER_CLASS = 2
-
-
-def write_cifar(root: Path) -> Path:
-    """A cifar-10-batches-py folder in the real pickle format: 5 train batches and a test batch
-    of PER_CLASS images per class each."""
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    for name in names:
-        labels = [c for c in range(10) for _ in range(PER_CLASS)]
-        data = rng.integers(0, 256, (len(labels), 3072), dtype=np.uint8)
-        with open(folder / name, "wb") as f:
-            pickle.dump({"batch_label": name, "labels": labels, "data": data,
-                         "filenames": [f"{i}.png" for i in range(len(labels))]}, f)
-    with open(folder / "batches.meta", "wb") as f:
-        pickle.dump({"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog",
-                                     "frog", "horse", "ship", "truck"], "num_vis": 3072}, f)
-    return folder
-
-
-@pytest.fixture
-def cifar_root(tmp_path):
-    write_cifar(tmp_path / "cifar")
-    return tmp_path / "cifar"
+from tests.harness import TINY_BOXES, compose_cfg, run_script, sweep_py, write_cifar
 
 
 def test_local_copy_loads_with_verification_off(cifar_root):
@@ -94,12 +65,14 @@ def test_offline_without_a_local_copy_says_where_to_put_one(tmp_path, monkeypatc
     assert "cifar-10-batches-py/" in message and "data.download=false" in message
 
 
-def test_missing_folder_and_corrupt_file(tmp_path, cifar_root):
+def test_missing_folder_and_corrupt_file(tmp_path):
     with pytest.raises(ConfigValueError, match="download=false"):
         CIFAR10DataModule(data_dir=str(tmp_path / "none"), download=False).setup()
-    (cifar_root / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"not a pickle")
+    write_cifar(tmp_path / "own")  # damaged below: not the shared copy
+    (tmp_path / "own" / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"not a pickle")
     with pytest.raises(ConfigValueError, match="corrupt"):
-        CIFAR10DataModule(data_dir=str(cifar_root), download=False, verify=False).setup()
+        CIFAR10DataModule(data_dir=str(tmp_path / "own"), download=False,
+                          verify=False).setup()
 
 
 @pytest.mark.parametrize(("kwargs", "key"), [({"angles": []}, "angles"),
@@ -171,17 +144,20 @@ def test_vit_learns_the_box_task(tmp_path):
     assert metrics["train/acc"] > 0.9, metrics
 
 
-def test_sweep_rotation_tiny(tmp_path, cifar_root):
-    """Two jobs at a time (joblib's process pool), each with a DataLoader worker, as
-    `--jobs 2` runs the CIFAR studies."""
-    from tests.conftest import run_script
-
+@pytest.mark.parametrize("launch", ["in-process", pytest.param("joblib", marks=pytest.mark.slow)])
+def test_sweep_rotation_tiny(tmp_path, cifar_root, launch):
+    """The study on tiny data: its jobs trained in this process, or two at a time in joblib's
+    process pool, each with a DataLoader worker, as `--jobs 2` runs the CIFAR studies."""
     out = tmp_path / "report"
-    run_script("sweep.py", "rotation-cnn", "--seeds", "0,1", "--jobs", "2", "--out", str(out),
-               "--log-dir", str(tmp_path / "logs"), f"data.data_dir={cifar_root}",
-               "data.download=false", "data.verify=false", "data.val_size=20",
-               "data.num_workers=1", "data.angles=[0,90,180]", "trainer.max_epochs=1",
-               "logger=csv")
+    args = ["rotation-cnn", "--seeds", "0,1", "--out", str(out), "--log-dir",
+            str(tmp_path / "logs")]
+    overrides = [f"data.data_dir={cifar_root}", "data.download=false", "data.verify=false",
+                 "data.val_size=20", "data.angles=[0,90,180]", "trainer.max_epochs=1",
+                 "logger=csv"]
+    if launch == "joblib":
+        run_script("sweep.py", *args, "--jobs", "2", *overrides, "data.num_workers=1")
+    else:
+        assert sweep_py(*args, "--jobs", "1", *overrides, "data.num_workers=0") == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["jobs_completed"] == 4
     rows = {(r["data.augment"], r["metric"]): r for r in summary["rows"]}

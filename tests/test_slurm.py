@@ -17,7 +17,7 @@ import pytest
 from dl2.studies.runner import hashes, run
 from dl2.studies.spec import expand, load_study
 from dl2.studies.store import Store
-from tests.conftest import ROOT, TINY_BOXES, run_script
+from tests.harness import ROOT, TINY_BOXES, run_script
 
 
 def cluster_up() -> str | None:
@@ -33,7 +33,8 @@ def cluster_up() -> str | None:
     return None
 
 
-pytestmark = [pytest.mark.slurm,
+# a job queued behind others, then requeued, may take longer than the suite's 300 s limit
+pytestmark = [pytest.mark.slurm, pytest.mark.timeout(1800),
               pytest.mark.skipif(cluster_up() is not None, reason=str(cluster_up()))]
 
 # a CPU-only node: one CPU and 1 GB a job, the partition the local cluster has

@@ -15,7 +15,16 @@ from dl2.studies.results import collect
 from dl2.studies.runner import blocks, hashes, run
 from dl2.studies.spec import expand, load_study, study_names
 from dl2.studies.store import REPORTS, Store, record
-from tests.conftest import ROOT, TINY_BOXES, compose_cfg, run_script
+from tests.harness import (
+    ROOT,
+    TINY_BOXES,
+    compose_cfg,
+    inprocess_multirun,
+    run_script,
+    script,
+    sweep_py,
+    train_py,
+)
 
 TINY_ARGS = ["--seeds", "0,1", "--nets", "net1", "--conv-types", "valid,fconv", *TINY_BOXES,
              "trainer.max_epochs=1", "logger=none"]
@@ -34,11 +43,21 @@ def parse_table(report: str, heading: str) -> list[list[str]]:
 
 def test_every_study_file_loads_and_lists_its_jobs():
     names = study_names()
-    assert {"padding-reference", "padding-independent", "gnn-models", "gnn-noise"} <= set(names)
+    # the report's studies and their sizes: nets x conv types, models, models x noise levels
+    sizes = {"padding-reference": 120, "padding-independent": 120, "gnn-models": 30,
+             "gnn-noise": 150, "rotation-cnn": 6, "gpt": 12}
     for name in names:
         study = load_study(name)
-        sizes = [len(axis.values) for axis in study.axes]
-        assert len(expand(study)) == math.prod(sizes) * len(study.seeds)
+        jobs = expand(study)
+        assert len({j.overrides for j in jobs}) == len(jobs), f"{name}: a job twice"
+        assert {j.seed for j in jobs} == set(study.seeds), name
+        for job in jobs:
+            assert job.overrides[0] == f"experiment={study.experiment}"
+            assert sum(o.startswith("seed=") for o in job.overrides) == 1
+            assert [k for k, _ in job.values] == [a.key for a in study.axes]
+        if name in sizes:
+            assert len(jobs) == sizes[name], name
+    assert set(sizes) <= set(names)
     with pytest.raises(ValueError, match="padding-reference"):
         load_study("no-such-study")
 
@@ -87,28 +106,38 @@ def test_missing_jobs_run_as_few_multiruns_as_their_shape_allows():
                for part in parts) == 11
 
 
-def test_run_twice_runs_the_missing_jobs_only(tmp_path):
+def test_run_twice_runs_the_missing_jobs_only(tmp_path, capsys):
+    """The first run is `python sweep.py` in a process of its own, as users type it, with its
+    real `train.py -m`; the others train in this process."""
     out, logs = tmp_path / "out", tmp_path / "logs"
     common = ["--out", str(out), "--log-dir", str(logs)]
-    first = run_script("sweep.py", "padding-reference", *TINY_ARGS, *common)
+    first = run_script("sweep.py", "padding-reference", *TINY_ARGS, *common, "--jobs", "1")
     assert "0/4 done; multirun 1/1" in first.stderr
     assert "4/4 jobs of this multirun ended (0/4 of the study done before it)" in first.stderr, \
         "a progress line per ended job"
+    assert "4 completed jobs" in first.stderr
     assert len(Store(out / "jobs.jsonl").completed()) == 4
-    again = run_script("sweep.py", "padding-reference", *TINY_ARGS, *common)
-    assert "multirun" not in again.stderr and "4 completed jobs" in again.stderr
+    assert sweep_py("padding-reference", *TINY_ARGS, *common) == 0
+    again = capsys.readouterr().err
+    assert "multirun" not in again and "4 completed jobs" in again
     # a runner killed in the middle: its finished jobs are in their folders, not in the store
     (out / "jobs.jsonl").unlink()
     killed = sorted(logs.rglob("results.json"))[0]
+    lost = json.loads(killed.read_text())
     killed.unlink()
-    dry = run_script("sweep.py", "padding-reference", *TINY_ARGS, *common, "--dry-run")
+    assert sweep_py("padding-reference", *TINY_ARGS, *common, "--dry-run") == 0
+    dry = capsys.readouterr().out
     # its folder has a last.ckpt and no results.json: it resumes from there (here: at its end)
-    assert "3/4 jobs done" in dry.stdout and dry.stdout.count("resume ") == 1
-    assert "(0% of its training left)" in dry.stdout
+    assert "3/4 jobs done" in dry and dry.count("resume ") == 1
+    assert "(0% of its training left)" in dry
     assert not (out / "jobs.jsonl").exists(), "a dry run stores nothing"
-    assert "estimated ~" in dry.stdout
-    resumed = run_script("sweep.py", "padding-reference", *TINY_ARGS, *common)
-    assert "3/4 done; multirun 1/1" in resumed.stderr
+    assert "estimated ~" in dry
+    assert sweep_py("padding-reference", *TINY_ARGS, *common, "--jobs", "1") == 0
+    assert "3/4 done; multirun 1/1" in capsys.readouterr().err
+    # the job run again in this process scores as it did in train.py -m's (same threads)
+    rerun = Store(out / "jobs.jsonl").completed()[lost["config_hash"]]
+    assert {k: v for k, v in rerun["metrics"].items() if not k.startswith("train/")} == {
+        k: v for k, v in lost["metrics"].items() if not k.startswith("train/")}
     report = (out / "report.md").read_text()
     rows = parse_table(report, "### net = net1")
     assert rows[0][:2] == ["conv type", "val/acc"] and [r[0] for r in rows[2:]] == ["valid",
@@ -117,19 +146,19 @@ def test_run_twice_runs_the_missing_jobs_only(tmp_path):
     assert "trainer.max_epochs=1" in report, "the report names the overrides every job had"
 
 
-def test_a_job_killed_mid_training_resumes_from_its_last_checkpoint(tmp_path):
+def test_a_job_killed_mid_training_resumes_from_its_last_checkpoint(tmp_path, capsys):
     """The runner finds a killed job's folder (no results.json) by the hash of its overrides
     and continues it from last.ckpt: the stored result is the straight run's."""
     extra = [*TINY_BOXES, "data.shuffle=true", "logger=none", "trainer.max_epochs=4"]
     full = ["--seeds", "0", "--nets", "net1", "--conv-types", "fconv", *extra]
     (job,) = expand(load_study("padding-reference"), extra, [0],
                     {"model": ["net1"], "model.conv_type": ["fconv"]})
-    run_script("train.py", *job.overrides, f"hydra.run.dir={tmp_path / 'straight'}")
+    assert train_py(*job.overrides, f"hydra.run.dir={tmp_path / 'straight'}") == 0
     a = json.loads((tmp_path / "straight" / "results.json").read_text())
     # a job stopped after epoch 2 of 4: its folder as the runner's multirun left it
     logs = tmp_path / "logs"
     killed = logs / "studies" / "padding-reference" / "sweeps" / "x_jobs" / "0_model=net1,seed=0"
-    run_script("train.py", *job.overrides, "trainer.max_epochs=2", f"hydra.run.dir='{killed}'")
+    assert train_py(*job.overrides, "trainer.max_epochs=2", f"hydra.run.dir='{killed}'") == 0
     (killed / "results.json").unlink()
     hydra_overrides = killed / ".hydra" / "overrides.yaml"
     hydra_overrides.write_text(hydra_overrides.read_text().replace("trainer.max_epochs=2",
@@ -138,11 +167,14 @@ def test_a_job_killed_mid_training_resumes_from_its_last_checkpoint(tmp_path):
     assert hydra_config.read_text().count("max_epochs: 2") == 1
     hydra_config.write_text(hydra_config.read_text().replace("max_epochs: 2", "max_epochs: 4"))
     common = ["--out", str(tmp_path / "out"), "--log-dir", str(logs)]
-    dry = run_script("sweep.py", "padding-reference", *full, *common, "--dry-run")
-    assert "resume " in dry.stdout and "to run " not in dry.stdout
-    assert "(50% of its training left)" in dry.stdout, "2 of its 4 epochs done"
-    resumed = run_script("sweep.py", "padding-reference", *full, *common)
-    assert "ckpt_path=" in resumed.stderr and "0_model=net1,seed=0" in resumed.stderr
+    capsys.readouterr()
+    assert sweep_py("padding-reference", *full, *common, "--dry-run") == 0
+    dry = capsys.readouterr().out
+    assert "resume " in dry and "to run " not in dry
+    assert "(50% of its training left)" in dry, "2 of its 4 epochs done"
+    assert sweep_py("padding-reference", *full, *common) == 0
+    resumed = capsys.readouterr().err
+    assert "ckpt_path=" in resumed and "0_model=net1,seed=0" in resumed
     (b,) = Store(tmp_path / "out" / "jobs.jsonl").completed().values()
     assert a["config_hash"] == b["config_hash"]
     assert (a["metrics"], a["best_epoch"], a["epochs_run"]) == (b["metrics"], b["best_epoch"],
@@ -152,13 +184,13 @@ def test_a_job_killed_mid_training_resumes_from_its_last_checkpoint(tmp_path):
                                                              "last.ckpt")
 
 
-def test_bad_study_arguments(tmp_path):
-    proc = run_script("sweep.py", "padding-reference", "--nets", "net7", "--dry-run",
-                      "--out", str(tmp_path / "out"), check=False)
-    assert proc.returncode != 0 and "net7" in proc.stderr and "net1" in proc.stderr
-    proc = run_script("sweep.py", "padding-reference", "--seeds", "a,b", "--dry-run",
-                      check=False)
-    assert proc.returncode != 0 and "--seeds" in proc.stderr
+def test_bad_study_arguments(tmp_path, capsys):
+    assert sweep_py("padding-reference", "--nets", "net7", "--dry-run",
+                    "--out", str(tmp_path / "out")) != 0
+    err = capsys.readouterr().err
+    assert "net7" in err and "net1" in err
+    assert sweep_py("padding-reference", "--seeds", "a,b", "--dry-run") != 0
+    assert "--seeds" in capsys.readouterr().err
 
 
 def fake(config_hash, setting, seed, acc, finished, lr="1.0", status="completed"):
@@ -219,9 +251,11 @@ table: {rows: [model], columns: data.noise}
 plot: {x: data.noise, metric: test/acc, lines: [model], x_scale: 100}
 """)
     study = load_study(path)
+    assert not study.parallel_seeds, "a job per seed unless the study says otherwise"
     jobs = expand(study)
     store = Store(tmp_path / "out" / "jobs.jsonl")
-    assert run(study, jobs, store, log_dir=tmp_path / "logs") == 0
+    assert run(study, jobs, store, log_dir=tmp_path / "logs", launch=inprocess_multirun) == 0
+    assert not list((tmp_path / "logs").rglob("seed_*")), "no seed groups"
     payload = write_report(study, store, tmp_path / "out", jobs, hashes(jobs))
     assert payload["jobs_completed"] == 8 and not payload["left_out"]
     report = (tmp_path / "out" / "report.md").read_text()
@@ -233,11 +267,10 @@ plot: {x: data.noise, metric: test/acc, lines: [model], x_scale: 100}
     assert len(lines) == 1 + 8
 
 
-def test_report_from_any_folder_lists_failed_and_unfinished_jobs(tmp_path):
+def test_report_from_any_folder_lists_failed_and_unfinished_jobs(tmp_path, capsys):
     sweep = tmp_path / "sweep"
-    proc = run_script("train.py", "-m", "model.pad_size=1,3", *TINY_BOXES, "logger=wandb",
-                      f"hydra.sweep.dir={sweep}", check=False)
-    assert proc.returncode != 0, "a failed job makes the multirun fail"
+    assert train_py("-m", "model.pad_size=1,3", *TINY_BOXES, "logger=wandb",
+                    f"hydra.sweep.dir={sweep}") != 0, "a failed job makes the multirun fail"
     jobs = {j.results["config"]["model"]["pad_size"]: j for j in collect(sweep)}
     assert jobs[1].status == "completed" and jobs[3].status == "failed"
     group = jobs[1].results["config"]["logger"]["wandb"]["group"]
@@ -249,9 +282,10 @@ def test_report_from_any_folder_lists_failed_and_unfinished_jobs(tmp_path):
     (unfinished / "config.yaml").write_text("seed: 0\n")
     (unfinished / "overrides.yaml").write_text("- seed=0\n")
     out = tmp_path / "report"
-    run_script("sweep.py", "report", str(sweep), "--study", "padding-independent", "--out",
-               str(out))
+    assert sweep_py("report", str(sweep), "--study", "padding-independent", "--out",
+                    str(out)) == 0
     report = (out / "report.md").read_text()
+    assert report in capsys.readouterr().out, "the report is printed too"
     left = report.split("## Jobs left out of the tables", 1)[1]
     assert "| failed |" in left and "model.pad_size=3" in left and "| missing |" in left
     summary = json.loads((out / "summary.json").read_text())
@@ -259,12 +293,11 @@ def test_report_from_any_folder_lists_failed_and_unfinished_jobs(tmp_path):
     assert record(jobs[1].results)["config_hash"] == jobs[1].results["config_hash"]
 
 
-def test_report_on_a_folder_without_jobs_fails(tmp_path):
-    proc = run_script("sweep.py", "report", str(tmp_path / "nope"), "--study",
-                      "padding-reference", check=False)
-    assert proc.returncode != 0 and "does not exist" in proc.stderr
-    proc = run_script("sweep.py", "report", str(tmp_path), check=False)
-    assert proc.returncode != 0 and "--study" in proc.stderr
+def test_report_on_a_folder_without_jobs_fails(tmp_path, capsys):
+    assert sweep_py("report", str(tmp_path / "nope"), "--study", "padding-reference") != 0
+    assert "does not exist" in capsys.readouterr().err
+    assert sweep_py("report", str(tmp_path)) != 0
+    assert "--study" in capsys.readouterr().err
 
 
 def test_job_dirname_stays_short_and_unique():
@@ -336,11 +369,6 @@ def test_cost_counts_overlapping_jobs_once_and_shared_jobs_in_one_study():
                                   *[[name, "--help"] for name in study_names()]])
 def test_every_help_page_prints(args, capsys):
     """argparse formats help strings with %: a stray % in one crashes --help."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("sweep_cli", ROOT / "sweep.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
     with pytest.raises(SystemExit) as done:
-        cli.main(args)
+        script("sweep").main(args)
     assert done.value.code == 0 and "usage:" in capsys.readouterr().out

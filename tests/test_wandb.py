@@ -49,7 +49,7 @@ def test_a_sweeps_stamp_is_in_the_group(tiny_cfg, monkeypatch):
 def test_sweep_stamp_is_the_multirun_folder(tmp_path):
     from hydra.core.hydra_config import HydraConfig
 
-    from tests.conftest import compose_cfg
+    from tests.harness import compose_cfg
 
     compose_cfg(tmp_path, ["hydra.mode=MULTIRUN", "hydra.sweep.dir=/x/2026-01-02_03-04-05"])
     assert HydraConfig.get().sweep.dir == "/x/2026-01-02_03-04-05"

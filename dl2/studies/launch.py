@@ -1,4 +1,6 @@
-"""Launch a Hydra multirun of train.py in a fresh process and return its sweep folder."""
+"""Launch a Hydra multirun of train.py in a fresh process: what the study runner does with a
+block of jobs, unless it is given another `Launch` (tests train the jobs in their own
+process)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -15,6 +18,14 @@ def sweep_dir(log_dir: Path, task: str, label: str) -> Path:
     """logs/<task>/sweeps/<date>_<time.us>_<label>: unique even for two sweeps in one second."""
     stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
     return log_dir / task / "sweeps" / f"{stamp}_{label}"
+
+
+class Launch(Protocol):
+    """Runs `train.py -m <overrides>` with its jobs under `sweep_folder`; returns the exit code
+    and calls `progress(n)` as the count of finished jobs grows."""
+
+    def __call__(self, overrides: list[str], sweep_folder: Path,
+                 progress: Callable[[int], None] | None = None) -> int: ...
 
 
 def multirun(overrides: list[str], sweep_folder: Path,

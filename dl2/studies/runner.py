@@ -14,14 +14,14 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from dl2.attempts import job_seconds
 from dl2.checkpoints import fraction_trained, read_checkpoint
 from dl2.errors import ConfigValueError
-from dl2.identity import is_plumbing, job_hashes, override_key
+from dl2.identity import config_hash_of, is_plumbing, override_key
 from dl2.io import RESULTS_FILE
-from dl2.studies.launch import multirun, sweep_dir
+from dl2.studies.launch import Launch, multirun, sweep_dir
 from dl2.studies.parallel import Slots
 from dl2.studies.results import Job
 from dl2.studies.spec import PlannedJob, Study
@@ -45,24 +45,29 @@ def setting_of(job: PlannedJob) -> tuple[str, ...]:
     return tuple(o for o in job.overrides if not o.startswith("seed="))
 
 
+# composed configs by setting (a job's overrides without its seed), for this process: conf/
+# does not change while it runs, and `sweep.py all` or a test run composes many settings twice
+_COMPOSED: dict[tuple[str, ...], DictConfig] = {}
+
+
 def hashes(jobs: list[PlannedJob]) -> list[str]:
     """Each job's config hash, from the real composed config (without running anything). One
-    composition per setting: the seed is then set in it, and interpolations of the seed
-    (`data.noise_seed: ${seed}`) follow when the hash resolves them."""
-    configs = {}
-    out = []
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            for job in jobs:
-                setting = setting_of(job)
-                if setting not in configs:
-                    configs[setting] = compose("train", overrides=list(setting))
-                cfg = configs[setting]
-                cfg.seed = job.seed
-                out.append(job_hashes(cfg)["config_hash"])
-    finally:
+    composition per setting (and per process): the seed is then set in it, and interpolations
+    of the seed (`data.noise_seed: ${seed}`) follow when the hash resolves them."""
+    missing = list(dict.fromkeys(setting_of(j) for j in jobs if setting_of(j) not in _COMPOSED))
+    if missing:
         GlobalHydra.instance().clear()
+        try:
+            with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+                for setting in missing:
+                    _COMPOSED[setting] = compose("train", overrides=list(setting))
+        finally:
+            GlobalHydra.instance().clear()
+    out = []
+    for job in jobs:
+        cfg = _COMPOSED[setting_of(job)]
+        cfg.seed = job.seed
+        out.append(config_hash_of(cfg))
     return out
 
 
@@ -342,14 +347,15 @@ def with_slots(overrides: list[str], slot: Slots | None) -> list[str]:
 def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
         log_dir: Path = LOGS,
         job_hashes: list[str] | None = None, slot: Slots | None = None,
-        parallel_seeds: bool | None = None) -> int:
+        parallel_seeds: bool | None = None, launch: Launch = multirun) -> int:
     """Run what is missing of `jobs`, keeping results in `store`; returns the first non-zero
     multirun exit code (0 if all ran). Each multirun's results are stored as soon as it ends,
     and a killed runner loses only the jobs that were running: the next run picks up the
     finished ones from their folders. `slot` says how many jobs run at once, with how many
     threads each (None: as the overrides say). `parallel_seeds` (default: the study's) runs
     a setting's seeds in one process. A job stopped in the middle of training (interrupted, or
-    killed with the runner) resumes from its last checkpoint, exactly where it stopped."""
+    killed with the runner) resumes from its last checkpoint, exactly where it stopped.
+    `launch` runs each multirun (a `train.py -m` process by default)."""
     parallel = study.parallel_seeds if parallel_seeds is None else parallel_seeds
     job_hashes = job_hashes if job_hashes is not None else hashes(jobs)
     wanted = set(job_hashes)
@@ -374,7 +380,7 @@ def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
               f"{i}/{len(parts)}: {' '.join(overrides[1:])}{eta}", file=sys.stderr, flush=True)
         before = len(planned) - len(todo)
         tracker = progress_line(study.name, len(planned), before, multirun_size(overrides))
-        result = multirun(with_slots(overrides, slot),
+        result = launch(with_slots(overrides, slot),
                           sweep_dir(log_dir / "studies", study.name, "jobs"), progress=tracker)
         code = code or result
         refresh(study, store, wanted, log_dir)
