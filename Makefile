@@ -39,8 +39,9 @@ test-slurm: $(STAMP) ## bring up a one-node SLURM here (root: installs slurm-wlm
 test-gpu: $(STAMP) ## run the GPU tests
 	$(PYTHON) -m pytest -m gpu
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff, and the architecture's import contracts (import-linter, pyproject.toml)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 format: $(STAMP) ## ruff fix + format
 	$(BIN)/ruff check --fix .

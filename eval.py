@@ -8,23 +8,19 @@ logs/<task>/evals/<time>/.
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
-os.environ.setdefault("DL2_ROOT", str(Path(__file__).resolve().parent))
+import hydra
+from omegaconf import DictConfig
 
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
-
-import dl2  # noqa: E402,F401  (registers the config resolvers)
-from dl2.run_overrides import with_training_overrides  # noqa: E402
+import dl2  # noqa: F401  (registers the config resolvers)
+from dl2.config.overrides import with_training_overrides
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 def main(cfg: DictConfig) -> float | None:
     """Validate and test `ckpt_path`; return the metric named by `optimized_metric`."""
-    from dl2.pipeline import evaluate, sweeper_value
+    from dl2.run.job import evaluate, sweeper_value
 
     return sweeper_value(cfg, evaluate(cfg))
 

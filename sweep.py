@@ -12,21 +12,17 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
-os.environ.setdefault("DL2_ROOT", str(ROOT))
-
-from dl2.errors import ConfigValueError  # noqa: E402
-from dl2.identity import digest, is_plumbing  # noqa: E402
-from dl2.studies.aggregate import README_BLOCK, update_readme, write_report  # noqa: E402
-from dl2.studies.cost import README_NAME, cost_block, study_cost  # noqa: E402
-from dl2.studies.launch import Launch, multirun  # noqa: E402
-from dl2.studies.parallel import available_cores, slots  # noqa: E402
-from dl2.studies.results import collect  # noqa: E402
-from dl2.studies.runner import (  # noqa: E402
+from dl2.config.identity import digest, is_plumbing
+from dl2.errors import ConfigValueError
+from dl2.paths import LOGS, PACKAGE_ROOT
+from dl2.studies.aggregate import README_BLOCK, update_readme, write_report
+from dl2.studies.cost import README_NAME, cost_block, study_cost
+from dl2.studies.launch import Launch, multirun
+from dl2.studies.results import collect
+from dl2.studies.runner import (
     describe,
     hashes,
     measured_times,
@@ -37,8 +33,9 @@ from dl2.studies.runner import (  # noqa: E402
     still_to_train,
     time_left,
 )
-from dl2.studies.spec import Study, expand, load_study, study_names  # noqa: E402
-from dl2.studies.store import REPORTS, Store, ingest  # noqa: E402
+from dl2.studies.slots import available_cores, slots
+from dl2.studies.spec import Study, expand, load_study, study_names
+from dl2.studies.store import REPORTS, Store, ingest
 
 
 def main(argv: list[str] | None = None, launch: Launch = multirun) -> int:
@@ -105,7 +102,7 @@ def study_parser(study: Study | None) -> argparse.ArgumentParser:
                         help="run nothing: rebuild the report(s) from the stored results")
     parser.add_argument("--out", help="results and report folder (default reports/<study>; "
                         "with extra overrides logs/studies/<study>/<their hash>)")
-    parser.add_argument("--log-dir", default=str(ROOT / "logs"),
+    parser.add_argument("--log-dir", default=str(LOGS),
                         help="where the jobs' folders go (logs/studies/<study>/...)")
     parser.add_argument("overrides", nargs="*", help="extra train.py overrides for every job "
                         "(they make new settings, kept apart from the study's own results)")
@@ -144,7 +141,7 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
         out = Path(args.out) if args.out else default_out(one, args.overrides)
         slot = slots(cores, one.cores_per_job, args.jobs)
         if args.dry_run:
-            planned = pending(one, jobs, Store(out / "jobs.jsonl", readonly=True), job_hashes,
+            planned = pending(one, jobs, Store.at(out, readonly=True), job_hashes,
                               args.force, Path(args.log_dir))  # a dry run writes nothing
             times = measured_times(one)
             parallel = one.parallel_seeds and not args.one_job_per_seed
@@ -159,16 +156,16 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
                 print(f"  its {len(timed)} timed done jobs took {spent(planned) / 3600:.2f} h "
                       "of job time")
         elif not args.offline:
-            code = code or run(one, jobs, Store(out / "jobs.jsonl"), args.force,
+            code = code or run(one, jobs, Store.at(out), args.force,
                                log_dir=Path(args.log_dir), job_hashes=job_hashes, slot=slot,
                                parallel_seeds=False if args.one_job_per_seed else None,
                                launch=launch)
         if not args.dry_run:
             jobs, job_hashes = report_jobs(one, out, args.overrides, jobs, job_hashes,
                                            narrowed=bool(narrow) or seeds is not None)
-            payload = write_report(one, Store(out / "jobs.jsonl"), out, jobs, job_hashes)
+            payload = write_report(one, Store.at(out), out, jobs, job_hashes)
             stored = one.readme and is_study_folder(one, out)  # not a quick check elsewhere
-            if stored and not update_readme(ROOT / "README.md", one.readme,
+            if stored and not update_readme(PACKAGE_ROOT / "README.md", one.readme,
                                             (out / README_BLOCK).read_text()):
                 print(f"[{one.name}] README.md has no <!-- study:{one.readme} --> section "
                       "to fill; add the two markers where its results belong",
@@ -176,10 +173,10 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
             print(f"[{one.name}] report: {out}/report.md ({payload['jobs_completed']} completed "
                   f"jobs, {len(payload['left_out'])} left out)", file=sys.stderr)
             if every and stored:
-                costs.append(study_cost(one.name, Store(out / "jobs.jsonl").completed(),
+                costs.append(study_cost(one.name, Store.at(out).completed(),
                                         job_hashes, seen))
     if costs and len(costs) == len(studies):  # every declared study, from its stored results
-        update_readme(ROOT / "README.md", README_NAME, cost_block(costs))
+        update_readme(PACKAGE_ROOT / "README.md", README_NAME, cost_block(costs))
     if args.dry_run and len(studies) > 1:
         known = [t for t in total if t is not None]
         unknown = len(total) - len(known)
@@ -194,7 +191,7 @@ def default_out(study: Study, overrides: list[str]) -> Path:
     changes = [o for o in overrides if not is_plumbing(o)]
     if not changes:  # launcher=joblib, torch_threads=1, logger=csv: the study's own jobs
         return REPORTS / study.name
-    return ROOT / "logs" / "studies" / study.name / f"with-{digest(sorted(changes))[:8]}"
+    return LOGS / "studies" / study.name / f"with-{digest(sorted(changes))[:8]}"
 
 
 def is_study_folder(study: Study, out: Path) -> bool:
@@ -215,7 +212,7 @@ def report_jobs(study: Study, out: Path, overrides: list[str], jobs: list, job_h
 
 def report_study(study: Study, folder: Path, out: Path) -> int:
     """The study's report built from every results.json under `folder`."""
-    store = Store(out / "jobs.jsonl")
+    store = Store.at(out)
     store.add(ingest(folder, study.keep))
     unfinished = [{"status": job.status, "overrides": job.overrides, "error": job.error}
                   for job in collect(folder) if job.status == "missing"]

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import hydra
+from omegaconf import DictConfig
 
-os.environ.setdefault("DL2_ROOT", str(Path(__file__).resolve().parent))
-
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
-
-import dl2  # noqa: E402,F401  (registers the config resolvers)
+import dl2  # noqa: F401  (registers the config resolvers)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -18,7 +13,7 @@ def main(cfg: DictConfig) -> float | None:
     """Run the job; return the metric named by `optimized_metric` for hyperparameter sweeps."""
     # imported here: a multirun's launching process (joblib, SLURM) never trains, and
     # importing Lightning takes it 7 s on a small CPU
-    from dl2.pipeline import sweeper_value, train
+    from dl2.run.job import sweeper_value, train
 
     return sweeper_value(cfg, train(cfg))
 

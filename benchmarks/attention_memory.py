@@ -64,7 +64,7 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from dl2.io import save_figure
+    from dl2.files import save_figure
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for attn, marker in (("sdpa", "o"), ("manual", "s")):

@@ -12,8 +12,8 @@ import time
 
 import torch
 
+from dl2.nets.sampling import generate
 from dl2.nets.transformer import GPT, decay_groups
-from dl2.sampling import generate
 
 PRESETS = {"gpt-nano": (3, 3, 48), "gpt-micro": (4, 4, 128), "gpt-mini": (6, 6, 384),
            "gopher-44m": (8, 16, 512), "gpt2": (12, 12, 768)}

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dl2.studies.parallel import available_cores, slots
+from dl2.studies.slots import available_cores, slots
 from dl2.studies.spec import load_study
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from parallel_jobs import run
 
-from dl2.studies.parallel import available_cores, slots
+from dl2.studies.slots import available_cores, slots
 from dl2.studies.spec import load_study
 
 

@@ -1,7 +1,7 @@
 """dl2: a Lightning + Hydra framework that reruns a four-part deep-learning study."""
 
-from dl2.resolvers import register_resolvers
-from dl2.schema import register_schemas
+from dl2.config.resolvers import register_resolvers
+from dl2.config.schema import register_schemas
 
 __version__ = "0.1.0"
 

@@ -15,11 +15,11 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
-from dl2.checkpoints import read_checkpoint
 from dl2.data.text import CharTokenizer
 from dl2.errors import ConfigValueError
+from dl2.files import read_checkpoint
+from dl2.nets.sampling import check_sampling, generate
 from dl2.nets.transformer import GPT
-from dl2.sampling import check_sampling, generate
 
 
 def load_gpt(ckpt_path: str | Path, device: str = "cpu") -> tuple[GPT, CharTokenizer]:

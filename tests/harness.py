@@ -27,7 +27,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 import dl2  # noqa: F401  (registers resolvers)
-from dl2.identity import override_key
+from dl2.config.identity import override_key
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_BOXES = ["data.n_train=40", "data.n_val=20", "data.n_test=20", "data.batch_size=20",

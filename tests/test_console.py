@@ -9,8 +9,9 @@ import warnings
 
 import pytest
 
-from dl2.console import PROGRESS_LOGGER, HideOnTerminal
-from dl2.pipeline import train
+from dl2.callbacks.progress_log import PROGRESS_LOGGER
+from dl2.run.console import HideOnTerminal
+from dl2.run.job import train
 from tests.harness import TINY_BOXES, run_script, train_py
 
 # what a new Python process shows of warnings: all but these (Python's default filters)
@@ -83,6 +84,6 @@ def test_progress_lines_stay_off_a_terminal(monkeypatch):
 
     hide = HideOnTerminal()
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
-    assert not hide.filter(record(PROGRESS_LOGGER)) and hide.filter(record("dl2.pipeline"))
+    assert not hide.filter(record(PROGRESS_LOGGER)) and hide.filter(record("dl2.run.job"))
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
     assert hide.filter(record(PROGRESS_LOGGER))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dl2.pipeline import train
+from dl2.run.job import train
 from tests.harness import TINY_BOXES, compose_cfg, tiny_gpt_overrides
 
 DEBUGS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "conf" / "debug").glob(

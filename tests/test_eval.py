@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dl2.pipeline import train
-from dl2.run_overrides import training_overrides, with_training_overrides
+from dl2.config.overrides import training_overrides, with_training_overrides
+from dl2.run.job import train
 from tests.harness import TINY_BOXES, eval_py, run_script
 
 

@@ -11,7 +11,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from dl2.errors import ConfigValueError
 from dl2.generate import load_gpt, sample_texts
-from dl2.pipeline import train
+from dl2.run.job import train
 from tests.harness import (
     ROOT,
     TEXT,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dl2.pipeline import train
+from dl2.run.job import train
 
 
 @pytest.mark.gpu

@@ -13,12 +13,12 @@ from torch_geometric.nn import SAGEConv
 
 from dl2.data.graphs import add_random_edges, undirected_pairs
 from dl2.errors import ConfigValueError
-from dl2.graphs import adjacency, degree_matrix, laplacian, walk_counts
 from dl2.nets import gnn
 from dl2.nets.gnn import GAT, GCN, MeanConv, mean_conv_dense
 from dl2.nets.sparse import linear as sparse_linear
 from dl2.nets.sparse import to_csr, transpose_of
-from dl2.pipeline import train
+from dl2.run.job import train
+from tests.graph_algebra import adjacency, degree_matrix, laplacian, walk_counts
 from tests.harness import compose_cfg
 
 G1 = [[0, 1, 1, 0, 1], [1, 0, 1, 0, 0], [1, 1, 0, 1, 0], [0, 0, 1, 0, 0], [1, 0, 0, 0, 0]]

@@ -4,10 +4,10 @@ import os
 
 import pytest
 
-from dl2.checkpoints import fraction_trained
 from dl2.errors import ConfigValueError
-from dl2.studies.parallel import Slots, available_cores, slots
+from dl2.files import fraction_trained
 from dl2.studies.runner import Planned, estimate, measured_times, with_slots
+from dl2.studies.slots import Slots, available_cores, slots
 from dl2.studies.spec import Axis, PlannedJob, Study
 from dl2.studies.store import Store
 

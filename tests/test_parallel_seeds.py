@@ -11,7 +11,7 @@ import torch
 from dl2.errors import ConfigValueError
 from dl2.nets.dropout import DropoutStream
 from dl2.nets.gnn import GAT, GCN
-from dl2.pipeline import train
+from dl2.run.job import train
 from dl2.studies.runner import blocks, multirun_size, run
 from dl2.studies.spec import expand, load_study
 from dl2.studies.store import Store

@@ -18,8 +18,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from dl2 import generate
-from dl2.pipeline import evaluate, train
-from dl2.preflight import preflight
+from dl2.config.preflight import preflight
+from dl2.run.job import evaluate, train
 from dl2.studies.spec import study_names
 from dl2.studies.store import Store
 from tests.harness import ROOT, TINY_BOXES, compose_cfg, script

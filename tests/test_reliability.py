@@ -16,14 +16,14 @@ import pytest
 import torch
 from hydra.errors import ConfigCompositionException
 
-from dl2.attempts import ATTEMPT_KEYS, earlier_attempts, job_seconds
 from dl2.callbacks.checkpoint import BestCheckpoint, ResumeError
 from dl2.callbacks.guards import DivergedError
-from dl2.checkpoints import read_checkpoint
 from dl2.errors import ConfigValueError
+from dl2.files import atomic_write_text, read_checkpoint
 from dl2.generate import load_gpt
-from dl2.io import atomic_write_text
-from dl2.pipeline import to_floats, train
+from dl2.run.attempts import ATTEMPT_KEYS, earlier_attempts, job_seconds
+from dl2.run.job import train
+from dl2.run.results import to_floats
 from dl2.studies.aggregate import tidy
 from dl2.studies.runner import hashes
 from dl2.studies.spec import expand, load_study

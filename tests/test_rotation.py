@@ -11,7 +11,7 @@ from torchvision.transforms.v2 import functional as TF
 from dl2.data.cifar import CIFAR10DataModule, ImageSet, RotateBatch, angle_name, balanced_subset
 from dl2.errors import ConfigValueError
 from dl2.nets.vit import ViT
-from dl2.pipeline import train
+from dl2.run.job import train
 from tests.harness import TINY_BOXES, compose_cfg, run_script, sweep_py, write_cifar
 
 

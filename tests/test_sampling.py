@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from dl2.errors import ConfigValueError
+from dl2.nets.sampling import check_sampling, filter_top_k, filter_top_p, generate, next_token
 from dl2.nets.transformer import GPT
-from dl2.sampling import check_sampling, filter_top_k, filter_top_p, generate, next_token
 
 
 def test_top_k_keeps_the_k_largest():

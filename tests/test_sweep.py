@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from dl2.identity import job_hashes
+from dl2.config.identity import job_hashes
 from dl2.studies.aggregate import summarise, tidy, write_report
 from dl2.studies.cost import README_NAME as COST_SECTION
 from dl2.studies.cost import cost_block, covered, study_cost
@@ -184,6 +184,16 @@ def test_a_job_killed_mid_training_resumes_from_its_last_checkpoint(tmp_path, ca
                                                              "last.ckpt")
 
 
+def test_planning_a_study_imports_no_lightning():
+    """`sweep.py --help` and a dry run need no training code: Lightning alone takes seconds
+    to import on a small CPU."""
+    proc = run_script("-X", "importtime", "sweep.py", "--help")
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()}
+    assert "torch" in imported, "the import times were read"
+    assert not {m for m in imported if m.split(".")[0] in ("lightning", "pytorch_lightning",
+                                                           "torch_geometric")}
+
+
 def test_bad_study_arguments(tmp_path, capsys):
     assert sweep_py("padding-reference", "--nets", "net7", "--dry-run",
                     "--out", str(tmp_path / "out")) != 0
@@ -301,7 +311,7 @@ def test_report_on_a_folder_without_jobs_fails(tmp_path, capsys):
 
 
 def test_job_dirname_stays_short_and_unique():
-    from dl2.resolvers import job_dirname
+    from dl2.config.resolvers import job_dirname
 
     assert job_dirname("model=net2,seed=1") == "model=net2,seed=1"
     assert job_dirname("data.dir=a/b") == "data.dir=a_b"

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from dl2.errors import ConfigValueError
-from dl2.pipeline import train
+from dl2.run.job import train
 from tests.harness import TINY_BOXES, run_script, traced, train_py
 
 EXPECTED = {"train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc",
@@ -51,7 +51,7 @@ def test_test_split_uses_best_checkpoint(tiny_cfg, tmp_path):
     ("data.n_train=0", "data.n_train"),
     ("data.offset1=1", "data.offset1"),
     ("data.protocol=shuffled", "data.protocol"),
-    # checked before anything is built (dl2/preflight.py)
+    # checked before anything is built (dl2/config/preflight.py)
     ("seed=-1", "seed"), (f"seed={2**32}", "seed"),
     ("trainer.max_epochs=0", "trainer.max_epochs"),
     ("trainer.max_epochs=ten", "trainer.max_epochs"),
@@ -141,7 +141,7 @@ def test_unknown_conv_type_and_net_fail(tmp_path, capsys):
     ("csv", "CSVLogger", "csv"), ("tensorboard", "TensorBoardLogger", "tensorboard"),
     ("wandb", "WandbLogger", "wandb")])
 def test_each_logger_writes_into_the_run_folder(tiny_cfg, name, target, folder):
-    from dl2.pipeline import build_loggers
+    from dl2.run.build import build_loggers
 
     cfg = tiny_cfg([f"logger={name}"])
     (logger,) = build_loggers(cfg)
@@ -179,7 +179,7 @@ def test_failing_job_closes_its_wandb_run_and_records_the_failure(tiny_cfg, monk
 def test_trainer_presets_build_what_they_name(tiny_cfg):
     """Each preset as Lightning builds it on this machine (no process started): the CPU one, and
     ddp_sim's two CPU processes with DDP."""
-    from dl2.pipeline import build
+    from dl2.run.build import build
 
     cpu = build(tiny_cfg(["trainer=cpu"]), "trainer", logger=False)
     assert type(cpu.accelerator).__name__ == "CPUAccelerator" and cpu.num_devices == 1

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from dl2 import resolvers
-from dl2.identity import job_hashes
-from dl2.loggers import WandbLogger
-from dl2.pipeline import build_loggers
+from dl2.config import resolvers
+from dl2.config.identity import job_hashes
+from dl2.run.build import build_loggers
+from dl2.run.loggers import WandbLogger
 
 
 def test_tags_and_notes_reach_the_run_without_changing_the_job(tiny_cfg):
@@ -69,7 +69,7 @@ def test_tags_must_be_a_list_of_strings(tiny_cfg, bad):
 def test_log_model_stores_the_checkpoints_as_an_artifact(tiny_cfg):
     from pathlib import Path
 
-    from dl2.pipeline import train
+    from dl2.run.job import train
 
     cfg = tiny_cfg(["logger=wandb", "logger.wandb.log_model=true"])
     train(cfg)

@@ -10,7 +10,7 @@ import lightning as L
 from hydra.errors import CompactHydraException
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from dl2.checkpoints import check_written
+from dl2.files import check_written
 
 
 class ResumeError(CompactHydraException, RuntimeError):

@@ -2,7 +2,7 @@
 validation, and every `trainer.log_every_n_steps` training steps in between, one line with the
 epoch, the step, the latest metrics, the speed and the time left. Hydra's logging sends it to
 the job's log file (train.log) and to stdout; on a terminal the console leaves it out
-(dl2/console.py: HideOnTerminal) and the progress bar shows the same."""
+(dl2/run/console.py: HideOnTerminal) and the progress bar shows the same."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from typing import Any
 import lightning as L
 import torch
 
-from dl2.console import PROGRESS_LOGGER
-
+# dl2's log lines that repeat what a terminal's progress bar shows
+PROGRESS_LOGGER = "dl2.progress"
 log = logging.getLogger(PROGRESS_LOGGER)
 
 

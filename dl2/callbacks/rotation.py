@@ -8,7 +8,7 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.loggers import WandbLogger
 
-from dl2.io import save_figure
+from dl2.files import save_figure
 
 ROT_METRIC = re.compile(r"^test_rot(\d+(?:\.\d+)?)/acc$")
 

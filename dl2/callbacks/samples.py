@@ -10,8 +10,8 @@ from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
 
 from dl2.errors import ConfigValueError, check_positive
-from dl2.io import write_csv
-from dl2.sampling import check_sampling, generate
+from dl2.files import write_csv
+from dl2.nets.sampling import check_sampling, generate
 
 
 class TextSamples(L.Callback):

@@ -11,15 +11,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dl2.attempts import job_seconds
-from dl2.identity import is_plumbing, override_key
-from dl2.io import atomic_write_text, save_figure
+from dl2.config.identity import is_plumbing, override_key
+from dl2.files import atomic_write_text, save_figure
+from dl2.paths import PACKAGE_ROOT
+from dl2.run.attempts import job_seconds
 from dl2.studies.results import NEXT_STEP, machine_line
 from dl2.studies.spec import PlannedJob, Study
 from dl2.studies.store import Store
 
 STATS = ["mean", "std", "n", "min", "max"]
-ROOT = Path(__file__).resolve().parents[2]
 README_BLOCK = "readme.md"  # a report folder's part of the README
 
 
@@ -409,7 +409,7 @@ def readme_block(study: Study, summary: pd.DataFrame, out: Path, payload: dict[s
                  rest: list[dict[str, Any]], records: list[dict[str, Any]]) -> str:
     """What the README shows of a study (between its markers): the tables, the plot, and a
     line with the job count, the jobs still to run and the machines."""
-    link = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+    link = out.relative_to(PACKAGE_ROOT) if out.is_relative_to(PACKAGE_ROOT) else out
     lines = [line.replace("### ", "#### ", 1) if line.startswith("### ") else line
              for line in markdown_tables(study, summary)]
     for suffix, alt in ((".png", study.title), ("-curves.png", "training curves")):

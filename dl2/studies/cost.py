@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from dl2.attempts import job_seconds
+from dl2.run.attempts import job_seconds
 from dl2.studies.results import machine_line
 
 README_NAME = "report-cost"  # the README section: <!-- study:report-cost -->

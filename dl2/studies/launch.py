@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-ROOT = Path(__file__).resolve().parents[2]
+from dl2.paths import PACKAGE_ROOT, RESULTS_FILE
 
 
 def sweep_dir(log_dir: Path, task: str, label: str) -> Path:
@@ -33,10 +33,10 @@ def multirun(overrides: list[str], sweep_folder: Path,
     """Run `train.py -m <overrides>` writing jobs under `sweep_folder`; returns its exit code
     (non-zero when any job failed; the other jobs still ran and wrote results.json).
     `progress(n)` is called whenever the number of finished jobs (results.json files) grows."""
-    cmd = [sys.executable, str(ROOT / "train.py"), "-m", *overrides,
+    cmd = [sys.executable, str(PACKAGE_ROOT / "train.py"), "-m", *overrides,
            f"hydra.sweep.dir={sweep_folder}"]
     print("+ " + " ".join(cmd), flush=True)
-    proc = subprocess.Popen(cmd, cwd=ROOT)
+    proc = subprocess.Popen(cmd, cwd=PACKAGE_ROOT)
     seen = 0
     while True:
         try:
@@ -46,7 +46,7 @@ def multirun(overrides: list[str], sweep_folder: Path,
         except KeyboardInterrupt:  # Ctrl-C reaches the jobs too; wait for them to stop
             code = proc.wait()
         if progress is not None:
-            done = sum(1 for _ in sweep_folder.rglob("results.json"))
+            done = sum(1 for _ in sweep_folder.rglob(RESULTS_FILE))
             if done > seen:
                 seen = done
                 progress(done)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dl2.io import RESULTS_FILE
+from dl2.paths import RESULTS_FILE
 
 
 @dataclass

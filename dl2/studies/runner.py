@@ -16,19 +16,16 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
-from dl2.attempts import job_seconds
-from dl2.checkpoints import fraction_trained, read_checkpoint
+from dl2.config.identity import config_hash_of, is_plumbing, override_key
 from dl2.errors import ConfigValueError
-from dl2.identity import config_hash_of, is_plumbing, override_key
-from dl2.io import RESULTS_FILE
+from dl2.files import fraction_trained, read_checkpoint
+from dl2.paths import CONF, LOGS, REPORTS, RESULTS_FILE, STORE_FILE
+from dl2.run.attempts import job_seconds
 from dl2.studies.launch import Launch, multirun, sweep_dir
-from dl2.studies.parallel import Slots
 from dl2.studies.results import Job
+from dl2.studies.slots import Slots
 from dl2.studies.spec import PlannedJob, Study
-from dl2.studies.store import REPORTS, STORE_FILE, Store, completed_anywhere, ingest
-
-CONF = Path(__file__).resolve().parents[2] / "conf"
-LOGS = Path(__file__).resolve().parents[2] / "logs"
+from dl2.studies.store import Store, completed_anywhere, ingest
 
 
 @dataclass

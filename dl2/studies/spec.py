@@ -12,8 +12,7 @@ from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from dl2.errors import ConfigValueError
-
-STUDY_DIR = Path(__file__).resolve().parents[2] / "conf" / "study"
+from dl2.paths import STUDY_DIR
 
 
 @dataclass
@@ -96,10 +95,10 @@ class Study:
     # the README section between <!-- study:<name> --> markers that this study fills
     readme: Optional[str] = None  # noqa: UP045
     # cores one job uses well (null: all of them); the runner fills the machine's cores with
-    # jobs of this size (dl2/studies/parallel.py)
+    # jobs of this size (dl2/studies/slots.py)
     cores_per_job: Optional[int] = None  # noqa: UP045
     # train the seeds of a setting side by side in one process (train.py parallel_seeds=[...],
-    # dl2/parallel_seeds.py): the same results, a process start and a loop for all of them
+    # dl2/run/seeds.py): the same results, a process start and a loop for all of them
     parallel_seeds: bool = False
 
 

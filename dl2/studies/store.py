@@ -9,15 +9,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dl2.io import RESULTS_FILE, atomic_write_text
+from dl2.files import atomic_write_text
+from dl2.paths import REPORTS, RESULTS_FILE, STORE_FILE
 
 try:  # POSIX; elsewhere add() still merges with the file, without the lock
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None
 
-REPORTS = Path(__file__).resolve().parents[2] / "reports"
-STORE_FILE = "jobs.jsonl"
 # the fields of results.json a study keeps
 KEPT = ("config_hash", "setting_hash", "seed", "status", "overrides", "metrics", "best_epoch",
         "best_step", "epochs_run", "wall_time_s", "started_at", "finished_at", "machine",
@@ -46,8 +45,14 @@ class Store:
         return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
 
     @classmethod
+    def at(cls, folder: Path, readonly: bool = False) -> Store:
+        """The store of a study's results folder (`<folder>/jobs.jsonl`)."""
+        return cls(folder / STORE_FILE, readonly=readonly)
+
+    @classmethod
     def of(cls, study: str, root: Path = REPORTS) -> Store:
-        return cls(root / study / STORE_FILE)
+        """A declared study's stored results (reports/<study>/jobs.jsonl)."""
+        return cls.at(root / study)
 
     def known(self) -> set[tuple[str, str]]:
         return {(r.get("config_hash", ""), r.get("finished_at", "")) for r in self.records}

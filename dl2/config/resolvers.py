@@ -10,7 +10,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from dl2.identity import override_key
+from dl2.config.identity import override_key
+from dl2.paths import ROOT
 
 
 def _is_interactive() -> bool:
@@ -121,6 +122,8 @@ def register_resolvers() -> None:
         "dl2.run_group": wandb_group,
         "dl2.run_tags": run_tags,
         "dl2.dirname": job_dirname,
+        # the project folder (dl2/paths.py: ROOT), so that logs land there from any cwd
+        "dl2.root": lambda: str(ROOT),
         # `top_p: ${dl2.unless_set:${top_k},0.9}`: 0.9 unless top_k is given
         "dl2.unless_set": lambda other, value: value if other is None else None,
     }

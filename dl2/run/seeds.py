@@ -23,10 +23,23 @@ from hydra.utils import get_class
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
+from dl2.config.identity import job_hashes, override_key
+from dl2.config.preflight import check_seed, preflight
+from dl2.config.resolvers import job_overrides_as
 from dl2.errors import ConfigValueError
-from dl2.identity import job_hashes, override_key
-from dl2.preflight import check_seed, preflight
-from dl2.resolvers import job_overrides_as
+from dl2.paths import RESULTS_FILE
+from dl2.run.build import build, build_loggers, close_loggers
+from dl2.run.requeue import requeued_checkpoint
+from dl2.run.results import (
+    EXIT_CODES,
+    job_overrides,
+    job_status,
+    new_payload,
+    now,
+    print_metrics,
+    to_floats,
+    write_results,
+)
 from dl2.tasks.node_classification import NodeClassifier
 from dl2.tasks.seed_group import Rules, SeedGraphs, SeedGroup
 
@@ -110,13 +123,11 @@ def rules_of(cfg: DictConfig) -> Rules:
 def train_seeds(cfg: DictConfig) -> dict[str, float | None]:
     """Run the group; write each seed's results.json; return the metrics' means over the
     completed seeds (what a hyperparameter sweeper optimises)."""
-    from dl2 import pipeline as job
-
     start = time.time()
     seeds = seed_list(cfg)
-    overrides = job.job_overrides()
+    overrides = job_overrides()
     configs = [seed_config(cfg, s) for s in seeds]
-    payloads = [job.new_payload(c, seed_overrides(overrides, c.seed)) for c in configs]
+    payloads = [new_payload(c, seed_overrides(overrides, c.seed)) for c in configs]
     trainer: L.Trainer | None = None
     try:
         rules = rules_of(cfg)
@@ -132,22 +143,22 @@ def train_seeds(cfg: DictConfig) -> dict[str, float | None]:
         datamodules, tasks = [], []
         for c in configs:  # each seed's data, net and task, built as its own job builds them
             L.seed_everything(c.seed, workers=True, verbose=False)
-            datamodule = job.build(c, "data")
+            datamodule = build(c, "data")
             kwargs = datamodule.model_kwargs() if hasattr(datamodule, "model_kwargs") else {}
-            task = job.build(c, "model.task", net=job.build(c, "model.net", **kwargs))
+            task = build(c, "model.task", net=build(c, "model.net", **kwargs))
             datamodules.append(datamodule)
             tasks.append(task)
         data = SeedGraphs(datamodules)
         group = SeedGroup(tasks, seeds, rules)
         last = ModelCheckpoint(dirpath=str(Path(cfg.paths.output_dir) / "checkpoints"),
                                save_top_k=0, save_last=True)
-        trainer = job.build(cfg, "trainer", callbacks=[last], logger=False,
+        trainer = build(cfg, "trainer", callbacks=[last], logger=False,
                             enable_checkpointing=True)
-        ckpt_path = cfg.get("ckpt_path") or job.requeued_checkpoint(cfg)
+        ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(cfg)
         trainer.fit(group, datamodule=data, ckpt_path=ckpt_path, weights_only=True)
         results = group.evaluate(data.graphs())
     except BaseException as err:
-        status, exit_code = job.job_status(err, trainer)
+        status, exit_code = job_status(err, trainer)
         error = (f"{type(err).__name__}: {err}", traceback.format_exc())
         _finish(configs, payloads, None, status, exit_code, error, start)
         if status == "interrupted":
@@ -161,8 +172,6 @@ def _finish(configs: list[DictConfig], payloads: list[dict[str, Any]],
             exit_code: int, error: tuple[str, str] | None, start: float
             ) -> dict[str, float | None]:
     """Write every seed's results.json (and checkpoint, and logger runs); the mean metrics."""
-    from dl2 import pipeline as job
-
     wall = time.time() - start
     done = []
     for k, (c, payload) in enumerate(zip(configs, payloads, strict=True)):
@@ -177,8 +186,8 @@ def _finish(configs: list[DictConfig], payloads: list[dict[str, Any]],
             group, results = outcome
             track = group.tracks[k]
             seed_status = track.status
-            seed_code = job.EXIT_CODES[seed_status]
-            payload["metrics"] = job.to_floats(results[k])
+            seed_code = EXIT_CODES[seed_status]
+            payload["metrics"] = to_floats(results[k])
             payload.update(best_epoch=track.best_epoch, best_step=track.best_step,
                            epochs_run=track.epochs_run,
                            history={n: v for n, v in track.history.items() if v})
@@ -189,14 +198,14 @@ def _finish(configs: list[DictConfig], payloads: list[dict[str, Any]],
                 done.append(payload["metrics"])
             _replay(c, payload, track.logged, results[k], seed_status, seed_code)
         payload.update(status=seed_status, exit_code=seed_code,
-                       wall_time_s=round(wall / len(configs), 3), finished_at=job.now())
+                       wall_time_s=round(wall / len(configs), 3), finished_at=now())
         try:
-            job.write_results(out / "results.json", payload)
+            write_results(out / RESULTS_FILE, payload)
         except OSError as err:
-            print(f"dl2: could not write {out / 'results.json'}: {err}", file=sys.stderr)
+            print(f"dl2: could not write {out / RESULTS_FILE}: {err}", file=sys.stderr)
     if status == "completed":
         group_dir = Path(configs[0].paths.output_dir).parent
-        job.print_metrics({f"seed {p['seed']} {m}": v for p in payloads
+        print_metrics({f"seed {p['seed']} {m}": v for p in payloads
                            for m, v in p["metrics"].items() if m.startswith("test")},
                           f"{configs[0].get('task_name')}: {group_dir}")
     return mean_metrics(done)
@@ -228,10 +237,8 @@ def _replay(cfg: DictConfig, payload: dict[str, Any], logged: list[list[Any]],
             final: dict[str, float], status: str, exit_code: int) -> None:
     """The seed's own logger runs (W&B, CSV, ...): its config, every metric at the step it
     was logged, the final val/test metrics of its best checkpoint, closed with its status."""
-    from dl2 import pipeline as job
-
     with job_overrides_as(payload["overrides"]):
-        loggers = job.build_loggers(cfg)
+        loggers = build_loggers(cfg)
     try:
         for logger in loggers:
             logger.log_hyperparams(payload["config"])
@@ -241,4 +248,4 @@ def _replay(cfg: DictConfig, payload: dict[str, Any], logged: list[list[Any]],
             logger.log_metrics({k: v for k, v in final.items() if not k.startswith("train/")},
                                step=last)
     finally:
-        job.close_loggers(loggers, status, exit_code)
+        close_loggers(loggers, status, exit_code)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dl2.identity import override_key
-from dl2.io import checkpoint_results
+from dl2.config.identity import override_key
+from dl2.files import checkpoint_results
 
 # training overrides that say how the training ran, not what it trained: not carried over
 NOT_CARRIED = ("ckpt_path", "parallel_seeds", "launcher", "hydra", "paths", "logger",

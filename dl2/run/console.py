@@ -10,12 +10,12 @@ import os
 import sys
 import warnings
 
+from dl2.callbacks.progress_log import PROGRESS_LOGGER
+
 # Lightning's info messages (GPU/TPU lines, the litlogger tip, "Restoring states ...")
 LIGHTNING_INFO_LOGGERS = ("lightning.pytorch.utilities.rank_zero",
                           "lightning.fabric.utilities.rank_zero",
                           "lightning.fabric.utilities.distributed")
-# dl2's log lines that repeat what a terminal's progress bar shows
-PROGRESS_LOGGER = "dl2.progress"
 
 
 def quiet_known_warnings() -> None:

@@ -1,7 +1,7 @@
 """Checks of a composed train.py config that need more than a type: ranges, the machine, the
 files it names. They run before anything is built, so a bad value costs no training time.
 
-Types of the top-level keys are checked earlier, by the schema (dl2/schema.py)."""
+Types of the top-level keys are checked earlier, by the schema (dl2/config/schema.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from dl2.checkpoints import read_checkpoint
 from dl2.errors import ConfigValueError
+from dl2.files import read_checkpoint
 
 SEED_RANGE = (0, 2**32 - 1)  # what numpy, and so Lightning's seed_everything, accept
 

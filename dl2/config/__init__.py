@@ -1,0 +1,3 @@
+"""What a command line becomes before anything runs: the schema (types), resolvers, checks
+before any work (preflight), what identifies a job (its config hash) and the overrides a
+checkpoint was trained with."""

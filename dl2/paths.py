@@ -1,0 +1,21 @@
+"""Where dl2's folders and files are, named once: the project root (the checkout dl2 runs
+from, or DL2_ROOT), its config, logs and stored reports, and the file names every job and study
+writes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# the checkout: dl2/ sits in it (an editable install, as `make install` makes)
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+# where runs write logs/ and read data/ (conf/paths: `paths.root_dir`); DL2_ROOT moves them
+ROOT = Path(os.environ.get("DL2_ROOT") or PACKAGE_ROOT)
+CONF = PACKAGE_ROOT / "conf"
+STUDY_DIR = CONF / "study"
+REPORTS = PACKAGE_ROOT / "reports"
+LOGS = ROOT / "logs"
+# what every job writes into its output folder, and all that reports read
+RESULTS_FILE = "results.json"
+# a study's stored results, one record per line (reports/<study>/jobs.jsonl)
+STORE_FILE = "jobs.jsonl"

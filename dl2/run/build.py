@@ -1,0 +1,73 @@
+"""Building a job's objects from its config: each `_target_` node instantiated, a bad value
+raised as a ConfigValueError naming the key the user sets; the loggers and callbacks groups."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import lightning as L
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import Logger, WandbLogger
+from omegaconf import DictConfig, OmegaConf
+
+from dl2.errors import ConfigValueError
+
+
+def _source_key(node: DictConfig, key: str, prefix: str) -> str:
+    """The key the user sets: `model.pad` rather than `model.net.pad` when the latter is
+    `${model.pad}`."""
+    head = key.split(".", 1)[0]
+    raw = node._get_node(head)._value() if isinstance(node, DictConfig) and head in node else None
+    match = re.fullmatch(r"\$\{([\w.]+)\}", raw) if isinstance(raw, str) else None
+    return match.group(1) if match and "." in match.group(1) else f"{prefix}.{key}"
+
+
+def build(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
+    """Instantiate `cfg[key]` (a dotted path); a ConfigValueError from the constructor is
+    re-raised naming the config key to change, before anything is trained."""
+    node = OmegaConf.select(cfg, key)
+    try:
+        return instantiate(node, _convert_="all", **kwargs)
+    except InstantiationException as err:
+        cause = err.__cause__
+        if not isinstance(cause, ConfigValueError):
+            raise
+        bad = cause
+    except ConfigValueError as err:
+        bad = err
+    raise ConfigValueError(_source_key(node, bad.key, key), bad.value, bad.allowed) from None
+
+
+def build_loggers(cfg: DictConfig) -> list[Logger]:
+    """One logger per `_target_` node under `cfg.logger` (none for `logger=none`)."""
+    if cfg.get("logger") is None:
+        return []
+    os.environ.setdefault("WANDB_MODE", "offline")
+    return [build(cfg, f"logger.{name}") for name, node in cfg.logger.items()
+            if isinstance(node, DictConfig) and "_target_" in node]
+
+
+def build_callbacks(cfg: DictConfig) -> list[L.Callback]:
+    """One callback per `_target_` node under `cfg.callbacks`."""
+    if cfg.get("callbacks") is None:
+        return []
+    return [build(cfg, f"callbacks.{name}") for name, node in cfg.callbacks.items()
+            if isinstance(node, DictConfig) and "_target_" in node]
+
+
+# exit codes by status: SIGTERM and Ctrl-C as the shell reports them (128 + signal number)
+
+
+def close_loggers(loggers: list[Logger], status: str, exit_code: int) -> None:
+    """Finish the W&B run of this job with the job's exit code and flush the others."""
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            import wandb
+
+            if wandb.run is not None:
+                wandb.finish(exit_code=exit_code)
+        else:
+            logger.finalize("success" if status == "completed" else status)

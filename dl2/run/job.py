@@ -1,0 +1,184 @@
+"""train(cfg): check, seed, build everything from the config, fit, test the best checkpoint, and
+write results.json; loggers are closed whatever happens. evaluate(cfg): the same without fit.
+Seeds side by side (`parallel_seeds`) go to dl2/run/seeds.py. Statuses and exit codes:
+dl2/run/results.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import LearningRateMonitor
+from lightning.pytorch.loggers import Logger
+from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.model_helpers import is_overridden
+from omegaconf import DictConfig, OmegaConf
+
+from dl2.callbacks.guards import DivergedError, DivergenceGuard, MonitorCheck
+from dl2.callbacks.history import MetricHistory
+from dl2.callbacks.progress_log import ProgressLog
+from dl2.callbacks.resume import ResumeState
+from dl2.config.identity import job_hashes
+from dl2.config.preflight import monitors, preflight
+from dl2.errors import ConfigValueError
+from dl2.paths import RESULTS_FILE
+from dl2.run.attempts import earlier_attempts
+from dl2.run.build import build, build_callbacks, build_loggers, close_loggers
+from dl2.run.console import set_verbosity
+from dl2.run.requeue import requeued_checkpoint
+from dl2.run.results import (
+    EXIT_CODES,
+    ResultsContributor,
+    job_overrides,
+    job_status,
+    new_payload,
+    non_finite,
+    now,
+    parameter_counts,
+    print_metrics,
+    to_floats,
+    write_results,
+)
+
+log = logging.getLogger(__name__)
+
+
+def sweeper_value(cfg: DictConfig, metrics: dict[str, float | None]) -> float | None:
+    """The metric named by `optimized_metric`: what train.py and eval.py return, for Hydra's
+    sweepers (Optuna) to optimise; None when no metric is named."""
+    name = cfg.get("optimized_metric")
+    return metrics.get(name) if name else None
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float | None]:
+    """Validate and test the checkpoint `cfg.ckpt_path` without training; results.json as a
+    training job writes it, with `"mode": "eval"` (eval.py)."""
+    if not cfg.get("ckpt_path"):
+        raise ConfigValueError("ckpt_path", cfg.get("ckpt_path"), "must name the checkpoint "
+                               "to evaluate")
+    if cfg.get("parallel_seeds") is not None:
+        raise ConfigValueError("parallel_seeds", cfg.parallel_seeds, "must be null to evaluate "
+                               "a checkpoint (one checkpoint, one job)")
+    return train(cfg, fit=False)
+
+
+def train(cfg: DictConfig, fit: bool = True) -> dict[str, float | None]:
+    """Run one job: fit, validate and test with the best checkpoint, write results.json.
+
+    Returns the metrics (`val/*` and `test*/*` from the best checkpoint, `train/*` from the last
+    epoch). The job's W&B run is closed in every case with the job's exit code. A SIGTERM or
+    Ctrl-C ends the process with 143 or 130 (status `interrupted`), whatever Lightning does.
+    With `fit=False` (evaluate) the checkpoint `ckpt_path` is validated and tested as it is.
+    """
+    set_verbosity(bool(cfg.get("verbose")))
+    if fit and cfg.get("parallel_seeds") is not None:
+        # imported when asked for: seeds side by side load torch-geometric (seconds to import)
+        from dl2.run.seeds import train_seeds
+
+        return train_seeds(cfg)
+    start = time.time()
+    output_dir = Path(cfg.paths.output_dir)
+    loggers: list[Logger] = []
+    trainer: L.Trainer | None = None
+    payload = new_payload(cfg, job_overrides())
+    status, exit_code = "failed", EXIT_CODES["failed"]
+    try:
+        payload["config"] = OmegaConf.to_container(cfg, resolve=True)
+        preflight(cfg)
+        payload.update(job_hashes(cfg))
+        ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(cfg)
+        if fit:
+            payload["resumed_from"] = ckpt_path
+            if earlier := earlier_attempts(ckpt_path):
+                payload["attempts"] = earlier
+        else:
+            payload["mode"] = "eval"
+        if cfg.get("torch_threads"):
+            torch.set_num_threads(int(cfg.torch_threads))
+            payload["machine"]["torch_threads"] = torch.get_num_threads()
+        if cfg.get("seed") is not None:
+            L.seed_everything(cfg.seed, workers=True, verbose=False)
+        # loggers first, so that a job failing on a bad value still shows as a failed W&B run
+        loggers = build_loggers(cfg)
+        for logger in loggers:
+            logger.log_hyperparams(payload["config"])
+        datamodule = build(cfg, "data")
+        # what the net must know of the data (a vocabulary size), when the data says
+        data_kwargs = {}
+        if hasattr(datamodule, "model_kwargs"):
+            try:
+                data_kwargs = datamodule.model_kwargs()
+            except ConfigValueError as err:
+                raise err.under("data") from None
+        net = build(cfg, "model.net", **data_kwargs)
+        task = build(cfg, "model.task", net=net)
+        payload["params"] = parameter_counts(task)
+        if rank_zero_only.rank == 0:
+            log.info("%s: %s with %s parameters, run folder %s", cfg.get("task_name"),
+                     type(net).__name__, f"{payload['params']['total']:,}", output_dir)
+        callbacks = [*build_callbacks(cfg), ResumeState(), MetricHistory(), ProgressLog(),
+                     DivergenceGuard(cfg.get("max_loss")), MonitorCheck(monitors(cfg.callbacks))]
+        if loggers:  # the learning rate beside the losses (Lightning refuses it without a logger)
+            callbacks.append(LearningRateMonitor())
+            for logger in loggers:
+                logger.log_metrics({f"params/{k}": v for k, v in payload["params"].items()},
+                                   step=0)
+        trainer = build(cfg, "trainer", callbacks=callbacks, logger=loggers if loggers else False)
+        if fit:
+            trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+            metrics = {k: v for k, v in trainer.callback_metrics.items()
+                       if k.startswith("train/")}
+            ckpt = trainer.checkpoint_callback
+            eval_ckpt = getattr(ckpt, "best_model_path", "") or None
+            payload["checkpoint"] = eval_ckpt
+            payload["best_epoch"] = getattr(ckpt, "best_epoch", None)
+            payload["best_step"] = getattr(ckpt, "best_step", None)
+            payload["epochs_run"] = trainer.current_epoch
+            for callback in trainer.callbacks:  # what callbacks add to results.json
+                if isinstance(callback, ResultsContributor):
+                    payload.update(callback.results_entries())
+        else:
+            metrics, eval_ckpt = {}, ckpt_path
+            payload["checkpoint"] = eval_ckpt
+        if cfg.get("test", True) or not fit:
+            for result in trainer.validate(task, datamodule=datamodule, ckpt_path=eval_ckpt,
+                                           verbose=False, weights_only=True):
+                metrics.update(result)
+            if is_overridden("test_dataloader", datamodule):
+                for result in trainer.test(task, datamodule=datamodule, ckpt_path=eval_ckpt,
+                                           verbose=False, weights_only=True):
+                    metrics.update(result)
+        payload["metrics"] = to_floats(metrics)
+        if non_finite(metrics):
+            payload["non_finite"] = non_finite(metrics)
+            raise DivergedError("non-finite metrics after training: "
+                                + ", ".join(payload["non_finite"]))
+        status, exit_code = "completed", EXIT_CODES["completed"]
+        return payload["metrics"]
+    except BaseException as err:
+        status, exit_code = job_status(err, trainer)
+        payload["error"] = f"{type(err).__name__}: {err}"
+        payload["traceback"] = traceback.format_exc()
+        if status == "interrupted":
+            raise SystemExit(exit_code) from err
+        raise
+    finally:
+        payload["status"] = status
+        payload["exit_code"] = exit_code
+        payload["wall_time_s"] = round(time.time() - start, 3)
+        payload["finished_at"] = now()
+        if rank_zero_only.rank == 0:  # one results.json per job, also under DDP
+            try:
+                write_results(output_dir / RESULTS_FILE, payload)
+            except OSError as err:
+                print(f"dl2: could not write {output_dir / RESULTS_FILE}: {err}", file=sys.stderr)
+        close_loggers(loggers, status, exit_code)
+        if status == "completed" and rank_zero_only.rank == 0:
+            done = "completed" if fit else f"evaluated {payload['checkpoint']}"
+            print_metrics(payload["metrics"], f"{cfg.get('task_name')} {done}: {output_dir}")

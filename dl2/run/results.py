@@ -1,0 +1,121 @@
+"""results.json: what a job writes when it ends (its payload: status, exit code, metrics, the
+resolved config, hashes, machine, times), and how a job's end maps to a status and exit code.
+
+A job ends in one of these statuses (results.json `status`, and the process's exit code):
+`completed` (0), `failed` (1), `diverged` (1: the loss left the finite range), `interrupted`
+(143 after SIGTERM, 130 after Ctrl-C: the run can be resumed from its last.ckpt).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from omegaconf import DictConfig, OmegaConf
+
+import dl2
+from dl2.callbacks.guards import DivergedError
+from dl2.files import atomic_write_text
+
+EXIT_CODES = {"completed": 0, "failed": 1, "diverged": 1, "interrupted": 143}
+
+
+def job_overrides() -> list[str]:
+    """The command-line overrides of this job (empty outside a Hydra job)."""
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def parameter_counts(module: torch.nn.Module) -> dict[str, int]:
+    """The module's parameters: total, trainable and frozen."""
+    total = sum(p.numel() for p in module.parameters())
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return {"total": total, "trainable": trainable, "frozen": total - trainable}
+
+
+def machine_info() -> dict[str, Any]:
+    """Where the job ran, so reports can name the machine behind their numbers."""
+    info = {"host": platform.node(), "platform": platform.platform(),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.is_available()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def to_floats(metrics: dict[str, Any]) -> dict[str, float | None]:
+    """Metric tensors as plain floats, sorted by name; NaN and infinities become None (JSON
+    has no such numbers), see `non_finite`."""
+    values = {k: float(v) for k, v in sorted(metrics.items())}
+    return {k: v if math.isfinite(v) else None for k, v in values.items()}
+
+
+def non_finite(metrics: dict[str, Any]) -> list[str]:
+    """Names of the metrics whose value is NaN or infinite."""
+    return sorted(k for k, v in metrics.items() if not math.isfinite(float(v)))
+
+
+def write_results(path: Path, payload: dict[str, Any]) -> None:
+    """results.json, atomically and as strict JSON (a NaN that slipped through raises)."""
+    atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=False, allow_nan=False)
+                      + "\n")
+
+
+def print_metrics(metrics: dict[str, float], title: str) -> None:
+    """A small rich table of the final metrics."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(title)
+    table = Table()
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        table.add_row(key, "n/a" if value is None else f"{value:.4f}")
+    console.print(table)
+
+
+@runtime_checkable
+class ResultsContributor(Protocol):
+    """A callback that adds entries to results.json (its history, its samples)."""
+
+    def results_entries(self) -> dict[str, Any]: ...
+
+
+def now() -> str:
+    """The time now, ISO 8601 in UTC with microseconds: the order in which jobs finished."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def new_payload(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
+    """results.json of a job that has just started (the config not yet resolved)."""
+    return {
+        "status": "running", "metrics": {}, "overrides": overrides,
+        "config": OmegaConf.to_container(cfg, resolve=False), "seed": cfg.get("seed"),
+        "task_name": cfg.get("task_name"), "dl2_version": dl2.__version__,
+        "machine": machine_info(), "command": " ".join(sys.argv), "started_at": now(),
+    }
+
+
+def job_status(err: BaseException, trainer: L.Trainer | None) -> tuple[str, int]:
+    """The status and exit code of a job that raised `err`."""
+    if isinstance(err, SIGTERMException) or (trainer is not None and trainer.received_sigterm):
+        return "interrupted", EXIT_CODES["interrupted"]
+    # Lightning turns Ctrl-C into sys.exit(1) raised while handling the KeyboardInterrupt
+    if isinstance(err, KeyboardInterrupt) or (isinstance(err, SystemExit)
+                                              and isinstance(err.__context__, KeyboardInterrupt)):
+        return "interrupted", 130
+    if isinstance(err, DivergedError):
+        return "diverged", EXIT_CODES["diverged"]
+    return "failed", EXIT_CODES["failed"]
