@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -30,10 +31,28 @@ def override_key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
 
 
+def override_value(override: str) -> str:
+    """The value text a command-line override sets: `zeros` of `model.pad=zeros`."""
+    return override.partition("=")[2]
+
+
+def parse_overrides(overrides: Iterable[str]) -> dict[str, str]:
+    """{key: value text} of command-line overrides (`+`/`~` prefixes dropped)."""
+    return {override_key(o): override_value(o) for o in overrides}
+
+
+def top_key(override: str) -> str:
+    """The top-level config key (or group) an override sets: `model` of `model.pad=zeros`."""
+    return override_key(override).split(".", 1)[0]
+
+
+# the config group that chooses how a multirun's jobs are launched (no key of a job's config)
+LAUNCHER = "launcher"
+
+
 def is_plumbing(override: str) -> bool:
     """Whether a command-line override only changes where or how a job runs."""
-    key = override_key(override)
-    return key.split(".", 1)[0] in (*PLUMBING, "launcher") or key in PLUMBING_LEAVES
+    return top_key(override) in (*PLUMBING, LAUNCHER) or override_key(override) in PLUMBING_LEAVES
 
 
 def result_config(cfg: DictConfig) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from dl2.config.identity import override_key
+from dl2.config.identity import LAUNCHER, PLUMBING, override_key, top_key
 from dl2.paths import ROOT
 
 
@@ -18,9 +18,9 @@ def _is_interactive() -> bool:
     return sys.stdout.isatty()
 
 
-# overrides that change where or how a job runs, not what it learns: left out of W&B groups
-PLUMBING_KEYS = ("seed", "parallel_seeds", "launcher", "logger", "torch_threads", "paths",
-                 "hydra", "debug")
+# left out of W&B groups beside the plumbing: the seed (a group holds a setting's seeds) and
+# debug options (a quick check of a setting belongs with it)
+GROUP_LEAVES_OUT = (*PLUMBING, LAUNCHER, "seed", "debug")
 # the overrides of the job being set up, when they are not Hydra's (one seed of a
 # `parallel_seeds` group names its W&B run as that seed's own job would)
 _job_overrides: list[list[str]] = []
@@ -60,7 +60,7 @@ def _overrides(group: bool) -> str:
              if not any(override_key(o) == k or override_key(o).startswith(f"{k}.")
                         for k in (*PATH_KEYS, *NOTE_KEYS))]
     if group:
-        items = [o for o in items if override_key(o).split(".", 1)[0] not in PLUMBING_KEYS]
+        items = [o for o in items if top_key(o) not in GROUP_LEAVES_OUT]
     return ",".join(sorted(items)) or "default"
 
 

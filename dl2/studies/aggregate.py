@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dl2.config.identity import is_plumbing, override_key
+from dl2.config.identity import is_plumbing, override_key, override_value, parse_overrides
 from dl2.files import atomic_write_text, save_figure
 from dl2.paths import PACKAGE_ROOT
 from dl2.run.attempts import job_seconds
@@ -21,15 +21,6 @@ from dl2.studies.store import Store
 
 STATS = ["mean", "std", "n", "min", "max"]
 README_BLOCK = "readme.md"  # a report folder's part of the README
-
-
-def parse_overrides(overrides: list[str]) -> dict[str, str]:
-    """{key: value text} of `key=value` overrides (`+`/`~` prefixes dropped)."""
-    out = {}
-    for item in overrides:
-        key, _, value = item.partition("=")
-        out[key.lstrip("+~")] = value
-    return out
 
 
 def _fixed_keys(study: Study) -> set[str]:
@@ -332,7 +323,7 @@ def footer_rows(rows: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     grouped: dict[tuple[str, str, str], list[str]] = {}
     for r in rows:
         overrides = [o for o in r.get("overrides", []) if not o.startswith("seed=")]
-        seeds = [o.split("=", 1)[1] for o in r.get("overrides", []) if o.startswith("seed=")]
+        seeds = [override_value(o) for o in r.get("overrides", []) if override_key(o) == "seed"]
         key = (r["status"], " ".join(overrides), r.get("error") or "")
         grouped.setdefault(key, []).extend(seeds)
     return [(status, f"{text} seed={','.join(seeds)}" if seeds else text, error)

@@ -16,7 +16,14 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
-from dl2.config.identity import config_hash_of, is_plumbing, override_key
+from dl2.config.identity import (
+    LAUNCHER,
+    config_hash_of,
+    is_plumbing,
+    override_key,
+    override_value,
+    parse_overrides,
+)
 from dl2.errors import ConfigValueError
 from dl2.files import fraction_trained, read_checkpoint
 from dl2.paths import CONF, LOGS, REPORTS, RESULTS_FILE, STORE_FILE
@@ -99,7 +106,7 @@ def resumable(study: Study, wanted: set[str], log_dir: Path = LOGS) -> dict[str,
                 found.append((results["config_hash"], last))
             continue
         overrides = [o for o in Job(folder, "missing").overrides if not is_plumbing(o)]
-        seeds = [o.split("=", 1)[1] for o in overrides if o.startswith("seed=")]
+        seeds = [override_value(o) for o in overrides if override_key(o) == "seed"]
         if len(seeds) == 1 and seeds[0].lstrip("-").isdigit():
             killed.append((PlannedJob(tuple(overrides), (), int(seeds[0])), last))
     if killed:
@@ -197,8 +204,7 @@ def split(items: list, parts: int) -> list[list]:
 
 def _sweep(overrides: list[str]) -> str:
     """`k=a`, `k=b` as the sweep override `k=a,b`."""
-    key = overrides[0].split("=", 1)[0]
-    return key + "=" + ",".join(o.split("=", 1)[1] for o in overrides)
+    return overrides[0].partition("=")[0] + "=" + ",".join(override_value(o) for o in overrides)
 
 
 def multirun_size(overrides: list[str]) -> int:
@@ -206,7 +212,7 @@ def multirun_size(overrides: list[str]) -> int:
     (and of the seeds of `parallel_seeds=[...]`, each writing its own)."""
     count = 1
     for item in overrides:
-        key, _, value = item.partition("=")
+        key, value = override_key(item), override_value(item)
         if key == "parallel_seeds" and value.startswith("["):
             count *= len(re.findall(r"-?\d+", value))
         elif "," in value and not value.startswith(("[", "{", "'", '"')):
@@ -236,7 +242,7 @@ def group_choices(overrides: list[str] | tuple[str, ...], skip: set[str] = froze
     for item in overrides:
         key = override_key(item)
         if "." not in key and key not in {"experiment", "seed", *skip} and not is_plumbing(item):
-            out[key] = item.partition("=")[2]
+            out[key] = override_value(item)
     return out
 
 
@@ -251,7 +257,7 @@ def measured_times(study: Study, root: Path = REPORTS) -> dict[tuple, list[float
     for path in sorted(root.glob(f"*/{STORE_FILE}")):
         for r in Store(path).completed().values():
             overrides = r.get("overrides", [])
-            given = dict(o.split("=", 1) for o in overrides if "=" in o)
+            given = parse_overrides(overrides)
             if ("wall_time_s" in r and given.get("experiment") == study.experiment
                     and group_choices(overrides, axes) == groups):
                 key = tuple((a.key, given.get(a.key, "")) for a in study.axes)
@@ -336,7 +342,7 @@ def with_slots(overrides: list[str], slot: Slots | None) -> list[str]:
         return overrides
     given = {override_key(o) for o in overrides}
     added = slot.overrides()
-    if "launcher" in given:
+    if LAUNCHER in given:
         added = [o for o in added if not o.startswith(("launcher=", "hydra.launcher."))]
     return [*overrides, *(o for o in added if override_key(o) not in given)]
 
