@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from dl2.errors import ConfigValueError
+from dl2.files import read_checkpoint
 from dl2.nets.dropout import DropoutStream
 from dl2.nets.gnn import GAT, GCN
 from dl2.run.job import train
@@ -155,3 +156,46 @@ parallel_seeds: true
         assert groups[config_hash]["best_epoch"] == record["best_epoch"]
     folders = list((tmp_path / "logs-groups").rglob("seed_1/results.json"))
     assert len(folders) == 4, "one group per setting, each with its seeds' folders"
+
+
+FAILURES = {  # a failure case of a single job, and what it ends as
+    "monitor": (["callbacks.model_checkpoint.monitor=val/nope"], "failed"),
+    "diverged": (["max_loss=0.5"], "diverged"),  # a training loss above it, at the first step
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAILURES))
+def test_a_failure_ends_as_it_does_for_a_single_job(tmp_path, case):
+    """Each failure case of a single job, also with seeds side by side: the same message and
+    status in each seed's results.json as in the seed's own job."""
+    bad, status = FAILURES[case]
+    base = [*GRAPH, "model=gcn", "logger=none", "trainer.max_epochs=5", *bad]
+    alone_cfg = compose_cfg(tmp_path, [*base, "seed=0"], job="alone")
+    with pytest.raises(Exception) as alone_err:
+        train(alone_cfg)
+    group_cfg = compose_cfg(tmp_path, [*base, "parallel_seeds=[0,1]"], job="group")
+    if case == "monitor":  # refused before training, as the single job refuses it
+        with pytest.raises(ConfigValueError) as group_err:
+            train(group_cfg)
+        assert str(group_err.value) == str(alone_err.value)
+    else:
+        train(group_cfg)
+    alone, mine = results(tmp_path / "alone"), results(tmp_path / "group" / "seed_0")
+    assert mine["status"] == alone["status"] == status
+    assert mine["exit_code"] == alone["exit_code"] == 1
+    assert mine["error"] == alone["error"]
+
+
+def test_a_seed_writes_what_its_own_job_writes(tmp_path):
+    base = [*GRAPH, "model=gcn", "trainer.max_epochs=3", "logger=csv"]
+    train(compose_cfg(tmp_path, [*base, "parallel_seeds=[0,1]"], job="group"))
+    train(compose_cfg(tmp_path, [*base, "seed=1"], job="alone"))
+    alone, mine = results(tmp_path / "alone"), results(tmp_path / "group" / "seed_1")
+    assert set(mine) - {"parallel_seeds"} == set(alone)
+    assert mine["params"] == alone["params"]
+    header = (tmp_path / "group" / "seed_1" / "csv" / "metrics.csv").read_text().splitlines()[0]
+    alone_header = (tmp_path / "alone" / "csv" / "metrics.csv").read_text().splitlines()[0]
+    assert set(header.split(",")) == set(alone_header.split(","))
+    # its best checkpoint written as a single job's is: atomically, loadable as data
+    assert not list((tmp_path / "group" / "seed_1" / "checkpoints").glob("*.part"))
+    assert read_checkpoint(mine["checkpoint"])["epoch"] == mine["best_epoch"]

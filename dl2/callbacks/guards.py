@@ -16,6 +16,36 @@ class DivergedError(CompactHydraException, RuntimeError):
     """The training loss left the finite range (or exceeded `max_loss`); printed as one line."""
 
 
+def diverged(step: int, epoch: int, loss: float, max_loss: float | None,
+             lrs: list[float]) -> DivergedError | None:
+    """The error of a training loss that is NaN, infinite or above `max_loss` (None: no bound)
+    at `step`, naming the optimizer's learning rates; None for a loss within bounds."""
+    too_big = max_loss is not None and loss > max_loss
+    if math.isfinite(loss) and not too_big:
+        return None
+    lr = ", ".join(f"{x:g}" for x in dict.fromkeys(lrs)) or "?"
+    rule = "is not finite" if not math.isfinite(loss) else f"exceeds max_loss={max_loss:g}"
+    return DivergedError(f"training diverged at step {step} (epoch {epoch}): loss={loss:g} "
+                         f"{rule}; optimizer lr={lr}")
+
+
+def learning_rates(trainer: L.Trainer) -> list[float]:
+    """The learning rate of every parameter group of the trainer's optimizers."""
+    return [group["lr"] for opt in trainer.optimizers for group in opt.param_groups]
+
+
+def check_monitors(keys: dict[str, str], logged: list[str]) -> None:
+    """Raise ConfigValueError for the first callback whose `monitor` (by its name in the
+    config) is not among the `logged` metrics; `train/*` monitors are logged only in
+    training, so they are left to Lightning's own check."""
+    for name, monitor in keys.items():
+        if monitor.startswith("train/") or monitor in logged:
+            continue
+        raise ConfigValueError(f"callbacks.{name}.monitor", monitor,
+                               "choose a metric the run logs: " + ", ".join(
+                                   [*sorted(logged), "train/* metrics"]))
+
+
 class DivergenceGuard(L.Callback):
     """After every training step, check the loss: a NaN or infinite loss, or one above
     `max_loss` (None: no bound), raises DivergedError naming the step, the loss and the
@@ -34,15 +64,10 @@ class DivergenceGuard(L.Callback):
         if loss is None:
             return
         value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
-        too_big = self.max_loss is not None and value > self.max_loss
-        if math.isfinite(value) and not too_big:
-            return
-        lrs = [group["lr"] for opt in trainer.optimizers for group in opt.param_groups]
-        lr = ", ".join(f"{x:g}" for x in dict.fromkeys(lrs)) or "?"
-        rule = ("is not finite" if not math.isfinite(value)
-                else f"exceeds max_loss={self.max_loss:g}")
-        raise DivergedError(f"training diverged at step {trainer.global_step} (epoch "
-                            f"{trainer.current_epoch}): loss={value:g} {rule}; optimizer lr={lr}")
+        error = diverged(trainer.global_step, trainer.current_epoch, value, self.max_loss,
+                         learning_rates(trainer))
+        if error is not None:
+            raise error
 
 
 class MonitorCheck(L.Callback):
@@ -54,10 +79,4 @@ class MonitorCheck(L.Callback):
         self.keys = keys  # callback name in the config -> its monitor
 
     def on_sanity_check_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        logged = sorted(trainer.callback_metrics)
-        for name, monitor in self.keys.items():
-            if monitor.startswith("train/") or monitor in logged:
-                continue
-            raise ConfigValueError(f"callbacks.{name}.monitor", monitor,
-                                   "choose a metric the run logs: " + ", ".join(
-                                       [*logged, "train/* metrics"]))
+        check_monitors(self.keys, list(trainer.callback_metrics))

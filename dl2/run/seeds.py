@@ -1,4 +1,4 @@
-"""`parallel_seeds`: train several seeds of one setting in one process (dl2/tasks/seed_group.py)
+"""`parallel_seeds`: train several seeds of one setting in one process (dl2/run/seed_group.py)
 and write, for each seed, what its own job would: `<output_dir>/seed_<s>/results.json` with
 that job's config hash, its best checkpoint, its history, and its own logger runs (W&B, CSV),
 replayed from what it logged once the group ends. Reports and the study runner cannot tell a
@@ -23,8 +23,9 @@ from hydra.utils import get_class
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
+from dl2.checkpoints import AtomicCheckpointIO
 from dl2.config.identity import job_hashes, override_key
-from dl2.config.preflight import check_seed, preflight
+from dl2.config.preflight import check_seed, monitors, preflight
 from dl2.config.resolvers import job_overrides_as
 from dl2.errors import ConfigValueError
 from dl2.paths import RESULTS_FILE
@@ -36,12 +37,13 @@ from dl2.run.results import (
     job_status,
     new_payload,
     now,
+    parameter_counts,
     print_metrics,
     to_floats,
     write_results,
 )
+from dl2.run.seed_group import Rules, SeedGraphs, SeedGroup
 from dl2.tasks.node_classification import NodeClassifier
-from dl2.tasks.seed_group import Rules, SeedGraphs, SeedGroup
 
 # the callbacks whose decisions the group takes per seed (anything else would act on the group)
 KNOWN_CALLBACKS = ("model_checkpoint", "early_stopping")
@@ -107,7 +109,8 @@ def rules_of(cfg: DictConfig) -> Rules:
                                "model_checkpoint and early_stopping per seed; drop the others")
     ckpt, stop = callbacks.get("model_checkpoint"), callbacks.get("early_stopping")
     rules = Rules(monitor=None, mode="min", max_loss=cfg.get("max_loss"),
-                  log_every_n_steps=int(cfg.trainer.get("log_every_n_steps") or 50))
+                  log_every_n_steps=int(cfg.trainer.get("log_every_n_steps") or 50),
+                  monitors=monitors(callbacks))
     if ckpt is not None:
         rules.monitor, rules.mode = ckpt.get("monitor"), ckpt.get("mode", "min")
     if stop is not None:
@@ -148,6 +151,8 @@ def train_seeds(cfg: DictConfig) -> dict[str, float | None]:
             task = build(c, "model.task", net=build(c, "model.net", **kwargs))
             datamodules.append(datamodule)
             tasks.append(task)
+        for task, payload in zip(tasks, payloads, strict=True):
+            payload["params"] = parameter_counts(task)
         data = SeedGraphs(datamodules)
         group = SeedGroup(tasks, seeds, rules)
         last = ModelCheckpoint(dirpath=str(Path(cfg.paths.output_dir) / "checkpoints"),
@@ -155,6 +160,8 @@ def train_seeds(cfg: DictConfig) -> dict[str, float | None]:
         trainer = build(cfg, "trainer", callbacks=[last], logger=False,
                             enable_checkpointing=True)
         ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(cfg)
+        for payload in payloads:
+            payload["resumed_from"] = ckpt_path
         trainer.fit(group, datamodule=data, ckpt_path=ckpt_path, weights_only=True)
         results = group.evaluate(data.graphs())
     except BaseException as err:
@@ -196,7 +203,8 @@ def _finish(configs: list[DictConfig], payloads: list[dict[str, Any]],
             if seed_status == "completed":
                 payload["checkpoint"] = _save_best(group, k, out)
                 done.append(payload["metrics"])
-            _replay(c, payload, track.logged, results[k], seed_status, seed_code)
+            _replay(c, payload, track.logged, results[k], seed_status, seed_code,
+                    learning_rate_metrics(group.tasks[k]))
         payload.update(status=seed_status, exit_code=seed_code,
                        wall_time_s=round(wall / len(configs), 3), finished_at=now())
         try:
@@ -222,28 +230,46 @@ def mean_metrics(runs: list[dict[str, float | None]]) -> dict[str, float | None]
 
 def _save_best(group: SeedGroup, k: int, out: Path) -> str:
     """The seed's best weights as a checkpoint of its own task (NodeClassifier), where its
-    own job keeps it: `checkpoints/epoch_<best>.ckpt`."""
+    own job keeps it (`checkpoints/epoch_<best>.ckpt`) and as it writes it (atomically)."""
     track, task = group.tracks[k], group.tasks[k]
     state = track.best_state if track.best_state is not None else task.state_dict()
     path = out / "checkpoints" / f"epoch_{track.best_epoch or 0:03d}.ckpt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": state, "epoch": track.best_epoch, "global_step": track.best_step,
-                "pytorch-lightning_version": L.__version__,
-                "hyper_parameters": dict(task.hparams)}, path)
+    AtomicCheckpointIO().save_checkpoint(
+        {"state_dict": state, "epoch": track.best_epoch, "global_step": track.best_step,
+         "pytorch-lightning_version": L.__version__, "hyper_parameters": dict(task.hparams)},
+        path)
     return str(path)
 
 
+def learning_rate_metrics(task: L.LightningModule) -> dict[str, float]:
+    """The learning rates a single job's LearningRateMonitor logs for the task's optimizer
+    (`lr-Adam`; `lr-Adam/pg1`, ... for several parameter groups): a group takes no
+    scheduler, so they stay as configured."""
+    optimizer = task.configure_optimizers()
+    name = f"lr-{type(optimizer).__name__}"
+    groups = optimizer.param_groups
+    if len(groups) == 1:
+        return {name: groups[0]["lr"]}
+    return {f"{name}/pg{i + 1}": group["lr"] for i, group in enumerate(groups)}
+
+
 def _replay(cfg: DictConfig, payload: dict[str, Any], logged: list[list[Any]],
-            final: dict[str, float], status: str, exit_code: int) -> None:
-    """The seed's own logger runs (W&B, CSV, ...): its config, every metric at the step it
-    was logged, the final val/test metrics of its best checkpoint, closed with its status."""
+            final: dict[str, float], status: str, exit_code: int,
+            lrs: dict[str, float]) -> None:
+    """The seed's own logger runs (W&B, CSV, ...) as its own job fills them: its config and
+    parameter counts, every metric at the step it was logged (the learning rates beside the
+    training metrics), the final val/test metrics of its best checkpoint, closed with its
+    status."""
     with job_overrides_as(payload["overrides"]):
         loggers = build_loggers(cfg)
     try:
         for logger in loggers:
             logger.log_hyperparams(payload["config"])
+            logger.log_metrics({f"params/{k}": v for k, v in payload["params"].items()},
+                               step=0)
             for step, metrics in logged:
-                logger.log_metrics(metrics, step=step)
+                training = any(k.startswith("train/") for k in metrics)
+                logger.log_metrics({**metrics, **(lrs if training else {})}, step=step)
             last = logged[-1][0] if logged else 0
             logger.log_metrics({k: v for k, v in final.items() if not k.startswith("train/")},
                                step=last)

@@ -12,7 +12,6 @@ seeds now pay once.
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torch_geometric.data import Data
 
+from dl2.callbacks.guards import check_monitors, diverged, learning_rates
 from dl2.tasks.node_classification import NodeClassifier
 
 SPLITS = ("train", "val", "test")
@@ -41,6 +41,8 @@ class Rules:
     min_delta: float = 0.0
     max_loss: float | None = None
     log_every_n_steps: int = 1
+    # each callback's monitor by its name in the config, checked as a single job checks it
+    monitors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,7 +64,8 @@ class SeedTrack:
     train: dict[str, float] = field(default_factory=dict)
     history: dict[str, list[list[float]]] = field(
         default_factory=lambda: {"train/loss": [], "val/loss": []})
-    logged: list[list[Any]] = field(default_factory=list)  # [step, {metric: value}]
+    # [step, {metric: value, "epoch": epoch}], as Lightning logs a single job's metrics
+    logged: list[list[Any]] = field(default_factory=list)
 
     def state(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -82,6 +85,12 @@ def improved(current: float, best: float | None, mode: str, min_delta: float = 0
 def accuracy(logits: torch.Tensor, target: torch.Tensor) -> float:
     """Share of correct argmax predictions (torchmetrics' micro accuracy)."""
     return float((logits.argmax(-1) == target).float().mean())
+
+
+def val_scores(loss: torch.Tensor, logits: torch.Tensor, target: torch.Tensor
+               ) -> dict[str, float]:
+    """What a seed's validation logs, as a NodeClassifier's own validation logs it."""
+    return {"val/acc": accuracy(logits, target), "val/loss": float(loss)}
 
 
 def _as_is(batch: Any) -> Any:
@@ -135,14 +144,14 @@ class SeedGroup(L.LightningModule):
             loss, logits, target = task.scores(graph, "train")
             if track.active:
                 value = float(loss.detach())
-                too_big = self.rules.max_loss is not None and value > self.rules.max_loss
-                if not math.isfinite(value) or too_big:
+                error = diverged(step, self.current_epoch, value, self.rules.max_loss,
+                                 learning_rates(self.trainer))
+                if error is not None:  # as a single job's DivergenceGuard says it
                     track.status, track.active = "diverged", False
-                    track.error = (f"DivergedError: training diverged at step {self.global_step}"
-                                   f" (epoch {self.current_epoch}): loss={value:g}")
+                    track.error = f"{type(error).__name__}: {error}"
                     continue
                 track.train = {"train/acc": accuracy(logits, target), "train/loss": value}
-                track.logged.append([step, dict(track.train)])
+                track.logged.append([step, {**track.train, "epoch": self.current_epoch}])
                 if step % max(self.rules.log_every_n_steps, 1) == 0:
                     track.history["train/loss"].append([step, round(value, 6)])
             total = loss if total is None else total + loss
@@ -152,15 +161,16 @@ class SeedGroup(L.LightningModule):
         return total
 
     def validation_step(self, graphs: list[Data], batch_idx: int) -> None:
-        if self.trainer.sanity_checking:
+        if self.trainer.sanity_checking:  # the metrics a validation logs, for the monitors
+            check_monitors(self.rules.monitors,
+                           list(val_scores(*self.tasks[0].scores(graphs[0], "val"))))
             return
         step = self.global_step
         for task, graph, track in zip(self.tasks, graphs, self.tracks, strict=True):
             if not track.active:
                 continue
-            loss, logits, target = task.scores(graph, "val")
-            scores = {"val/acc": accuracy(logits, target), "val/loss": float(loss)}
-            track.logged.append([step, dict(scores)])
+            scores = val_scores(*task.scores(graph, "val"))
+            track.logged.append([step, {**scores, "epoch": self.current_epoch}])
             track.history["val/loss"].append([step, round(scores["val/loss"], 6)])
             self._checkpoint(task, track, scores)
             self._early_stop(track, scores)
