@@ -15,7 +15,7 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
-from dl2.data.text import CharTokenizer
+from dl2.data.text import CharDataModule, CharTokenizer
 from dl2.errors import ConfigValueError
 from dl2.files import read_checkpoint
 from dl2.nets.sampling import check_sampling, generate
@@ -27,7 +27,10 @@ def load_gpt(ckpt_path: str | Path, device: str = "cpu") -> tuple[GPT, CharToken
     `weights_only=True` (no code from the file runs)."""
     checkpoint = read_checkpoint(ckpt_path, map_location=device)
     meta = checkpoint.get("dl2", {})
-    if "net_config" not in meta or "tokenizer" not in meta:
+    # the datamodule's own state (checkpoints written before it carried the tokenizer: dl2's)
+    tokenizer = checkpoint.get(CharDataModule.__qualname__, {}).get("tokenizer",
+                                                                    meta.get("tokenizer"))
+    if "net_config" not in meta or tokenizer is None:
         raise ConfigValueError("ckpt_path", str(ckpt_path),
                                "must be a checkpoint of `train.py experiment=gpt` (it has no "
                                "stored model config and tokenizer)")
@@ -35,7 +38,7 @@ def load_gpt(ckpt_path: str | Path, device: str = "cpu") -> tuple[GPT, CharToken
     state = {k.removeprefix("net."): v for k, v in checkpoint["state_dict"].items()
              if k.startswith("net.")}
     model.load_state_dict(state)
-    return model.to(device).eval(), CharTokenizer.from_state_dict(meta["tokenizer"])
+    return model.to(device).eval(), CharTokenizer.from_state_dict(tokenizer)
 
 
 def sample_texts(model: GPT, tokenizer: CharTokenizer, prompt: str, length: int,

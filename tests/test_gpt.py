@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 from dl2.errors import ConfigValueError
+from dl2.files import read_checkpoint
 from dl2.generate import load_gpt, sample_texts
 from dl2.run.job import train
 from tests.harness import (
@@ -73,6 +75,10 @@ def gpt_checkpoint(tmp_path_factory, text_file):
 
 
 def test_train_checkpoint_generate_round_trip(gpt_checkpoint, capsys):
+    # the tokenizer is the datamodule's own state, which Lightning keeps in the checkpoint
+    stored = read_checkpoint(gpt_checkpoint)
+    assert stored["CharDataModule"]["tokenizer"]["chars"] == sorted(set(TEXT))
+    assert "tokenizer" not in stored["dl2"]
     model, tok = load_gpt(gpt_checkpoint)
     assert model.config.block_size == 16 and tok.vocab_size == len(set(TEXT))
     cached = sample_texts(model, tok, "the cat", 40, greedy=True)
@@ -87,6 +93,33 @@ def test_train_checkpoint_generate_round_trip(gpt_checkpoint, capsys):
     assert generate_py(f"ckpt_path={gpt_checkpoint}", "prompt=the dog", "top_k=3",
                        "temperature=0.9", "num_samples=3", "length=10") == 0
     assert capsys.readouterr().out.count("the dog") == 3
+
+
+def test_a_checkpoint_written_before_the_datamodule_kept_the_tokenizer_loads(gpt_checkpoint,
+                                                                          tmp_path):
+    old = read_checkpoint(gpt_checkpoint)
+    old["dl2"]["tokenizer"] = old.pop("CharDataModule")["tokenizer"]
+    torch.save(old, tmp_path / "old.ckpt")
+    model, tok = load_gpt(tmp_path / "old.ckpt")
+    assert sample_texts(model, tok, "the cat", 10, greedy=True) == sample_texts(
+        *load_gpt(gpt_checkpoint), "the cat", 10, greedy=True)
+
+
+def test_resuming_on_another_text_is_refused(gpt_checkpoint, tmp_path):
+    other = tmp_path / "other.txt"  # as many characters (the net fits), other ones
+    other.write_text(TEXT.replace("c", "x"), encoding="utf-8")
+    last = Path(gpt_checkpoint).parent / "last.ckpt"
+    cfg = compose_cfg(tmp_path, [*tiny_gpt_overrides(other, steps=110), f"ckpt_path={last}",
+                                 'callbacks.text_samples.prompts=["the"]', "logger=none"])
+    with pytest.raises(ConfigValueError) as info:
+        train(cfg)
+    assert info.value.key == "data.path" and "trained on" in str(info.value)
+
+
+def test_text_samples_need_text_data(tiny_cfg):
+    with pytest.raises(ConfigValueError) as info:
+        train(tiny_cfg(["callbacks=gpt", "callbacks.text_samples.prompts=[a]"]))
+    assert info.value.key == "callbacks.text_samples" and "BoxDataModule" in str(info.value)
 
 
 def test_generate_as_a_command(gpt_checkpoint):

@@ -176,6 +176,17 @@ def test_failing_job_closes_its_wandb_run_and_records_the_failure(tiny_cfg, monk
     assert len(list((Path(cfg.paths.output_dir) / "wandb").glob("offline-run-*"))) == 1
 
 
+def test_data_must_be_a_dl2_datamodule():
+    from omegaconf import OmegaConf
+
+    from dl2.run.build import build_model
+
+    cfg = OmegaConf.create({"data": {"_target_": "lightning.pytorch.LightningDataModule"}})
+    with pytest.raises(ConfigValueError) as info:
+        build_model(cfg)
+    assert info.value.key == "data._target_" and "DataModule" in str(info.value)
+
+
 def test_trainer_presets_build_what_they_name(tiny_cfg):
     """Each preset as Lightning builds it on this machine (no process started): the CPU one, and
     ddp_sim's two CPU processes with DDP."""

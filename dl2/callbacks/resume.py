@@ -10,6 +10,7 @@ import lightning as L
 import numpy as np
 import torch
 
+from dl2.data.base import DataModule
 from dl2.data.samplers import ResumableRandomSampler, draw_seed
 
 
@@ -36,14 +37,12 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _train_sampler(trainer: L.Trainer) -> tuple[ResumableRandomSampler | None, int]:
-    """The training loader's ResumableRandomSampler and its batch size, if it has one."""
-    loader = trainer.train_dataloader
-    for batches in (getattr(loader, "batch_sampler", None), getattr(loader, "sampler", None)):
-        sampler = getattr(batches, "sampler", None)
-        if isinstance(sampler, ResumableRandomSampler):
-            return sampler, int(batches.batch_size)
-    return None, 0
+def _train_order(trainer: L.Trainer) -> tuple[ResumableRandomSampler | None, int]:
+    """The training order the datamodule declares resumable (its sampler and batch size), or
+    (None, 0)."""
+    datamodule = trainer.datamodule
+    order = datamodule.train_order() if isinstance(datamodule, DataModule) else None
+    return (order.sampler, order.batch_size) if order is not None else (None, 0)
 
 
 class ResumeState(L.Callback):
@@ -76,7 +75,7 @@ class ResumeState(L.Callback):
             return {}
         done = int(trainer.fit_loop.epoch_loop.batch_progress.current.completed)
         total = trainer.num_training_batches
-        sampler, batch_size = _train_sampler(trainer)
+        sampler, batch_size = _train_order(trainer)
         if total != float("inf") and done >= total:  # the next epoch starts from scratch
             with torch.random.fork_rng(devices=[]):
                 draw_seed()  # the next epoch's DataLoader iterator takes its base seed
@@ -91,7 +90,7 @@ class ResumeState(L.Callback):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         state = self._pending
-        sampler, _ = _train_sampler(trainer)
+        sampler, _ = _train_order(trainer)
         if state and state.get("sampler") and sampler is not None:
             sampler.resume(state["sampler"], state["skip"])
 

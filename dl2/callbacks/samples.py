@@ -9,6 +9,7 @@ import torch
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
 
+from dl2.data.base import TextDataModule
 from dl2.errors import ConfigValueError, check_positive
 from dl2.files import write_csv
 from dl2.nets.sampling import check_sampling, generate
@@ -53,6 +54,10 @@ class TextSamples(L.Callback):
         self._last_step = int(state_dict.get("last_step", -1))
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not isinstance(trainer.datamodule, TextDataModule):
+            raise ConfigValueError("callbacks.text_samples", type(trainer.datamodule).__name__,
+                                   "needs text data (a TextDataModule, as experiment=gpt has): "
+                                   "leave it out of this experiment's callbacks")
         if self.prompts is None:  # the data's own (a text without the Grimm prompts' letters)
             self.prompts = trainer.datamodule.sample_prompts()
             rank_zero_info("text samples: prompts from the validation text: "

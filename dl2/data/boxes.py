@@ -9,11 +9,12 @@ can classify.
 
 from __future__ import annotations
 
-import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from dl2.data.base import DataModule, TrainOrder
+from dl2.data.samplers import ResumableRandomSampler
 from dl2.data.tensors import tensor_loader
 from dl2.errors import ConfigValueError, check_choice, check_positive
 
@@ -89,7 +90,7 @@ def split_seeds(protocol: str, seed: int) -> dict[str, int]:
     return {"train": seed, "val": seed + 1, "test": seed + 2}
 
 
-class BoxDataModule(L.LightningDataModule):
+class BoxDataModule(DataModule):
     """Train/val on upright boxes; test on shifted boxes (`test`) and the same draws unshifted
     (`test_unshifted`). All splits live in memory as tensors (TensorDataset)."""
 
@@ -125,11 +126,15 @@ class BoxDataModule(L.LightningDataModule):
             images, labels = generate_boxes(n, seed=seed, shifted=shifted, **geometry)
             self.splits[name] = TensorDataset(torch.from_numpy(images), torch.from_numpy(labels))
 
-    def _loader(self, name: str, shuffle: bool = False) -> DataLoader:
-        return tensor_loader(self.splits[name], self.hparams.batch_size, shuffle=shuffle)
+    def _loader(self, name: str) -> DataLoader:
+        return tensor_loader(self.splits[name], self.hparams.batch_size)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=self.hparams.shuffle)
+        if not self.hparams.shuffle:
+            return self._loader("train")
+        sampler = ResumableRandomSampler(self.splits["train"])
+        self._train_order = TrainOrder(sampler, self.hparams.batch_size)
+        return tensor_loader(self.splits["train"], self.hparams.batch_size, sampler)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val")

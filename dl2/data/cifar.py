@@ -8,7 +8,6 @@ import os
 import pickle
 from pathlib import Path
 
-import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import CIFAR10
@@ -16,6 +15,7 @@ from torchvision.datasets.utils import check_integrity
 from torchvision.transforms.v2 import RandomRotation
 from torchvision.transforms.v2 import functional as TF
 
+from dl2.data.base import DataModule
 from dl2.data.workers import worker_context
 from dl2.errors import ConfigValueError, check_choice, check_positive
 
@@ -133,7 +133,7 @@ def angle_name(angle: float) -> str:
     return f"test_rot{int(whole):03d}" + (f".{frac}" if frac else "")
 
 
-class CIFAR10DataModule(L.LightningDataModule):
+class CIFAR10DataModule(DataModule):
     """45k/5k seeded train/val split of the training images, the official test set rotated by
     each of `angles` (one test split each: `test_rot000/acc`, `test_rot030/acc`, ...)."""
 

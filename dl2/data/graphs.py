@@ -7,11 +7,11 @@ import pickle
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-import lightning as L
 import torch
 from torch.utils.data import DataLoader
 from torch_geometric.data import Data
 
+from dl2.data.base import DataModule
 from dl2.errors import ConfigValueError, check_choice, check_positive
 
 PLANETOIDS = ("Cora", "CiteSeer", "PubMed")
@@ -56,7 +56,7 @@ def add_random_edges(edge_index: torch.Tensor, num_nodes: int, fraction: float,
     return torch.cat([edge_index, added, added.flip(0)], dim=1)
 
 
-class GraphDataModule(L.LightningDataModule, ABC):
+class GraphDataModule(DataModule, ABC):
     """One graph served whole, the same batch for train/val/test (masks pick the nodes)."""
 
     test_split_names = ("test",)

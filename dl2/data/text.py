@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 import urllib.request
 from pathlib import Path
+from typing import Any
 
-import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from dl2.data.base import TextDataModule, TrainOrder
 from dl2.data.samplers import ResumableRandomSampler
 from dl2.data.workers import worker_context
 from dl2.errors import ConfigValueError, check_positive
@@ -122,7 +123,7 @@ class Windows(Dataset):
         return row[:-1], row[1:]
 
 
-class CharDataModule(L.LightningDataModule):
+class CharDataModule(TextDataModule):
     """A text split into train (the first 1 - val_fraction) and validation (the rest).
 
     Training draws random windows (one epoch = every start position once); validation reads
@@ -141,7 +142,7 @@ class CharDataModule(L.LightningDataModule):
         if path is not None and not Path(path).is_file():
             raise ConfigValueError("path", path, "must be an existing UTF-8 text file")
         self.save_hyperparameters(logger=False)  # the pipeline logs the whole config once
-        self.tokenizer: CharTokenizer | None = None
+        self._tokenizer: CharTokenizer | None = None
         self.train_set: Windows | None = None
         self.val_set: Windows | None = None
 
@@ -154,11 +155,11 @@ class CharDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         """Read, tokenize and split the text (idempotent)."""
-        if self.tokenizer is not None:
+        if self._tokenizer is not None:
             return
         hp = self.hparams
         text = read_text(self.text_path(), strip=hp.strip_header)
-        self.tokenizer = CharTokenizer.from_text(text)
+        self._tokenizer = CharTokenizer.from_text(text)
         tokens = torch.tensor(self.tokenizer.encode(text), dtype=torch.long)
         n_val = int(len(tokens) * hp.val_fraction)
         train, val = tokens[:-n_val] if n_val else tokens, tokens[len(tokens) - n_val:]
@@ -185,9 +186,31 @@ class CharDataModule(L.LightningDataModule):
         self.setup()
         return {"vocab_size": self.tokenizer.vocab_size}
 
+    @property
+    def tokenizer(self) -> CharTokenizer | None:
+        """The text's characters as ids (None before setup)."""
+        return self._tokenizer
+
+    def state_dict(self) -> dict[str, Any]:
+        """The tokenizer, in every checkpoint: generation needs no text to decode."""
+        return {"tokenizer": self._tokenizer.state_dict()} if self._tokenizer else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """A resumed run reads its text again: it must give the checkpoint's characters, or
+        the ids would mean other characters than they were trained on."""
+        saved = state_dict.get("tokenizer")
+        if saved is None:
+            return
+        self.setup()
+        if saved != self._tokenizer.state_dict():
+            raise ConfigValueError("data.path", self.hparams.path, "must be the text the "
+                                   "checkpoint was trained on (its characters differ)")
+
     def train_dataloader(self) -> DataLoader:
+        sampler = ResumableRandomSampler(self.train_set)
+        self._train_order = TrainOrder(sampler, self.hparams.batch_size)
         return DataLoader(self.train_set, batch_size=self.hparams.batch_size, drop_last=True,
-                          sampler=ResumableRandomSampler(self.train_set),
+                          sampler=sampler,
                           num_workers=self.hparams.num_workers,
                           multiprocessing_context=worker_context(self.hparams.num_workers))
 

@@ -13,6 +13,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from dl2.data.base import DataModule
 from dl2.errors import ConfigValueError
 
 
@@ -39,6 +40,22 @@ def build(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
     except ConfigValueError as err:
         bad = err
     raise ConfigValueError(_source_key(node, bad.key, key), bad.value, bad.allowed) from None
+
+
+def build_model(cfg: DictConfig) -> tuple[DataModule, L.LightningModule]:
+    """The job's datamodule and its task around the net, the net told what it must know of
+    the data (`DataModule.model_kwargs`: a vocabulary size)."""
+    datamodule = build(cfg, "data")
+    if not isinstance(datamodule, DataModule):
+        raise ConfigValueError("data._target_", OmegaConf.select(cfg, "data._target_"),
+                               "must be a dl2.data.base.DataModule (what the net, the task and "
+                               "the callbacks expect of data)")
+    try:
+        data_kwargs = datamodule.model_kwargs()
+    except ConfigValueError as err:
+        raise err.under("data") from None
+    net = build(cfg, "model.net", **data_kwargs)
+    return datamodule, build(cfg, "model.task", net=net)
 
 
 def build_loggers(cfg: DictConfig) -> list[Logger]:

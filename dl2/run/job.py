@@ -14,12 +14,13 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import LearningRateMonitor
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.model_helpers import is_overridden
 from omegaconf import DictConfig, OmegaConf
 
+from dl2.callbacks.checkpoint import BestCheckpoint
 from dl2.callbacks.guards import DivergedError, DivergenceGuard, MonitorCheck
 from dl2.callbacks.history import MetricHistory
 from dl2.callbacks.progress_log import ProgressLog
@@ -29,7 +30,7 @@ from dl2.config.preflight import monitors, preflight
 from dl2.errors import ConfigValueError
 from dl2.paths import RESULTS_FILE
 from dl2.run.attempts import earlier_attempts
-from dl2.run.build import build, build_callbacks, build_loggers, close_loggers
+from dl2.run.build import build, build_callbacks, build_loggers, build_model, close_loggers
 from dl2.run.console import set_verbosity
 from dl2.run.requeue import requeued_checkpoint
 from dl2.run.results import (
@@ -108,16 +109,8 @@ def train(cfg: DictConfig, fit: bool = True) -> dict[str, float | None]:
         loggers = build_loggers(cfg)
         for logger in loggers:
             logger.log_hyperparams(payload["config"])
-        datamodule = build(cfg, "data")
-        # what the net must know of the data (a vocabulary size), when the data says
-        data_kwargs = {}
-        if hasattr(datamodule, "model_kwargs"):
-            try:
-                data_kwargs = datamodule.model_kwargs()
-            except ConfigValueError as err:
-                raise err.under("data") from None
-        net = build(cfg, "model.net", **data_kwargs)
-        task = build(cfg, "model.task", net=net)
+        datamodule, task = build_model(cfg)
+        net = task.net
         payload["params"] = parameter_counts(task)
         if rank_zero_only.rank == 0:
             log.info("%s: %s with %s parameters, run folder %s", cfg.get("task_name"),
@@ -134,11 +127,15 @@ def train(cfg: DictConfig, fit: bool = True) -> dict[str, float | None]:
             trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
             metrics = {k: v for k, v in trainer.callback_metrics.items()
                        if k.startswith("train/")}
+            # the best checkpoint (Lightning's ModelCheckpoint; dl2's BestCheckpoint also
+            # knows its epoch and step); none with callbacks=none
             ckpt = trainer.checkpoint_callback
-            eval_ckpt = getattr(ckpt, "best_model_path", "") or None
+            best = isinstance(ckpt, BestCheckpoint)
+            eval_ckpt = (ckpt.best_model_path or None) if isinstance(ckpt, ModelCheckpoint) \
+                else None
             payload["checkpoint"] = eval_ckpt
-            payload["best_epoch"] = getattr(ckpt, "best_epoch", None)
-            payload["best_step"] = getattr(ckpt, "best_step", None)
+            payload["best_epoch"] = ckpt.best_epoch if best else None
+            payload["best_step"] = ckpt.best_step if best else None
             payload["epochs_run"] = trainer.current_epoch
             for callback in trainer.callbacks:  # what callbacks add to results.json
                 if isinstance(callback, ResultsContributor):

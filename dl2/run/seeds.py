@@ -29,7 +29,7 @@ from dl2.config.preflight import check_seed, monitors, preflight
 from dl2.config.resolvers import job_overrides_as
 from dl2.errors import ConfigValueError
 from dl2.paths import RESULTS_FILE
-from dl2.run.build import build, build_loggers, close_loggers
+from dl2.run.build import build, build_loggers, build_model, close_loggers
 from dl2.run.requeue import requeued_checkpoint
 from dl2.run.results import (
     EXIT_CODES,
@@ -146,9 +146,7 @@ def train_seeds(cfg: DictConfig) -> dict[str, float | None]:
         datamodules, tasks = [], []
         for c in configs:  # each seed's data, net and task, built as its own job builds them
             L.seed_everything(c.seed, workers=True, verbose=False)
-            datamodule = build(c, "data")
-            kwargs = datamodule.model_kwargs() if hasattr(datamodule, "model_kwargs") else {}
-            task = build(c, "model.task", net=build(c, "model.net", **kwargs))
+            datamodule, task = build_model(c)
             datamodules.append(datamodule)
             tasks.append(task)
         for task, payload in zip(tasks, payloads, strict=True):

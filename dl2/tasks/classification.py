@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
+from dl2.data.base import DataModule
 from dl2.errors import check_positive
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -43,10 +44,9 @@ class ImageClassifier(L.LightningModule):
         self.test_accs = nn.ModuleList(self._accuracy() for _ in self.test_split_names)
 
     def setup(self, stage: str) -> None:
-        datamodule = getattr(self.trainer, "datamodule", None)
-        names = getattr(datamodule, "test_split_names", None)
-        if names is not None and list(names) != self.test_split_names:
-            self._set_test_splits(names)
+        datamodule: DataModule = self.trainer.datamodule
+        if list(datamodule.test_split_names) != self.test_split_names:
+            self._set_test_splits(datamodule.test_split_names)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -88,9 +88,6 @@ class LanguageModel(L.LightningModule):
                 "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Store what generation needs: the net's config and the tokenizer."""
+        """Store what generation needs of the model: the net's config (the tokenizer is the
+        datamodule's own state, which Lightning stores beside it)."""
         checkpoint["dl2"] = {"net_config": self.net.config_dict()}
-        datamodule = getattr(self.trainer, "datamodule", None)
-        tokenizer = getattr(datamodule, "tokenizer", None)
-        if tokenizer is not None:
-            checkpoint["dl2"]["tokenizer"] = tokenizer.state_dict()
