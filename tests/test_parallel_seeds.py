@@ -199,3 +199,46 @@ def test_a_seed_writes_what_its_own_job_writes(tmp_path):
     # its best checkpoint written as a single job's is: atomically, loadable as data
     assert not list((tmp_path / "group" / "seed_1" / "checkpoints").glob("*.part"))
     assert read_checkpoint(mine["checkpoint"])["epoch"] == mine["best_epoch"]
+
+
+def test_a_killed_job_stops_and_resumes_as_a_single_job(tmp_path, monkeypatch):
+    """SIGTERM in the 4th epoch, both ways: each seed `interrupted` with exit code 143, as its
+    own job; resumed from the last checkpoint, each seed ends as its uninterrupted job."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from dl2.run.seed_group import SeedGroup
+    from dl2.tasks.node_classification import NodeClassifier
+
+    kill = {"at": None}
+
+    def killable(step):
+        def wrapped(self, *args, **kwargs):
+            if self.global_step == kill["at"]:
+                raise SIGTERMException()
+            return step(self, *args, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(NodeClassifier, "training_step", killable(NodeClassifier.training_step))
+    monkeypatch.setattr(SeedGroup, "training_step", killable(SeedGroup.training_step))
+    base = [*GRAPH, "model=gcn", "logger=none", "trainer.max_epochs=6"]
+    for seed in (0, 1):
+        train(compose_cfg(tmp_path, [*base, f"seed={seed}"], job=f"straight{seed}"))
+    kill["at"] = 3
+    for job, extra in (("alone", ["seed=0"]), ("group", ["parallel_seeds=[0,1]"])):
+        with pytest.raises(SystemExit) as stopped:
+            train(compose_cfg(tmp_path, [*base, *extra], job=job))
+        assert stopped.value.code == 143, job
+    kill["at"] = None
+    alone, mine = results(tmp_path / "alone"), results(tmp_path / "group" / "seed_0")
+    assert mine["status"] == alone["status"] == "interrupted"
+    assert mine["exit_code"] == alone["exit_code"] == 143
+    for job, extra in (("alone", ["seed=0"]), ("group", ["parallel_seeds=[0,1]"])):
+        last = tmp_path / job / "checkpoints" / "last.ckpt"
+        train(compose_cfg(tmp_path, [*base, *extra, f"ckpt_path={last}"], job=f"{job}-resumed"))
+    resumed = [(0, tmp_path / "alone-resumed"), (0, tmp_path / "group-resumed" / "seed_0"),
+               (1, tmp_path / "group-resumed" / "seed_1")]
+    for seed, folder in resumed:
+        run, straight = results(folder), results(tmp_path / f"straight{seed}")
+        assert run["status"] == "completed", folder
+        assert (run["metrics"], run["best_epoch"]) == (straight["metrics"],
+                                                      straight["best_epoch"]), folder

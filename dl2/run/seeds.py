@@ -153,8 +153,10 @@ def train_seeds(cfg: DictConfig) -> dict[str, float | None]:
             payload["params"] = parameter_counts(task)
         data = SeedGraphs(datamodules)
         group = SeedGroup(tasks, seeds, rules)
+        # the group's last.ckpt after every epoch, where a rerun with ckpt_path resumes (a
+        # `save_last` beside save_top_k=0 writes nothing since Lightning 2.5)
         last = ModelCheckpoint(dirpath=str(Path(cfg.paths.output_dir) / "checkpoints"),
-                               save_top_k=0, save_last=True)
+                               filename="last", save_top_k=1, enable_version_counter=False)
         trainer = build(cfg, "trainer", callbacks=[last], logger=False,
                             enable_checkpointing=True)
         ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(cfg)
