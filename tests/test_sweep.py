@@ -87,6 +87,32 @@ def test_planned_hashes_match_the_jobs_own(tmp_path):
     assert len(settings) == 1, "the seeds of one setting share it, noise_seed=${seed} or not"
 
 
+def test_settings_share_a_composition_and_compose_as_hydra_does(tmp_path):
+    """Plain `a.b=value` overrides are set in a copy of one Hydra composition per set of group
+    choices (dl2/config/compose.py): the configs are Hydra's own, and a bad key fails as
+    Hydra says it."""
+    from hydra.errors import ConfigCompositionException
+    from omegaconf import OmegaConf
+
+    from dl2.config.compose import Composer
+    from dl2.paths import CONF
+
+    settings = [("experiment=gnn", "model=gat", "data.noise=0.5", "model.task.optimizer.lr=0.01"),
+                ("experiment=gnn", "model=gat", "data.noise=1.0"),
+                ("experiment=padding", "model=net2", "model.conv_type=valid")]
+    composer = Composer(CONF)
+    configs = composer.compose_all(settings)
+    assert len(composer._bases) == 2, "one composition per set of group choices"
+    for setting in settings:
+        hydra_own = compose_cfg(tmp_path, list(setting))
+        del hydra_own.paths  # where this test's jobs write: not what the settings hold
+        mine = configs[setting]
+        assert OmegaConf.to_container(mine.model) == OmegaConf.to_container(hydra_own.model)
+        assert OmegaConf.to_container(mine.data) == OmegaConf.to_container(hydra_own.data)
+    with pytest.raises(ConfigCompositionException, match="model.nope"):
+        composer.compose_all([("experiment=gnn", "model.nope=1")])
+
+
 def test_missing_jobs_run_as_few_multiruns_as_their_shape_allows():
     study = load_study("padding-reference")
 

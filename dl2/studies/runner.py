@@ -12,10 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
+from dl2.config.compose import Composer
 from dl2.config.identity import (
     LAUNCHER,
     config_hash_of,
@@ -49,27 +48,19 @@ def setting_of(job: PlannedJob) -> tuple[str, ...]:
     return tuple(o for o in job.overrides if not o.startswith("seed="))
 
 
-# composed configs by setting (a job's overrides without its seed), for this process: conf/
-# does not change while it runs, and `sweep.py all` or a test run composes many settings twice
-_COMPOSED: dict[tuple[str, ...], DictConfig] = {}
+# composed configs by setting, for this process (`sweep.py all` or a test run plans many)
+_COMPOSER = Composer(CONF)
 
 
 def hashes(jobs: list[PlannedJob]) -> list[str]:
     """Each job's config hash, from the real composed config (without running anything). One
-    composition per setting (and per process): the seed is then set in it, and interpolations
-    of the seed (`data.noise_seed: ${seed}`) follow when the hash resolves them."""
-    missing = list(dict.fromkeys(setting_of(j) for j in jobs if setting_of(j) not in _COMPOSED))
-    if missing:
-        GlobalHydra.instance().clear()
-        try:
-            with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-                for setting in missing:
-                    _COMPOSED[setting] = compose("train", overrides=list(setting))
-        finally:
-            GlobalHydra.instance().clear()
+    composition per setting (and per process; dl2/config/compose.py): the seed is then set in
+    it, and interpolations of the seed (`data.noise_seed: ${seed}`) follow when the hash
+    resolves them."""
+    configs = _COMPOSER.compose_all(setting_of(j) for j in jobs)
     out = []
     for job in jobs:
-        cfg = _COMPOSED[setting_of(job)]
+        cfg = configs[setting_of(job)]
         cfg.seed = job.seed
         out.append(config_hash_of(cfg))
     return out
