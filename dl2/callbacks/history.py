@@ -3,6 +3,7 @@ logger (the study store keeps them for the GPT study's curve plot)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import lightning as L
@@ -17,19 +18,26 @@ class MetricHistory(L.Callback):
         self.keys = keys
         self.history: dict[str, list[list[float]]] = {k: [] for k in keys}
 
-    def _record(self, trainer: L.Trainer, prefix: str) -> None:
+    def record(self, step: int, metrics: Mapping[str, Any], prefix: str) -> None:
+        """Add the `prefix` metrics among `metrics` at `step` (what the hooks below do with the
+        trainer's; seeds side by side hand each seed's own metrics here)."""
         for key in self.keys:
-            value = trainer.callback_metrics.get(key)
+            value = metrics.get(key)
             if key.startswith(prefix) and value is not None:
-                self.history[key].append([int(trainer.global_step), round(float(value), 6)])
+                self.history[key].append([int(step), round(float(value), 6)])
+
+    @staticmethod
+    def records_training_at(step: int, log_every_n_steps: int) -> bool:
+        """Whether the training metrics of `step` enter the history."""
+        return step % max(log_every_n_steps, 1) == 0
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
-        if trainer.global_step % max(trainer.log_every_n_steps, 1) == 0:
-            self._record(trainer, "train/")
+        if self.records_training_at(trainer.global_step, trainer.log_every_n_steps):
+            self.record(trainer.global_step, trainer.callback_metrics, "train/")
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.sanity_checking:
-            self._record(trainer, "val/")
+            self.record(trainer.global_step, trainer.callback_metrics, "val/")
 
     def state_dict(self) -> dict[str, Any]:
         return {"history": self.history}

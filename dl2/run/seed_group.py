@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from torch_geometric.data import Data
 
 from dl2.callbacks.guards import check_monitors, diverged, learning_rates
+from dl2.callbacks.history import MetricHistory
 from dl2.tasks.node_classification import NodeClassifier
 
 SPLITS = ("train", "val", "test")
@@ -62,16 +63,18 @@ class SeedTrack:
     wait: int = 0
     epochs_run: int | None = None
     train: dict[str, float] = field(default_factory=dict)
-    history: dict[str, list[list[float]]] = field(
-        default_factory=lambda: {"train/loss": [], "val/loss": []})
+    # the seed's history, recorded by a single job's own MetricHistory
+    history: MetricHistory = field(default_factory=MetricHistory)
     # [step, {metric: value, "epoch": epoch}], as Lightning logs a single job's metrics
     logged: list[list[Any]] = field(default_factory=list)
 
     def state(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """As plain data, for the group's checkpoint."""
+        return {**self.__dict__, "history": self.history.state_dict()}
 
     def load(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update({k: v for k, v in state.items() if k != "history"})
+        self.history.load_state_dict(state.get("history", {}))
 
 
 def improved(current: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
@@ -152,8 +155,8 @@ class SeedGroup(L.LightningModule):
                     continue
                 track.train = {"train/acc": accuracy(logits, target), "train/loss": value}
                 track.logged.append([step, {**track.train, "epoch": self.current_epoch}])
-                if step % max(self.rules.log_every_n_steps, 1) == 0:
-                    track.history["train/loss"].append([step, round(value, 6)])
+                if track.history.records_training_at(step, self.rules.log_every_n_steps):
+                    track.history.record(step, track.train, "train/")
             total = loss if total is None else total + loss
         if total is None:  # every seed diverged
             self.trainer.should_stop = True
@@ -171,7 +174,7 @@ class SeedGroup(L.LightningModule):
                 continue
             scores = val_scores(*task.scores(graph, "val"))
             track.logged.append([step, {**scores, "epoch": self.current_epoch}])
-            track.history["val/loss"].append([step, round(scores["val/loss"], 6)])
+            track.history.record(step, scores, "val/")
             self._checkpoint(task, track, scores)
             self._early_stop(track, scores)
         if not any(t.active for t in self.tracks):

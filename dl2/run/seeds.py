@@ -197,7 +197,7 @@ def _finish(configs: list[DictConfig], payloads: list[dict[str, Any]],
             payload["metrics"] = to_floats(results[k])
             payload.update(best_epoch=track.best_epoch, best_step=track.best_step,
                            epochs_run=track.epochs_run,
-                           history={n: v for n, v in track.history.items() if v})
+                           **track.history.results_entries())
             if track.error:
                 payload["error"] = track.error
             if seed_status == "completed":
