@@ -17,6 +17,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import EarlyStopping
 from torch import nn
 from torch.utils.data import DataLoader
 from torch_geometric.data import Data
@@ -31,15 +32,11 @@ SPLITS = ("train", "val", "test")
 @dataclass
 class Rules:
     """What the single job's callbacks would decide, per seed: the best checkpoint's monitor
-    (None: the last epoch is the best) and mode, early stopping (patience None: off), the
-    divergence bound and how often the training loss enters the history."""
+    (None: the last epoch is the best) and mode, the divergence bound and how often the
+    training loss enters the history. Early stopping is each seed's own EarlyStopping."""
 
     monitor: str | None = "val/loss"
     mode: str = "min"
-    stop_monitor: str | None = None
-    stop_mode: str = "min"
-    patience: int | None = None
-    min_delta: float = 0.0
     max_loss: float | None = None
     log_every_n_steps: int = 1
     # each callback's monitor by its name in the config, checked as a single job checks it
@@ -59,8 +56,8 @@ class SeedTrack:
     best_epoch: int | None = None
     best_step: int | None = None
     best_state: dict[str, Any] | None = None
-    stop_best: float | None = None
-    wait: int = 0
+    # the seed's own copy of the job's EarlyStopping callback (None: no early stopping)
+    stopper: EarlyStopping | None = None
     epochs_run: int | None = None
     train: dict[str, float] = field(default_factory=dict)
     # the seed's history, recorded by a single job's own MetricHistory
@@ -70,19 +67,22 @@ class SeedTrack:
 
     def state(self) -> dict[str, Any]:
         """As plain data, for the group's checkpoint."""
-        return {**self.__dict__, "history": self.history.state_dict()}
+        return {**self.__dict__, "history": self.history.state_dict(),
+                "stopper": self.stopper.state_dict() if self.stopper else None}
 
     def load(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({k: v for k, v in state.items() if k != "history"})
+        self.__dict__.update({k: v for k, v in state.items() if k not in ("history", "stopper")})
         self.history.load_state_dict(state.get("history", {}))
+        if self.stopper is not None and state.get("stopper"):
+            self.stopper.load_state_dict(state["stopper"])
 
 
-def improved(current: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
-    """Lightning's rule: strictly better than the best by more than `min_delta` (the first
-    value always is)."""
+def improved(current: float, best: float | None, mode: str) -> bool:
+    """ModelCheckpoint's rule for the best checkpoint (save_top_k=1): strictly better than the
+    best (the first value always is)."""
     if best is None:
         return True
-    return current - min_delta > best if mode == "max" else current + min_delta < best
+    return current > best if mode == "max" else current < best
 
 
 def accuracy(logits: torch.Tensor, target: torch.Tensor) -> float:
@@ -132,11 +132,14 @@ class SeedGroup(L.LightningModule):
     """K NodeClassifiers (one per seed) trained as one module; `tracks` hold each seed's
     outcome."""
 
-    def __init__(self, tasks: list[NodeClassifier], seeds: list[int], rules: Rules) -> None:
+    def __init__(self, tasks: list[NodeClassifier], seeds: list[int], rules: Rules,
+                 stoppers: list[EarlyStopping | None] | None = None) -> None:
         super().__init__()
         self.tasks = nn.ModuleList(tasks)
         self.rules = rules
-        self.tracks = [SeedTrack(seed) for seed in seeds]
+        self.tracks = [SeedTrack(seed, stopper=stop)
+                       for seed, stop in zip(seeds, stoppers or [None] * len(seeds),
+                                             strict=True)]
 
     def training_step(self, graphs: list[Data], batch_idx: int) -> torch.Tensor:
         total = None
@@ -191,17 +194,15 @@ class SeedGroup(L.LightningModule):
                                 else copy.deepcopy(v) for k, v in task.state_dict().items()}
 
     def _early_stop(self, track: SeedTrack, scores: dict[str, float]) -> None:
-        rules = self.rules
-        if rules.patience is None or rules.stop_monitor is None:
+        """The seed's own EarlyStopping decides, from the seed's validation metrics, by the
+        rule it applies to a single job (its patience, min_delta, thresholds, finite check)."""
+        stop = track.stopper
+        if stop is None:
             return
-        current = scores[rules.stop_monitor]
-        if improved(current, track.stop_best, rules.stop_mode, rules.min_delta):
-            track.stop_best, track.wait = current, 0
-        else:
-            track.wait += 1
-            if track.wait >= rules.patience:
-                track.active = False
-                track.epochs_run = self.current_epoch + 1
+        should_stop, _ = stop._evaluate_stopping_criteria(torch.tensor(scores[stop.monitor]))
+        if should_stop:
+            track.active = False
+            track.epochs_run = self.current_epoch + 1
 
     def on_train_end(self) -> None:
         for track in self.tracks:

@@ -107,15 +107,12 @@ def rules_of(cfg: DictConfig) -> Rules:
     if unknown:
         raise ConfigValueError("callbacks", ",".join(unknown), "parallel_seeds decides only "
                                "model_checkpoint and early_stopping per seed; drop the others")
-    ckpt, stop = callbacks.get("model_checkpoint"), callbacks.get("early_stopping")
+    ckpt = callbacks.get("model_checkpoint")
     rules = Rules(monitor=None, mode="min", max_loss=cfg.get("max_loss"),
                   log_every_n_steps=int(cfg.trainer.get("log_every_n_steps") or 50),
                   monitors=monitors(callbacks))
     if ckpt is not None:
         rules.monitor, rules.mode = ckpt.get("monitor"), ckpt.get("mode", "min")
-    if stop is not None:
-        rules.stop_monitor, rules.stop_mode = stop.monitor, stop.get("mode", "min")
-        rules.patience, rules.min_delta = int(stop.patience), float(stop.get("min_delta", 0.0))
     for key in ("gradient_clip_val",):
         if cfg.trainer.get(key):
             raise ConfigValueError(f"trainer.{key}", cfg.trainer[key], "null with "
@@ -152,7 +149,11 @@ def train_seeds(cfg: DictConfig) -> dict[str, float | None]:
         for task, payload in zip(tasks, payloads, strict=True):
             payload["params"] = parameter_counts(task)
         data = SeedGraphs(datamodules)
-        group = SeedGroup(tasks, seeds, rules)
+        # each seed's own EarlyStopping, built from its config as its job builds it
+        stoppers = [build(c, "callbacks.early_stopping")
+                    if OmegaConf.select(c, "callbacks.early_stopping._target_") else None
+                    for c in configs]
+        group = SeedGroup(tasks, seeds, rules, stoppers)
         # the group's last.ckpt after every epoch, where a rerun with ckpt_path resumes (a
         # `save_last` beside save_top_k=0 writes nothing since Lightning 2.5)
         last = ModelCheckpoint(dirpath=str(Path(cfg.paths.output_dir) / "checkpoints"),
