@@ -161,6 +161,7 @@ parallel_seeds: true
 FAILURES = {  # a failure case of a single job, and what it ends as
     "monitor": (["callbacks.model_checkpoint.monitor=val/nope"], "failed"),
     "diverged": (["max_loss=0.5"], "diverged"),  # a training loss above it, at the first step
+    "diverged-val": (["model.task.optimizer.lr=1e30"], "diverged"),  # a NaN validation loss
 }
 
 

@@ -277,6 +277,23 @@ def test_a_diverged_run_stops_as_diverged_with_valid_json(tiny_cfg, lr, rule):
         "a diverged job is never averaged in"
 
 
+def test_a_diverged_validation_stops_there_and_leaves_its_record(tiny_cfg):
+    """lr=1e30 on more data: the training loss stays finite and the validation loss is NaN.
+    The run used to train on to the end and then fail writing results.json (NaN in the
+    history), leaving no record at all."""
+    cfg = tiny_cfg(["model.task.optimizer.lr=1e30", "trainer.max_epochs=5",
+                    "data.n_train=200", "data.n_val=200", "data.n_test=200",
+                    "data.batch_size=200"])  # one step an epoch, as the default batch
+    with pytest.raises(DivergedError, match=r"validation diverged at step \d+ \(epoch 0\).*"
+                                            r"val/loss=nan.*lr=1e\+30"):
+        train(cfg)
+    results = results_of(cfg)  # strict JSON
+    assert results["status"] == "diverged" and results["exit_code"] == 1
+    history = results["history"]["val/loss"]
+    assert len(history) == 1 and history[0][1] is None, "stopped at its first validation"
+    assert all(v is not None for _, v in results["history"].get("train/loss", []))
+
+
 def test_diverged_train_py_exits_nonzero_with_one_line(tmp_path, capsys):
     assert train_py(*TINY_BOXES, "logger=none", "model.task.optimizer.lr=1e30",
                     f"hydra.run.dir={tmp_path / 'run'}") == 1

@@ -29,6 +29,21 @@ def diverged(step: int, epoch: int, loss: float, max_loss: float | None,
                          f"{rule}; optimizer lr={lr}")
 
 
+def diverged_validation(step: int, epoch: int, metrics: dict[str, Any],
+                        lrs: list[float]) -> DivergedError | None:
+    """The error of a validation whose `val/*` metrics are not all finite (the training loss
+    may still be: the update that broke the weights came after it), naming them and the
+    optimizer's learning rates; None when they are finite."""
+    bad = {k: float(v) for k, v in sorted(metrics.items())
+           if k.startswith("val/") and not math.isfinite(float(v))}
+    if not bad:
+        return None
+    lr = ", ".join(f"{x:g}" for x in dict.fromkeys(lrs)) or "?"
+    shown = ", ".join(f"{k}={v:g}" for k, v in bad.items())
+    return DivergedError(f"validation diverged at step {step} (epoch {epoch}): {shown} is not "
+                         f"finite; optimizer lr={lr}")
+
+
 def learning_rates(trainer: L.Trainer) -> list[float]:
     """The learning rate of every parameter group of the trainer's optimizers."""
     return [group["lr"] for opt in trainer.optimizers for group in opt.param_groups]
@@ -49,7 +64,8 @@ def check_monitors(keys: dict[str, str], logged: list[str]) -> None:
 class DivergenceGuard(L.Callback):
     """After every training step, check the loss: a NaN or infinite loss, or one above
     `max_loss` (None: no bound), raises DivergedError naming the step, the loss and the
-    optimizer's learning rate. The pipeline records such a run as `diverged`.
+    optimizer's learning rate; after every validation, the same for a `val/*` metric that is
+    not finite. The pipeline records such a run as `diverged`.
 
     EarlyStopping's own finite check ends a NaN run quietly and the job "completes" with NaN
     metrics; this makes it fail loudly instead.
@@ -66,6 +82,14 @@ class DivergenceGuard(L.Callback):
         value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
         error = diverged(trainer.global_step, trainer.current_epoch, value, self.max_loss,
                          learning_rates(trainer))
+        if error is not None:
+            raise error
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        error = diverged_validation(trainer.global_step, trainer.current_epoch,
+                                    dict(trainer.callback_metrics), learning_rates(trainer))
         if error is not None:
             raise error
 

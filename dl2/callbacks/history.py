@@ -3,6 +3,7 @@ logger (the study store keeps them for the GPT study's curve plot)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +25,9 @@ class MetricHistory(L.Callback):
         for key in self.keys:
             value = metrics.get(key)
             if key.startswith(prefix) and value is not None:
-                self.history[key].append([int(step), round(float(value), 6)])
+                value = float(value)  # JSON has no NaN: a non-finite value is kept as null
+                self.history[key].append([int(step), round(value, 6)
+                                          if math.isfinite(value) else None])
 
     @staticmethod
     def records_training_at(step: int, log_every_n_steps: int) -> bool:

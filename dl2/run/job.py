@@ -50,6 +50,13 @@ from dl2.run.results import (
 log = logging.getLogger(__name__)
 
 
+def add_results_entries(trainer: L.Trainer, payload: dict) -> None:
+    """What the callbacks add to results.json (the metric history, text samples)."""
+    for callback in trainer.callbacks:
+        if isinstance(callback, ResultsContributor):
+            payload.update(callback.results_entries())
+
+
 def sweeper_value(cfg: DictConfig, metrics: dict[str, float | None]) -> float | None:
     """The metric named by `optimized_metric`: what train.py and eval.py return, for Hydra's
     sweepers (Optuna) to optimise; None when no metric is named."""
@@ -137,9 +144,7 @@ def train(cfg: DictConfig, fit: bool = True) -> dict[str, float | None]:
             payload["best_epoch"] = ckpt.best_epoch if best else None
             payload["best_step"] = ckpt.best_step if best else None
             payload["epochs_run"] = trainer.current_epoch
-            for callback in trainer.callbacks:  # what callbacks add to results.json
-                if isinstance(callback, ResultsContributor):
-                    payload.update(callback.results_entries())
+            add_results_entries(trainer, payload)  # before validate/test add to the history
         else:
             metrics, eval_ckpt = {}, ckpt_path
             payload["checkpoint"] = eval_ckpt
@@ -166,6 +171,8 @@ def train(cfg: DictConfig, fit: bool = True) -> dict[str, float | None]:
             raise SystemExit(exit_code) from err
         raise
     finally:
+        if fit and trainer is not None and "epochs_run" not in payload:  # stopped in fit
+            add_results_entries(trainer, payload)
         payload["status"] = status
         payload["exit_code"] = exit_code
         payload["wall_time_s"] = round(time.time() - start, 3)

@@ -22,7 +22,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torch_geometric.data import Data
 
-from dl2.callbacks.guards import check_monitors, diverged, learning_rates
+from dl2.callbacks.guards import (
+    check_monitors,
+    diverged,
+    diverged_validation,
+    learning_rates,
+)
 from dl2.callbacks.history import MetricHistory
 from dl2.tasks.node_classification import NodeClassifier
 
@@ -178,6 +183,12 @@ class SeedGroup(L.LightningModule):
             scores = val_scores(*task.scores(graph, "val"))
             track.logged.append([step, {**scores, "epoch": self.current_epoch}])
             track.history.record(step, scores, "val/")
+            error = diverged_validation(step, self.current_epoch, scores,
+                                        learning_rates(self.trainer))
+            if error is not None:  # as a single job's DivergenceGuard says it
+                track.status, track.active = "diverged", False
+                track.error = f"{type(error).__name__}: {error}"
+                continue
             self._checkpoint(task, track, scores)
             self._early_stop(track, scores)
         if not any(t.active for t in self.tracks):
