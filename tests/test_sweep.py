@@ -250,6 +250,30 @@ def test_two_runners_adding_to_one_store_keep_each_others_records(tmp_path):
     assert sorted(Store(path).completed()) == ["a0", "a1"], "a read-only store writes nothing"
 
 
+def test_a_damaged_store_line_is_named_kept_aside_and_its_job_counts_as_missing(tmp_path,
+                                                                              capsys):
+    """One truncated line (and one without a hash) in jobs.jsonl used to stop every command
+    of the study with "Expecting value: line 1 column 13"."""
+    out = tmp_path / "out"
+    out.mkdir()
+    path = out / "jobs.jsonl"
+    good, lost = (json.dumps(fake(h, "A", s, 0.8, "2026-01-01"), sort_keys=True)
+                  for h, s in (("a0", 0), ("a1", 1)))
+    damaged = [lost[:12], '{"status": "completed"}']
+    path.write_text("\n".join([good, *damaged]) + "\n")
+    args = ["padding-reference", "--seeds", "0", "--nets", "net1", "--conv-types", "valid",
+            "--out", str(out), "--log-dir", str(tmp_path / "logs")]
+    assert sweep_py(*args, "--dry-run") == 0, "a dry run reads the good records"
+    err = capsys.readouterr().err
+    assert f"{path}: lines 2, 3 are not job records" in err and err.count(str(path)) == 1
+    assert path.read_text().splitlines()[1:] == damaged, "a dry run changes nothing"
+    store = Store(path)
+    assert sorted(store.completed()) == ["a0"], "the damaged lines' jobs count as missing"
+    assert store.add([fake("b0", "B", 0, 0.5, "2026-01-02")]) == 1
+    assert (out / "jobs.jsonl.damaged").read_text().splitlines() == damaged, "kept aside"
+    assert sorted(Store(path).completed()) == ["a0", "b0"]
+
+
 def test_aggregator_newest_wins_and_settings_never_merge(tmp_path):
     study = load_study("gnn-models")
     store = Store(tmp_path / "jobs.jsonl")

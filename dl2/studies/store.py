@@ -5,6 +5,7 @@ know which jobs are done."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ try:  # POSIX; elsewhere add() still merges with the file, without the lock
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None
+
+# store files whose damaged lines were reported in this process (one warning per file)
+_WARNED: set[Path] = set()
 
 # the fields of results.json a study keeps
 KEPT = ("config_hash", "setting_hash", "seed", "status", "overrides", "metrics", "best_epoch",
@@ -37,12 +41,36 @@ class Store:
 
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path, self.readonly = path, readonly  # readonly: add() keeps records in memory
+        self.damaged: list[str] = []  # lines that hold no job record
         self.records = self._read()
 
     def _read(self) -> list[dict[str, Any]]:
+        """The file's job records. A line that is not one (truncated, edited by hand) is left
+        out and named in one warning per file: its job counts as missing, and the line is kept
+        (in the file, or beside it in `<file>.damaged` once the file is rewritten)."""
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        records, self.damaged, bad = [], [], []
+        for number, line in enumerate(self.path.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError:
+                item = None
+            if isinstance(item, dict) and isinstance(item.get("config_hash"), str):
+                records.append(item)
+            else:
+                self.damaged.append(line)
+                bad.append(number)
+        if bad and self.path not in _WARNED:
+            _WARNED.add(self.path)
+            print(f"dl2: {self.path}: line{'s' if len(bad) > 1 else ''} "
+                  f"{', '.join(map(str, bad))} {'are' if len(bad) > 1 else 'is'} not job "
+                  f"records (truncated or edited?): left out, their jobs count as missing; "
+                  f"kept in {self.path.name}.damaged when the file is next written",
+                  file=sys.stderr)
+        return records
 
     @classmethod
     def at(cls, folder: Path, readonly: bool = False) -> Store:
@@ -74,6 +102,9 @@ class Store:
             self.records = self._read()
             added = self._merge(records)
             if added:
+                if self.damaged:  # set aside before the rewrite drops them, never deleted
+                    with open(self.path.with_name(f"{self.path.name}.damaged"), "a") as aside:
+                        aside.write("".join(line + "\n" for line in self.damaged))
                 atomic_write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n"
                                                      for r in self.records))
         return added
