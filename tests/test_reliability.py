@@ -368,6 +368,32 @@ def test_a_quick_sweep_does_not_replace_the_stored_report():
     assert default_out(study, ["trainer.max_epochs=2"]) != quick
 
 
+def test_a_multirun_never_trains_into_a_finished_job(tmp_path, capsys):
+    """The same multirun twice used to train both jobs again, overwrite their results.json
+    and CSV metrics and write last-v1.ckpt beside last.ckpt."""
+    sweep = tmp_path / "sw"
+    args = ["-m", "data.n_train=40", "data.n_val=20", "data.n_test=20", "logger=csv",
+            "trainer.max_epochs=1", "data.batch_size=10,20", f"hydra.sweep.dir={sweep}",
+            "hydra.sweep.subdir=${hydra.job.num}"]  # job folders named by number only
+    assert train_py(*args) == 0
+    # each job's files (Hydra rewrites its own .hydra/, train.log and the sweep's record)
+    files = sorted(p for p in sweep.rglob("*") if p.is_file() and ".hydra" not in p.parts
+                   and p.name != "train.log" and p.parent != sweep)
+    before = {p: p.read_bytes() for p in files}
+    capsys.readouterr()
+    assert train_py(*args) == 0, "the same jobs again: skipped"
+    out = capsys.readouterr().out
+    assert out.count("already completed here (same config hash): skipped") == 2
+    assert {p: p.read_bytes() for p in files} == before
+    assert not list(sweep.rglob("*-v1.ckpt"))
+    # another config into a folder that holds a finished job: refused, the job left as it was
+    changed = [a if a != "trainer.max_epochs=1" else "trainer.max_epochs=2" for a in args]
+    assert train_py(*changed) == 1
+    err = capsys.readouterr().err
+    assert "paths.output_dir=" in err and "holds a finished job of another config" in err
+    assert {p: p.read_bytes() for p in files} == before
+
+
 # --- values --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("override", "key"), [("seed=1.5", "seed"), ("test=maybe", "test"),

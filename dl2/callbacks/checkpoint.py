@@ -29,9 +29,12 @@ class BestCheckpoint(ModelCheckpoint):
       folder and the scores kept, so the resumed run ends with the same best checkpoint as the
       uninterrupted run. A kept checkpoint that no longer exists stops the resume with a
       message instead of silently changing what "best" means.
+    - A file of the same name is replaced, never versioned (`last-v1.ckpt`): a folder holds one
+      job (a finished one is never trained into again), so its last.ckpt is the one to resume.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("enable_version_counter", False)
         super().__init__(*args, **kwargs)
         self.saved_at: dict[str, tuple[int, int]] = {}
 

@@ -6,6 +6,7 @@ dl2/run/results.py.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -48,6 +49,17 @@ from dl2.run.results import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def finished_results(output_dir: Path) -> dict | None:
+    """The results.json of a finished (completed) job in `output_dir`, or None: such a folder
+    is never trained into again (a multirun run twice would overwrite its results)."""
+    try:
+        results = json.loads((output_dir / RESULTS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return results if isinstance(results, dict) and results.get("status") == "completed" \
+        else None
 
 
 def add_results_entries(trainer: L.Trainer, payload: dict) -> None:
@@ -96,10 +108,21 @@ def train(cfg: DictConfig, fit: bool = True) -> dict[str, float | None]:
     trainer: L.Trainer | None = None
     payload = new_payload(cfg, job_overrides())
     status, exit_code = "failed", EXIT_CODES["failed"]
+    finished = finished_results(output_dir) if fit else None
     try:
         payload["config"] = OmegaConf.to_container(cfg, resolve=True)
         preflight(cfg)
         payload.update(job_hashes(cfg))
+        if finished is not None:  # never trained into again, never overwritten
+            if finished.get("config_hash") != payload["config_hash"]:
+                raise ConfigValueError(
+                    "paths.output_dir", str(output_dir),
+                    f"holds a finished job of another config ({finished.get('config_hash')}):"
+                    " give this run another folder (hydra.run.dir, hydra.sweep.dir) or move "
+                    "that one away")
+            log.info("%s: %s already completed here (same config hash): skipped",
+                     cfg.get("task_name"), output_dir)
+            return finished.get("metrics", {})
         ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(cfg)
         if fit:
             payload["resumed_from"] = ckpt_path
@@ -171,18 +194,27 @@ def train(cfg: DictConfig, fit: bool = True) -> dict[str, float | None]:
             raise SystemExit(exit_code) from err
         raise
     finally:
-        if fit and trainer is not None and "epochs_run" not in payload:  # stopped in fit
-            add_results_entries(trainer, payload)
-        payload["status"] = status
-        payload["exit_code"] = exit_code
-        payload["wall_time_s"] = round(time.time() - start, 3)
-        payload["finished_at"] = now()
-        if rank_zero_only.rank == 0:  # one results.json per job, also under DDP
-            try:
-                write_results(output_dir / RESULTS_FILE, payload)
-            except OSError as err:
-                print(f"dl2: could not write {output_dir / RESULTS_FILE}: {err}", file=sys.stderr)
-        close_loggers(loggers, status, exit_code)
-        if status == "completed" and rank_zero_only.rank == 0:
-            done = "completed" if fit else f"evaluated {payload['checkpoint']}"
-            print_metrics(payload["metrics"], f"{cfg.get('task_name')} {done}: {output_dir}")
+        if finished is None:
+            _record_end(cfg, fit, trainer, loggers, payload, status, exit_code, start)
+
+
+def _record_end(cfg: DictConfig, fit: bool, trainer: L.Trainer | None, loggers: list[Logger],
+                payload: dict, status: str, exit_code: int, start: float) -> None:
+    """The end of a job, however it ended: results.json written, loggers closed, the
+    metrics printed when it completed."""
+    output_dir = Path(cfg.paths.output_dir)
+    if fit and trainer is not None and "epochs_run" not in payload:  # stopped in fit
+        add_results_entries(trainer, payload)
+    payload["status"] = status
+    payload["exit_code"] = exit_code
+    payload["wall_time_s"] = round(time.time() - start, 3)
+    payload["finished_at"] = now()
+    if rank_zero_only.rank == 0:  # one results.json per job, also under DDP
+        try:
+            write_results(output_dir / RESULTS_FILE, payload)
+        except OSError as err:
+            print(f"dl2: could not write {output_dir / RESULTS_FILE}: {err}", file=sys.stderr)
+    close_loggers(loggers, status, exit_code)
+    if status == "completed" and rank_zero_only.rank == 0:
+        done = "completed" if fit else f"evaluated {payload['checkpoint']}"
+        print_metrics(payload["metrics"], f"{cfg.get('task_name')} {done}: {output_dir}")
