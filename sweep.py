@@ -19,6 +19,7 @@ from dl2.config.identity import digest, is_plumbing
 from dl2.errors import ConfigValueError
 from dl2.paths import LOGS, PACKAGE_ROOT
 from dl2.studies.aggregate import README_BLOCK, update_readme, write_report
+from dl2.studies.claim import ClaimedError, claimed
 from dl2.studies.cost import README_NAME, cost_block, study_cost
 from dl2.studies.launch import Launch, multirun
 from dl2.studies.results import collect
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None, launch: Launch = multirun) -> int:
         folder = Path(args.folder)
         return report_study(load_study(args.study), folder,
                             Path(args.out) if args.out else folder / "report")
-    except ConfigValueError as err:
+    except (ConfigValueError, ClaimedError) as err:
         sys.exit(f"sweep.py: {err}")
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"sweep.py report: {err}")
@@ -156,10 +157,12 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
                 print(f"  its {len(timed)} timed done jobs took {spent(planned) / 3600:.2f} h "
                       "of job time")
         elif not args.offline:
-            code = code or run(one, jobs, Store.at(out), args.force,
-                               log_dir=Path(args.log_dir), job_hashes=job_hashes, slot=slot,
-                               parallel_seeds=False if args.one_job_per_seed else None,
-                               launch=launch)
+            with claimed(out, one.name):  # one runner per study at a time
+                code = code or run(one, jobs, Store.at(out), args.force,
+                                   log_dir=Path(args.log_dir), job_hashes=job_hashes,
+                                   slot=slot,
+                                   parallel_seeds=False if args.one_job_per_seed else None,
+                                   launch=launch)
         if not args.dry_run:
             jobs, job_hashes = report_jobs(one, out, args.overrides, jobs, job_hashes,
                                            narrowed=bool(narrow) or seeds is not None)

@@ -3,6 +3,7 @@
 import functools
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -218,6 +219,28 @@ def test_planning_a_study_imports_no_lightning():
     assert "torch" in imported, "the import times were read"
     assert not {m for m in imported if m.split(".")[0] in ("lightning", "pytorch_lightning",
                                                            "torch_geometric")}
+
+
+def test_one_runner_per_study_at_a_time(tmp_path, capsys):
+    """Two sweep.py on one study both ran every job. The second now refuses, naming the first;
+    a claim left by a runner that ended (the lock released, its note left) is taken over; a
+    dry run claims nothing; another study's runner does not stand in the way."""
+    from dl2.studies.claim import CLAIM_FILE, claimed
+
+    out = tmp_path / "out"
+    args = ["padding-reference", *TINY_ARGS, "--out", str(out), "--log-dir",
+            str(tmp_path / "logs")]
+    with claimed(out, "padding-reference"):  # the first runner, still running
+        assert sweep_py(*args) == 1
+        err = capsys.readouterr().err
+        assert f"is being run by pid {os.getpid()}" in err and "one runner per study" in err
+        assert not (out / "jobs.jsonl").exists(), "it ran nothing"
+        assert sweep_py(*args, "--dry-run") == 0
+    (out / CLAIM_FILE).write_text('{"pid": 4242, "host": "elsewhere", "since": "earlier"}\n')
+    with claimed(tmp_path / "other", "gnn-models"):  # another study's runner: no matter
+        assert sweep_py(*args) == 0
+    assert "taking over the claim of pid 4242 on elsewhere" in capsys.readouterr().err
+    assert len(Store(out / "jobs.jsonl").completed()) == 4
 
 
 def test_bad_study_arguments(tmp_path, capsys):
