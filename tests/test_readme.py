@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,10 @@ def test_every_python_command_of_the_readme_is_checked():
             ours.append(line)
     unchecked = [line for line in ours if not SCRIPTS.match(line)]
     assert unchecked == [], "README commands no test runs"
+    # pasted into bash as written: `seed=range(10)` unquoted is a syntax error there
+    rejected = [line for line in ours
+                if subprocess.run(["bash", "-n", "-c", line], capture_output=True).returncode]
+    assert rejected == [], "README commands bash rejects"
     assert {script for script, _ in COMMANDS} == {"train.py", "eval.py", "sweep.py",
                                                   "-m dl2.generate"}
 
