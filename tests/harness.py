@@ -97,18 +97,18 @@ def script(name: str) -> ModuleType:
 def logging_restored() -> Iterator[None]:
     """Put every logger back as it was: Hydra configures logging for each job (handlers on the
     captured stdout and on the job's train.log), which must not outlive the call."""
-    manager = logging.Logger.manager
-    loggers = [logging.getLogger(), *(v for v in list(manager.loggerDict.values())
-                                      if isinstance(v, logging.Logger))]
-    saved = {id(lg): (lg, list(lg.handlers), lg.level, lg.propagate, lg.disabled)
-             for lg in loggers}
+    def every_logger() -> list[logging.Logger]:
+        return [logging.getLogger(), *(v for v in list(logging.Logger.manager.loggerDict.values())
+                                       if isinstance(v, logging.Logger))]
+
+    saved = {id(lg): (list(lg.handlers), lg.level, lg.propagate, lg.disabled)
+             for lg in every_logger()}
     try:
         yield
     finally:
-        for lg in [logging.getLogger(), *(v for v in list(manager.loggerDict.values())
-                                          if isinstance(v, logging.Logger))]:
-            handlers, level, propagate, disabled = (
-                saved[id(lg)][1:] if id(lg) in saved else ([], logging.NOTSET, True, False))
+        for lg in every_logger():  # loggers made meanwhile go back to the defaults
+            handlers, level, propagate, disabled = saved.get(
+                id(lg), ([], logging.NOTSET, True, False))
             for handler in lg.handlers:
                 if handler not in handlers:
                     handler.close()

@@ -6,7 +6,6 @@ dl2/run/results.py.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -29,6 +28,7 @@ from dl2.callbacks.resume import ResumeState
 from dl2.config.identity import job_hashes
 from dl2.config.preflight import monitors, preflight
 from dl2.errors import ConfigValueError
+from dl2.files import read_results
 from dl2.paths import RESULTS_FILE
 from dl2.run.attempts import earlier_attempts
 from dl2.run.build import build, build_callbacks, build_loggers, build_model, close_loggers
@@ -54,12 +54,8 @@ log = logging.getLogger(__name__)
 def finished_results(output_dir: Path) -> dict | None:
     """The results.json of a finished (completed) job in `output_dir`, or None: such a folder
     is never trained into again (a multirun run twice would overwrite its results)."""
-    try:
-        results = json.loads((output_dir / RESULTS_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return results if isinstance(results, dict) and results.get("status") == "completed" \
-        else None
+    results = read_results(output_dir)
+    return results if results.get("status") == "completed" else None
 
 
 def add_results_entries(trainer: L.Trainer, payload: dict) -> None:
@@ -140,11 +136,10 @@ def train(cfg: DictConfig, fit: bool = True) -> dict[str, float | None]:
         for logger in loggers:
             logger.log_hyperparams(payload["config"])
         datamodule, task = build_model(cfg)
-        net = task.net
         payload["params"] = parameter_counts(task)
         if rank_zero_only.rank == 0:
             log.info("%s: %s with %s parameters, run folder %s", cfg.get("task_name"),
-                     type(net).__name__, f"{payload['params']['total']:,}", output_dir)
+                     type(task.net).__name__, f"{payload['params']['total']:,}", output_dir)
         callbacks = [*build_callbacks(cfg), ResumeState(), MetricHistory(), ProgressLog(),
                      DivergenceGuard(cfg.get("max_loss")), MonitorCheck(monitors(cfg.callbacks))]
         if loggers:  # the learning rate beside the losses (Lightning refuses it without a logger)

@@ -155,7 +155,7 @@ def train_seeds(cfg: DictConfig) -> dict[str, float | None]:
                     for c in configs]
         group = SeedGroup(tasks, seeds, rules, stoppers)
         # the group's last.ckpt after every epoch, where a rerun with ckpt_path resumes (a
-        # `save_last` beside save_top_k=0 writes nothing since Lightning 2.5)
+        # `save_last` beside save_top_k=0 writes nothing in Lightning 2.6)
         last = ModelCheckpoint(dirpath=str(Path(cfg.paths.output_dir) / "checkpoints"),
                                filename="last", save_top_k=1, enable_version_counter=False)
         trainer = build(cfg, "trainer", callbacks=[last], logger=False,
