@@ -12,8 +12,19 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
+
+
+def _stopped_while_starting(signum: int, _frame: object) -> None:
+    print("sweep.py: stopped while starting (Ctrl-C); nothing was run", file=sys.stderr)
+    os._exit(128 + signum)  # nothing started yet: no job, no claim, no file to close
+
+
+if __name__ == "__main__":  # loading dl2 takes seconds: a Ctrl-C meanwhile is one line
+    signal.signal(signal.SIGINT, _stopped_while_starting)
 
 from dl2.config.identity import digest, is_plumbing
 from dl2.errors import ConfigValueError
@@ -21,7 +32,7 @@ from dl2.paths import LOGS, PACKAGE_ROOT
 from dl2.studies.aggregate import README_BLOCK, update_readme, write_report
 from dl2.studies.claim import ClaimedError, claimed
 from dl2.studies.cost import README_NAME, cost_block, study_cost
-from dl2.studies.launch import Launch, multirun
+from dl2.studies.launch import Launch, Stopped, multirun
 from dl2.studies.results import collect
 from dl2.studies.runner import (
     describe,
@@ -157,12 +168,18 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
                 print(f"  its {len(timed)} timed done jobs took {spent(planned) / 3600:.2f} h "
                       "of job time")
         elif not args.offline:
-            with claimed(out, one.name):  # one runner per study at a time
-                code = code or run(one, jobs, Store.at(out), args.force,
-                                   log_dir=Path(args.log_dir), job_hashes=job_hashes,
-                                   slot=slot,
-                                   parallel_seeds=False if args.one_job_per_seed else None,
-                                   launch=launch)
+            try:
+                with claimed(out, one.name):  # one runner per study at a time
+                    code = code or run(one, jobs, Store.at(out), args.force,
+                                       log_dir=Path(args.log_dir), job_hashes=job_hashes,
+                                       slot=slot,
+                                       parallel_seeds=False if args.one_job_per_seed else None,
+                                       launch=launch)
+            except Stopped as stop:  # its jobs stopped at their last checkpoints
+                print(f"[{one.name}] stopped by {stop}: its jobs were interrupted at their last "
+                      "checkpoints and its finished jobs stored; resume with the same command",
+                      file=sys.stderr)
+                return stop.exit_code
         if not args.dry_run:
             jobs, job_hashes = report_jobs(one, out, args.overrides, jobs, job_hashes,
                                            narrowed=bool(narrow) or seeds is not None)
@@ -226,4 +243,9 @@ def report_study(study: Study, folder: Path, out: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # outside a multirun (planning, writing the report)
+        print("sweep.py: stopped (Ctrl-C); resume with the same command", file=sys.stderr)
+        sys.exit(130)

@@ -9,6 +9,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from dl2.callbacks.guards import DivergedError
 from dl2.errors import ConfigValueError
 from dl2.files import atomic_write_text, read_checkpoint
 from dl2.generate import load_gpt
+from dl2.lifeline import ENV as LIFELINE_ENV
+from dl2.lifeline import Lifeline, is_cut
 from dl2.run.attempts import ATTEMPT_KEYS, earlier_attempts, job_seconds
 from dl2.run.job import train
 from dl2.run.results import to_floats
@@ -239,6 +242,32 @@ def test_sigterm_exits_143_as_interrupted_and_the_run_resumes(tmp_path):
     # the stopped process is an earlier attempt of the same job: its time counts for the job
     assert done["attempts"] == [{k: results[k] for k in ATTEMPT_KEYS}]
     assert job_seconds(record(done)) == done["wall_time_s"] + results["wall_time_s"]
+
+
+def test_a_job_stops_when_its_runners_lifeline_is_cut(tiny_cfg, tmp_path, monkeypatch):
+    """The job's end of the study runner's lifeline (the process tree: test_runner_signals):
+    a cut line stops a training job at its next step with its record and checkpoints, and a
+    job that has not started yet is not started."""
+    line = Lifeline(tmp_path / "line")
+    line.hold()
+    monkeypatch.setenv(LIFELINE_ENV, str(line.path))
+    assert not is_cut(line.path)
+    cfg = tiny_cfg(["trainer.max_epochs=100000", "callbacks.early_stopping.patience=100000"])
+    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+
+    def cut_after_a_checkpoint() -> None:
+        while not last.exists():
+            time.sleep(0.05)
+        line.cut()
+
+    threading.Thread(target=cut_after_a_checkpoint, daemon=True).start()
+    assert train(cfg) == {}, "stopped for the runner: the multirun's other jobs go on stopping"
+    results = strict_json(Path(cfg.paths.output_dir) / "results.json")
+    assert (results["status"], results["exit_code"]) == ("interrupted", 143)
+    assert is_cut(line.path) and last.exists()
+    queued = tiny_cfg()
+    assert train(queued) == {}
+    assert not (Path(queued.paths.output_dir) / "results.json").exists(), "never started"
 
 
 def test_earlier_attempts_follow_the_chain_of_stopped_runs(tmp_path):

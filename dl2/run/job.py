@@ -29,6 +29,7 @@ from dl2.config.identity import job_hashes
 from dl2.config.preflight import monitors, preflight
 from dl2.errors import ConfigValueError
 from dl2.files import read_results
+from dl2.lifeline import runner_ended, watching
 from dl2.paths import RESULTS_FILE
 from dl2.run.attempts import earlier_attempts
 from dl2.run.build import build, build_callbacks, build_loggers, build_model, close_loggers
@@ -93,11 +94,28 @@ def train(cfg: DictConfig, fit: bool = True) -> dict[str, float | None]:
     With `fit=False` (evaluate) the checkpoint `ckpt_path` is validated and tested as it is.
     """
     set_verbosity(bool(cfg.get("verbose")))
-    if fit and cfg.get("parallel_seeds") is not None:
-        # imported when asked for: seeds side by side load torch-geometric (seconds to import)
-        from dl2.run.seeds import train_seeds
+    if runner_ended():  # a job the study runner queued before it stopped: left to its rerun
+        log.warning("%s: not started, the study runner that queued it has ended",
+                    cfg.get("task_name"))
+        return {}
+    with watching() as watch:  # the runner's end stops the job as a SIGTERM does
+        try:
+            if fit and cfg.get("parallel_seeds") is not None:
+                # imported when asked for: seeds side by side load torch-geometric (seconds)
+                from dl2.run.seeds import train_seeds
 
-        return train_seeds(cfg)
+                return train_seeds(cfg)
+            return _train(cfg, fit)
+        except SystemExit as stop:
+            # stopped for the runner, its record written: the multirun's other jobs (joblib
+            # workers beside this one) stop and record too, instead of being torn down
+            if watch.fired and stop.code == EXIT_CODES["interrupted"]:
+                return {}
+            raise
+
+
+def _train(cfg: DictConfig, fit: bool) -> dict[str, float | None]:
+    """train() of one job (not seeds side by side)."""
     start = time.time()
     output_dir = Path(cfg.paths.output_dir)
     loggers: list[Logger] = []

@@ -374,10 +374,13 @@ def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
               f"{i}/{len(parts)}: {' '.join(overrides[1:])}{eta}", file=sys.stderr, flush=True)
         before = len(planned) - len(todo)
         tracker = progress_line(study.name, len(planned), before, multirun_size(overrides))
-        result = launch(with_slots(overrides, slot),
-                          sweep_dir(log_dir / "studies", study.name, "jobs"), progress=tracker)
+        try:
+            result = launch(with_slots(overrides, slot),
+                            sweep_dir(log_dir / "studies", study.name, "jobs"),
+                            progress=tracker)
+        finally:  # told to stop too: what finished is kept
+            refresh(study, store, wanted, log_dir)
         code = code or result
-        refresh(study, store, wanted, log_dir)
         planned = plan(jobs, job_hashes, store, keep=study.keep)
         todo = [p for p in planned if not p.done]
     if parts:
