@@ -5,14 +5,43 @@ back as data only (`dl2.files.read_checkpoint`). Its path is in every job's conf
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from dl2.files import atomic_path, check_written, read_checkpoint
+
+
+class _WriteErrors:
+    """A file for torch.save that keeps the OSError of a failed write (a full disk): torch
+    reports it as "enforce fail at inline_container.cc: unexpected pos"."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+def _free_space(folder: Path) -> str:
+    """How much room is left where `folder` lies, in words."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return f"the space left in {folder} is unknown"
+    return f"{free / 2**20:,.1f} MiB free on the disk holding {folder}"
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -27,12 +56,22 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                         storage_options: Any | None = None) -> None:
         if storage_options is not None:
             raise TypeError("AtomicCheckpointIO takes no storage_options")
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
-            check_written(tmp)
+        try:
+            with atomic_path(path) as tmp:
+                with open(tmp, "wb") as f:
+                    stream = _WriteErrors(f)
+                    try:
+                        torch.save(checkpoint, stream)
+                    except RuntimeError:  # torch's writer hides the OSError behind its own
+                        if stream.error is None:
+                            raise
+                        raise stream.error from None
+                    f.flush()
+                    os.fsync(f.fileno())
+                check_written(tmp)
+        except OSError as err:
+            raise OSError(err.errno, f"{err.strerror or err}: checkpoint {path} not written "
+                          f"({_free_space(Path(path).parent)})") from None
 
     def load_checkpoint(self, path: _PATH, map_location: Any = None,
                         weights_only: bool | None = None) -> dict[str, Any]:

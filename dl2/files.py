@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import pickle
+import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -35,6 +36,23 @@ def checkpoint_results(ckpt_path: Path | str) -> dict[str, Any]:
     """The results.json of the run that wrote `ckpt_path` (`<run>/checkpoints/<file>.ckpt`);
     empty when the checkpoint is not in a dl2 run folder or that file is unreadable."""
     return read_results(Path(ckpt_path).resolve().parent.parent)
+
+
+def unwritable_reason(folder: Path | str) -> str | None:
+    """Why files cannot be written under `folder` (made if it is missing), or None when they
+    can. Probed without making `folder` itself: a temporary folder is made and removed in
+    `folder` or, when it does not exist yet, in its nearest existing parent."""
+    folder = Path(folder).absolute()
+    parent = folder
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is not a folder"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".dl2-write-test-", dir=parent))
+    except OSError as err:
+        return f"{parent}: {err.strerror or err}"
+    return None
 
 
 @contextmanager

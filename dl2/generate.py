@@ -15,6 +15,8 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
+from dl2.callbacks.experiment import KEY as EXPERIMENT_KEY
+from dl2.config.identity import describe_experiment
 from dl2.data.text import CharDataModule, CharTokenizer
 from dl2.errors import ConfigValueError
 from dl2.files import read_checkpoint
@@ -31,9 +33,11 @@ def load_gpt(ckpt_path: str | Path, device: str = "cpu") -> tuple[GPT, CharToken
     tokenizer = checkpoint.get(CharDataModule.__qualname__, {}).get("tokenizer",
                                                                     meta.get("tokenizer"))
     if "net_config" not in meta or tokenizer is None:
+        record = checkpoint.get(EXPERIMENT_KEY)
+        what = (f"it is a checkpoint of {describe_experiment(record)}"
+                if isinstance(record, dict) else "it has no stored model config and tokenizer")
         raise ConfigValueError("ckpt_path", str(ckpt_path),
-                               "must be a checkpoint of `train.py experiment=gpt` (it has no "
-                               "stored model config and tokenizer)")
+                               f"must be a checkpoint of `train.py experiment=gpt` ({what})")
     model = GPT(**meta["net_config"])
     state = {k.removeprefix("net."): v for k, v in checkpoint["state_dict"].items()
              if k.startswith("net.")}
@@ -61,11 +65,29 @@ def sample_texts(model: GPT, tokenizer: CharTokenizer, prompt: str, length: int,
     return [prompt + tokenizer.decode(row[start:].tolist()) for row in out]
 
 
+def check_device(device: str) -> str:
+    """The torch device for `device` (auto: CUDA when there is one), refused when this machine
+    does not have it (a checkpoint read onto a missing GPU fails far from the cause)."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    kind, _, index = str(device).partition(":")
+    if kind not in ("cpu", "cuda", "mps") or (index and not index.isdigit()):
+        raise ConfigValueError("device", device, "choose auto, cpu, cuda, cuda:N or mps")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ConfigValueError("device", device, "CUDA is not available on this machine "
+                               f"(torch {torch.__version__}); use device=cpu or device=auto")
+    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+        raise ConfigValueError("device", device, f"this machine has "
+                               f"{torch.cuda.device_count()} CUDA devices")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise ConfigValueError("device", device, "MPS is not available on this machine; use "
+                               "device=cpu or device=auto")
+    return str(device)
+
+
 def run(cfg: DictConfig) -> list[str]:
     """The texts that `python -m dl2.generate` prints, for a composed conf/generate.yaml."""
-    device = cfg.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = check_device(cfg.device)
     # every value is checked before the checkpoint is read (types by the schema, ranges here)
     check_sampling(cfg.temperature, cfg.top_k, cfg.top_p, cfg.length)
     model, tokenizer = load_gpt(cfg.ckpt_path, device)

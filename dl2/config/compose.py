@@ -16,9 +16,16 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import ConfigCompositionException
+from hydra.errors import ConfigCompositionException, HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+from dl2.errors import ConfigValueError
+
+
+class OverrideError(ConfigValueError, ConfigCompositionException):
+    """An override the config cannot take, named with key, value and why: Hydra's own
+    composition error, in dl2's one-line form."""
 
 
 def is_plain(override: str) -> bool:
@@ -48,7 +55,12 @@ class Composer:
             try:
                 with initialize_config_dir(config_dir=str(self.conf), version_base="1.3"):
                     for base in sorted(bases):
-                        self._bases[base] = compose(self.config_name, overrides=list(base))
+                        try:
+                            self._bases[base] = compose(self.config_name,
+                                                        overrides=list(base))
+                        except HydraException as err:  # an unknown option or key
+                            reason = " ".join(str(err).split("Config search path")[0].split())
+                            raise OverrideError("overrides", " ".join(base), reason) from None
             finally:
                 GlobalHydra.instance().clear()
         return {s: self._with_plain(s) for s in settings}
@@ -59,11 +71,12 @@ class Composer:
             key = override.key_or_group
             try:
                 OmegaConf.update(cfg, key, override.value(), merge=True)
-            except (ConfigAttributeError, ConfigKeyError) as err:
-                raise ConfigCompositionException(
-                    f"Could not override '{key}'.\nTo append to your config use "
-                    f"+{override.input_line}") from err
+            except (ConfigAttributeError, ConfigKeyError):
+                choices = " ".join(o for o in setting if not is_plain(o))
+                raise OverrideError(key, override.value(), f"the config of {choices} has no "
+                                    f"such key (a new key is added with "
+                                    f"+{override.input_line})") from None
             except OmegaConfBaseException as err:
-                raise ConfigCompositionException(
-                    f"Error merging override {override.input_line}") from err
+                raise OverrideError(key, override.value(), " ".join(str(err).split()[:30])
+                                    ) from None
         return cfg

@@ -98,3 +98,17 @@ def job_hashes(cfg: DictConfig) -> dict[str, str]:
     unseeded.seed = None
     setting = {k: v for k, v in result_config(unseeded).items() if k != "seed"}
     return {"config_hash": config_hash_of(cfg), "setting_hash": digest(setting)}
+
+
+def experiment_of(cfg: DictConfig) -> dict[str, str]:
+    """What kind of job `cfg` runs: its task name and the classes of its net and data (what a
+    checkpoint must match to be resumed or evaluated by it)."""
+    return {"task_name": str(cfg.get("task_name")),
+            "net": str(OmegaConf.select(cfg, "model.net._target_")),
+            "data": str(OmegaConf.select(cfg, "data._target_"))}
+
+
+def describe_experiment(record: dict[str, Any]) -> str:
+    """`task padding (net dl2.nets.cnn.BoxCNN, data dl2.data.boxes.BoxDataModule)`."""
+    return (f"task {record.get('task_name')} (net {record.get('net')}, data "
+            f"{record.get('data')})")

@@ -6,6 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
 from dl2.config.identity import LAUNCHER, PLUMBING, override_key, override_value, top_key
 from dl2.files import checkpoint_results
 
@@ -22,11 +25,27 @@ def training_overrides(ckpt_path: str | Path) -> list[str]:
             if top_key(o) not in NOT_CARRIED]
 
 
+def training_experiment(ckpt_path: str | Path) -> str | None:
+    """The `experiment` choice of the run that wrote `ckpt_path`, from its Hydra record
+    (`<run>/.hydra/hydra.yaml`); None when there is none."""
+    record = Path(ckpt_path).resolve().parent.parent / ".hydra" / "hydra.yaml"
+    try:
+        choice = OmegaConf.select(OmegaConf.load(record), "hydra.runtime.choices.experiment")
+    except (OSError, ValueError, OmegaConfBaseException):
+        return None
+    return str(choice) if choice is not None else None
+
+
 def with_training_overrides(argv: list[str]) -> list[str]:
     """`argv` with the checkpoint's training overrides put before the user's (which win);
-    says on stderr what it added."""
+    says on stderr what it added. Nothing is carried into another experiment than the
+    checkpoint's: the run's own check then names both (dl2/config/preflight.py)."""
     ckpt = next((override_value(a) for a in argv[1:] if override_key(a) == "ckpt_path"), None)
     if ckpt is None or any(a in ("-m", "--multirun") for a in argv):
+        return argv
+    asked = next((override_value(a) for a in argv[1:] if override_key(a) == "experiment"),
+                 None)
+    if asked is not None and asked != training_experiment(ckpt):
         return argv
     given = {override_key(a) for a in argv[1:] if "=" in a}
     added = [o for o in training_overrides(ckpt) if override_key(o) not in given]

@@ -5,16 +5,17 @@ Types of the top-level keys are checked earlier, by the schema (dl2/config/schem
 
 from __future__ import annotations
 
+import math
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from dl2.config.identity import describe_experiment, experiment_of
 from dl2.errors import ConfigValueError
-from dl2.files import read_checkpoint
+from dl2.files import read_checkpoint, unwritable_reason
 
 SEED_RANGE = (0, 2**32 - 1)  # what numpy, and so Lightning's seed_everything, accept
 
@@ -62,16 +63,52 @@ def check_callbacks(callbacks: DictConfig | None) -> None:
                                    "must be a non-negative integer (validation checks)")
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_optimizer(task: DictConfig | None) -> None:
+    """The optimizer's numbers (torch refuses a negative lr only once the run has started,
+    trains nothing with lr=0, and fails on a string with a traceback)."""
+    optimizer = task.get("optimizer") if isinstance(task, DictConfig) else None
+    if not isinstance(optimizer, DictConfig):
+        return
+    key = "model.task.optimizer"
+    lr = optimizer.get("lr")
+    if lr is not None and not (_is_number(lr) and lr > 0):
+        raise ConfigValueError(f"{key}.lr", lr, "must be a positive number, e.g. 1e-3")
+    for name, low in (("weight_decay", 0.0), ("momentum", 0.0)):
+        value = optimizer.get(name)
+        if value is not None and not (_is_number(value) and value >= low):
+            raise ConfigValueError(f"{key}.{name}", value, "must be a number >= 0")
+    eps = optimizer.get("eps")
+    if eps is not None and not (_is_number(eps) and eps > 0):
+        raise ConfigValueError(f"{key}.eps", eps, "must be a positive number")
+    betas = optimizer.get("betas")
+    if betas is not None and not (len(betas) == 2 and all(_is_number(b) and 0 <= b < 1
+                                                         for b in betas)):
+        raise ConfigValueError(f"{key}.betas", list(betas), "must be two numbers in [0, 1)")
+    decay = task.get("weight_decay")
+    if decay is not None and not (_is_number(decay) and decay >= 0):
+        raise ConfigValueError("model.task.weight_decay", decay, "must be a number >= 0")
+
+
+def check_loggers(loggers: DictConfig | None) -> None:
+    """W&B's log_model: true, false or "all" (anything else fails only when training ends)."""
+    for name, node in (loggers or {}).items():
+        if isinstance(node, DictConfig) and "log_model" in node:
+            value = node.log_model
+            if not (isinstance(value, bool) or value == "all"):
+                raise ConfigValueError(f"logger.{name}.log_model", value,
+                                       'choose one of true, false, "all"')
+
+
 def check_output_dir(path: Path) -> None:
     """The job's output folder exists (or can be made) and takes files."""
-    probe = path / f".write-test-{uuid.uuid4().hex}"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
+    reason = unwritable_reason(path)
+    if reason:
         raise ConfigValueError("paths.output_dir", str(path), f"must be a writable folder "
-                               f"({err.strerror or err})") from None
+                               f"({reason})")
 
 
 def monitors(callbacks: DictConfig | None) -> dict[str, str]:
@@ -80,12 +117,43 @@ def monitors(callbacks: DictConfig | None) -> dict[str, str]:
             if isinstance(node, DictConfig) and node.get("monitor")}
 
 
-def preflight(cfg: DictConfig) -> None:
-    """Every check above, plus a readable `ckpt_path`, in the order a user would fix them."""
+def check_checkpoint_fits(checkpoint: dict[str, Any], cfg: DictConfig) -> None:
+    """A checkpoint is of this run's experiment: the record dl2 writes into each checkpoint
+    (dl2/callbacks/experiment.py), or for older ones the data's settings, must match."""
+    ours = experiment_of(cfg)
+    theirs = checkpoint.get("dl2_experiment")
+    if isinstance(theirs, dict):
+        if any(theirs.get(k) != v for k, v in ours.items()):
+            raise ConfigValueError("ckpt_path", str(cfg.ckpt_path), f"is a checkpoint of "
+                                   f"{describe_experiment(theirs)} and this run is "
+                                   f"{describe_experiment(ours)}: give a checkpoint of this "
+                                   "experiment, or the experiment= it was trained with")
+        return
+    data = checkpoint.get("datamodule_hyper_parameters")
+    ours_data = OmegaConf.select(cfg, "data")
+    if isinstance(data, dict) and isinstance(ours_data, DictConfig):
+        keys = set(ours_data) - {"_target_"}
+        if data and keys and set(data) != keys:
+            raise ConfigValueError("ckpt_path", str(cfg.ckpt_path), "is a checkpoint of "
+                                   f"another experiment: its data has {', '.join(sorted(data))}"
+                                   f"; this run ({describe_experiment(ours)}) has "
+                                   f"{', '.join(sorted(keys))}")
+
+
+def check_values(cfg: DictConfig) -> None:
+    """The checks of values alone (no file, no folder): what planning a study runs on each
+    of its settings, so a bad override fails before any job starts."""
     check_seed(cfg.get("seed"))
     check_trainer(cfg.trainer)
     check_callbacks(cfg.get("callbacks"))
+    check_optimizer(OmegaConf.select(cfg, "model.task"))
+    check_loggers(cfg.get("logger"))
+
+
+def preflight(cfg: DictConfig) -> None:
+    """Every check above, plus a readable `ckpt_path`, in the order a user would fix them."""
+    check_values(cfg)
     if cfg.get("ckpt_path"):
-        read_checkpoint(cfg.ckpt_path)
+        check_checkpoint_fits(read_checkpoint(cfg.ckpt_path), cfg)
     if OmegaConf.select(cfg, "paths.output_dir"):
         check_output_dir(Path(cfg.paths.output_dir))

@@ -9,6 +9,8 @@ can classify.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -46,6 +48,25 @@ def check_geometry(image_size: int, box_size: int, offset1: int, offset2: int,
                 key, row,
                 f"boxes near this row (jitter {low}..{high - 1}) must fit rows 0..{image_size - 1}:"
                 f" need {-low} <= {key} <= {image_size - box_size - high + 1}")
+
+
+def memory_bytes() -> int | None:
+    """This machine's memory, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_fits_in_memory(n_train: int, n_val: int, n_test: int, image_size: int) -> None:
+    """The splits are generated in memory (float32, 3 channels; the test split twice:
+    shifted and not): refuse sizes the machine cannot hold before drawing any."""
+    images = n_train + n_val + 2 * n_test
+    need, have = images * 3 * image_size**2 * 4, memory_bytes()
+    if have is not None and need > have:
+        raise ConfigValueError("n_train", n_train, f"with n_val={n_val} and n_test={n_test} "
+                               f"the images need {need / 2**30:,.1f} GiB of memory and this "
+                               f"machine has {have / 2**30:,.1f} GiB")
 
 
 def generate_boxes(n: int, seed: int = 42, shifted: bool = False, image_size: int = 32,
@@ -107,6 +128,7 @@ class BoxDataModule(DataModule):
                            ("batch_size", batch_size)):
             check_positive(key, value)
         check_geometry(image_size, box_size, offset1, offset2, fluctuation)
+        check_fits_in_memory(n_train, n_val, n_test, image_size)
         self.save_hyperparameters(logger=False)  # the pipeline logs the whole config once
         self.splits: dict[str, TensorDataset] = {}
 

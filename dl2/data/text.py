@@ -159,6 +159,9 @@ class CharDataModule(TextDataModule):
             return
         hp = self.hparams
         text = read_text(self.text_path(), strip=hp.strip_header)
+        if len(set(text)) < 2:  # nothing to predict: the loss would fall to 0 at once
+            raise ConfigValueError("path", str(self.text_path()), f"must hold at least 2 "
+                                   f"distinct characters (it holds only {text[0]!r})")
         self._tokenizer = CharTokenizer.from_text(text)
         tokens = torch.tensor(self.tokenizer.encode(text), dtype=torch.long)
         n_val = int(len(tokens) * hp.val_fraction)

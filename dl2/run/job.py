@@ -21,11 +21,12 @@ from lightning.pytorch.utilities.model_helpers import is_overridden
 from omegaconf import DictConfig, OmegaConf
 
 from dl2.callbacks.checkpoint import BestCheckpoint
+from dl2.callbacks.experiment import ExperimentRecord
 from dl2.callbacks.guards import DivergedError, DivergenceGuard, MonitorCheck
 from dl2.callbacks.history import MetricHistory
 from dl2.callbacks.progress_log import ProgressLog
 from dl2.callbacks.resume import ResumeState
-from dl2.config.identity import job_hashes
+from dl2.config.identity import experiment_of, job_hashes
 from dl2.config.preflight import monitors, preflight
 from dl2.errors import ConfigValueError
 from dl2.files import read_results
@@ -159,6 +160,7 @@ def _train(cfg: DictConfig, fit: bool) -> dict[str, float | None]:
             log.info("%s: %s with %s parameters, run folder %s", cfg.get("task_name"),
                      type(task.net).__name__, f"{payload['params']['total']:,}", output_dir)
         callbacks = [*build_callbacks(cfg), ResumeState(), MetricHistory(), ProgressLog(),
+                     ExperimentRecord(experiment_of(cfg)),
                      DivergenceGuard(cfg.get("max_loss")), MonitorCheck(monitors(cfg.callbacks))]
         if loggers:  # the learning rate beside the losses (Lightning refuses it without a logger)
             callbacks.append(LearningRateMonitor())

@@ -23,6 +23,7 @@ from dl2.config.identity import (
     override_value,
     parse_overrides,
 )
+from dl2.config.preflight import check_values
 from dl2.errors import ConfigValueError
 from dl2.files import fraction_trained, read_checkpoint
 from dl2.paths import CONF, LOGS, REPORTS, RESULTS_FILE, STORE_FILE
@@ -58,10 +59,14 @@ def hashes(jobs: list[PlannedJob]) -> list[str]:
     it, and interpolations of the seed (`data.noise_seed: ${seed}`) follow when the hash
     resolves them."""
     configs = _COMPOSER.compose_all(setting_of(j) for j in jobs)
+    checked: set[tuple[str, ...]] = set()
     out = []
     for job in jobs:
         cfg = configs[setting_of(job)]
         cfg.seed = job.seed
+        if setting_of(job) not in checked:  # a bad value fails before any job starts
+            check_values(cfg)
+            checked.add(setting_of(job))
         out.append(config_hash_of(cfg))
     return out
 

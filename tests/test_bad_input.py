@@ -1,0 +1,176 @@
+"""Bad input fails before any work, in one line naming key, value and what is allowed: the
+optimizer's numbers, logger options, sizes the machine cannot hold, output folders Hydra
+cannot make, a full disk, a text with nothing to learn, a study's extra overrides, and a
+checkpoint of another experiment (or for a device the machine lacks)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from dl2.checkpoints import AtomicCheckpointIO
+from dl2.config.preflight import check_values
+from dl2.errors import ConfigValueError
+from dl2.files import read_checkpoint
+from tests.harness import (
+    TINY_BOXES,
+    compose_cfg,
+    eval_py,
+    generate_py,
+    sweep_py,
+    tiny_gpt_overrides,
+    train_py,
+)
+
+
+def one_line(err: str) -> str:
+    assert "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize(("override", "key"), [
+    ("model.task.optimizer.lr=abc", "model.task.optimizer.lr"),
+    ("model.task.optimizer.lr=-1", "model.task.optimizer.lr"),
+    ("model.task.optimizer.lr=0", "model.task.optimizer.lr"),
+    ("model.task.optimizer.lr=nan", "model.task.optimizer.lr"),
+    ("model.task.optimizer.weight_decay=-0.1", "model.task.optimizer.weight_decay"),
+    ("experiment=gpt model.task.optimizer.betas=[0.9,1.5]", "model.task.optimizer.betas"),
+    ("experiment=gpt model.task.weight_decay=-1", "model.task.weight_decay"),
+    ("logger.wandb.log_model=maybe", "logger.wandb.log_model"),
+])
+def test_bad_values_fail_before_anything_is_built(tmp_path, override, key):
+    cfg = compose_cfg(tmp_path, ["logger=wandb", *override.split()])
+    with pytest.raises(ConfigValueError) as info:
+        check_values(cfg)
+    assert info.value.key == key
+    assert override.split("=")[-1].replace(",", ", ") in str(info.value)
+
+
+def test_good_values_pass(tmp_path):
+    for overrides in ([], ["logger=wandb", "logger.wandb.log_model=all"],
+                      ["model.task.optimizer.lr=1"], ["experiment=gpt"], ["experiment=gnn"]):
+        check_values(compose_cfg(tmp_path, overrides, job="ok"))
+
+
+def test_a_bad_lr_is_one_line_before_training(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train_py(*TINY_BOXES, "logger=none", "model.task.optimizer.lr=abc",
+                    f"hydra.run.dir={out}") == 1
+    err = one_line(capsys.readouterr().err)
+    assert "model.task.optimizer.lr='abc' is not allowed: must be a positive number" in err
+    assert not (out / "checkpoints").exists()
+
+
+def test_sizes_the_machine_cannot_hold_are_refused(tmp_path, capsys):
+    assert train_py("data.n_train=100000000000", "logger=none",
+                    f"hydra.run.dir={tmp_path / 'run'}") == 1
+    err = one_line(capsys.readouterr().err)
+    assert "data.n_train=100000000000 is not allowed" in err and "GiB of memory" in err
+
+
+@pytest.mark.parametrize("key", ["hydra.run.dir", "paths.log_dir", "hydra.sweep.dir"])
+def test_an_output_folder_hydra_cannot_make_is_one_line(tmp_path, capsys, key):
+    """Hydra makes the folder before dl2's code runs: its mkdir traceback came first."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    multirun = ["-m", "seed=1,2"] if key == "hydra.sweep.dir" else []
+    assert train_py(*multirun, *TINY_BOXES, "logger=none", f"{key}={blocker / 'x'}") == 1
+    err = one_line(capsys.readouterr().err)
+    shown = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    assert f"{shown}='{blocker / 'x'}" in err and "must be a folder dl2 can make" in err
+    assert f"{blocker} is not a folder" in err
+    assert blocker.is_file(), "nothing was made"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_is_named_as_such(tmp_path):
+    """torch reports a failed write as "enforce fail at inline_container.cc: unexpected pos";
+    the checkpoint's temporary file here is /dev/full, where every write fails with ENOSPC."""
+    target = tmp_path / "last.ckpt"
+    (tmp_path / f".last.ckpt.{os.getpid()}.part").symlink_to("/dev/full")
+    with pytest.raises(OSError) as info:
+        AtomicCheckpointIO().save_checkpoint({"w": torch.zeros(10_000)}, target)
+    message = str(info.value)
+    assert "No space left on device" in message and str(target) in message
+    assert f"free on the disk holding {tmp_path}" in message
+    assert not target.exists() and not list(tmp_path.iterdir()), "nothing left behind"
+
+
+def test_a_text_with_one_character_has_nothing_to_learn(tmp_path, capsys):
+    text = tmp_path / "a.txt"
+    text.write_text("a" * 2000)
+    assert train_py(*tiny_gpt_overrides(text, steps=2), f"hydra.run.dir={tmp_path / 'r'}") == 1
+    err = one_line(capsys.readouterr().err)
+    assert f"data.path='{text}' is not allowed: must hold at least 2 distinct" in err
+
+
+@pytest.mark.parametrize(("extra", "shown"), [
+    ("callbacks.early_stopping.patience=5",
+     "callbacks.early_stopping.patience=5 is not allowed: the config of experiment=gnn"),
+    ("model=nope", "Could not find 'model/nope'"),
+    ("trainer.max_epochs=abc", "trainer.max_epochs='abc' is not allowed"),
+])
+def test_a_study_refuses_overrides_its_experiment_cannot_take(tmp_path, capsys, extra, shown):
+    """Before: a traceback from Hydra's internals, or 30 jobs started that all failed."""
+    args = ["gnn-models", extra, "--out", str(tmp_path / "out"), "--log-dir",
+            str(tmp_path / "logs")]
+    assert sweep_py(*args, "--dry-run") == 1
+    err = one_line(capsys.readouterr().err)
+    assert err.startswith("sweep.py: ") and shown in err
+    assert sweep_py(*args) == 1
+    assert not (tmp_path / "logs").exists(), "no job started"
+
+
+# --- checkpoints of another experiment ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def box_checkpoint(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("box") / "run"
+    assert train_py(*TINY_BOXES, "logger=none", "trainer.max_epochs=1",
+                    f"hydra.run.dir={out}") == 0
+    return out / "checkpoints" / "last.ckpt"
+
+
+def test_a_checkpoint_names_its_experiment(box_checkpoint):
+    record = read_checkpoint(box_checkpoint)["dl2_experiment"]
+    assert record == {"task_name": "padding", "net": "dl2.nets.cnn.BoxCNN",
+                      "data": "dl2.data.boxes.BoxDataModule"}
+
+
+def test_another_experiments_checkpoint_is_one_line_naming_both(tmp_path, capsys, text_file,
+                                                                box_checkpoint):
+    """Before: a state_dict traceback (train.py), "Key 'n_train' is not in struct" (eval.py)."""
+    gpt = tiny_gpt_overrides(text_file, steps=2)
+    assert train_py(*gpt, f"ckpt_path={box_checkpoint}", f"hydra.run.dir={tmp_path / 'a'}") == 1
+    err = one_line(capsys.readouterr().err)
+    assert "is a checkpoint of task padding (net dl2.nets.cnn.BoxCNN" in err
+    assert "this run is task gpt (net dl2.nets.transformer.GPT" in err
+    assert not (tmp_path / "a" / "checkpoints").exists()
+    assert eval_py(f"ckpt_path={box_checkpoint}", *gpt, f"hydra.run.dir={tmp_path / 'b'}") == 1
+    err = one_line(capsys.readouterr().err)
+    assert "is a checkpoint of task padding" in err and "this run is task gpt" in err
+    assert generate_py(f"ckpt_path={box_checkpoint}") == 1
+    assert "it is a checkpoint of task padding" in one_line(capsys.readouterr().err)
+
+
+def test_an_older_checkpoint_without_its_record_is_named_by_its_data(tmp_path, capsys,
+                                                                    text_file, box_checkpoint):
+    old = read_checkpoint(box_checkpoint)
+    del old["dl2_experiment"]
+    path = tmp_path / "old.ckpt"
+    torch.save(old, path)
+    gpt = tiny_gpt_overrides(text_file, steps=2)
+    assert train_py(*gpt, f"ckpt_path={path}", f"hydra.run.dir={tmp_path / 'a'}") == 1
+    err = one_line(capsys.readouterr().err)
+    assert "is a checkpoint of another experiment: its data has" in err and "n_train" in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
+def test_generate_on_a_missing_gpu_says_so(box_checkpoint, capsys):
+    """Before: the checkpoint was called truncated (torch could not map it onto CUDA)."""
+    assert generate_py(f"ckpt_path={box_checkpoint}", "device=cuda") == 1
+    err = one_line(capsys.readouterr().err)
+    assert "device='cuda' is not allowed: CUDA is not available on this machine" in err
