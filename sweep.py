@@ -36,10 +36,12 @@ from dl2.studies.launch import Launch, Stopped, multirun
 from dl2.studies.results import collect
 from dl2.studies.runner import (
     describe,
+    group_checkpoints,
     hashes,
     measured_times,
     pending,
     resumable,
+    resumable_groups,
     run,
     spent,
     still_to_train,
@@ -157,8 +159,10 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
                               args.force, Path(args.log_dir))  # a dry run writes nothing
             times = measured_times(one)
             parallel = one.parallel_seeds and not args.one_job_per_seed
-            resume = {} if parallel or args.force else resumable(
-                one, {p.config_hash for p in planned if not p.done}, Path(args.log_dir))
+            stopped = {p.config_hash for p in planned if not p.done}
+            resume = {} if args.force else (
+                group_checkpoints(resumable_groups(one, stopped, Path(args.log_dir)))
+                if parallel else resumable(one, stopped, Path(args.log_dir)))
             left = still_to_train(resume)
             print(describe(one, planned, slot, times, left))
             total.append(time_left(planned, slot, times, left)

@@ -243,3 +243,63 @@ def test_a_killed_job_stops_and_resumes_as_a_single_job(tmp_path, monkeypatch):
         assert run["status"] == "completed", folder
         assert (run["metrics"], run["best_epoch"]) == (straight["metrics"],
                                                       straight["best_epoch"]), folder
+
+
+def test_the_runner_resumes_a_stopped_group_and_it_logs_progress(tmp_path, monkeypatch, capsys):
+    """A group of seeds side by side stopped in its 4th epoch (SIGTERM, or the runner's end)
+    is found by the next run of the study, resumed from the group's last.ckpt as one job,
+    and stores what the uninterrupted group stores; its train.log has a progress line per
+    epoch with each seed's validation metrics."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from dl2.run.seed_group import SeedGroup
+    from dl2.studies.runner import hashes, resumable_groups, still_to_train
+
+    path = tmp_path / "sbm.yaml"
+    path.write_text("""
+name: sbm
+title: GCN on a small synthetic graph
+experiment: gnn
+overrides: [data=sbm_graph, model=gcn, trainer.max_epochs=6, logger=none]
+axes: []
+seeds: [0, 1]
+metrics: [test/acc]
+parallel_seeds: true
+""")
+    study = load_study(path)
+    jobs = expand(study)
+    straight = Store(tmp_path / "straight" / "jobs.jsonl")
+    assert run(study, jobs, straight, log_dir=tmp_path / "logs-straight",
+               launch=inprocess_multirun) == 0
+    (log,) = (tmp_path / "logs-straight").rglob("train.log")
+    lines = [line for line in log.read_text().splitlines() if "dl2.progress" in line]
+    assert any("epoch 6/6" in line and "seed_0/val/acc" in line and "seed_1/val/loss" in line
+               for line in lines), lines
+
+    stop_at = {"step": 3}
+    step = SeedGroup.training_step
+
+    def killable(self, *args, **kwargs):
+        if self.global_step == stop_at["step"]:
+            raise SIGTERMException()
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(SeedGroup, "training_step", killable)
+    logs, store = tmp_path / "logs", Store(tmp_path / "out" / "jobs.jsonl")
+    assert run(study, jobs, store, log_dir=logs, launch=inprocess_multirun) == 143
+    assert not store.completed()
+    (group,) = resumable_groups(study, set(hashes(jobs)), logs)
+    assert set(group.hashes) == set(hashes(jobs))
+    assert set(still_to_train({h: group.last for h in group.hashes}).values()) == {0.5}
+    monkeypatch.setattr(SeedGroup, "training_step", step)
+    capsys.readouterr()
+    assert run(study, jobs, store, log_dir=logs, launch=inprocess_multirun) == 0
+    assert "ckpt_path=" in capsys.readouterr().out, "resumed, not started again"
+    done, expected = store.completed(), straight.completed()
+    assert set(done) == set(expected)
+    for config_hash, record in expected.items():
+        assert (done[config_hash]["metrics"], done[config_hash]["best_epoch"]) == (
+            record["metrics"], record["best_epoch"])
+    resumed = [results(f.parent) for f in logs.rglob("seed_*/results.json")]
+    resumed = [r for r in resumed if r["status"] == "completed"]
+    assert len(resumed) == 2 and {r["resumed_from"] for r in resumed} == {str(group.last)}

@@ -189,6 +189,9 @@ class SeedGroup(L.LightningModule):
                 track.status, track.active = "diverged", False
                 track.error = f"{type(error).__name__}: {error}"
                 continue
+            # for the progress lines (dl2/callbacks/progress_log.py); the group logs nowhere
+            self.log_dict({f"seed_{track.seed}/{k}": v for k, v in scores.items()},
+                          batch_size=1)
             self._checkpoint(task, track, scores)
             self._early_stop(track, scores)
         if not any(t.active for t in self.tracks):

@@ -24,6 +24,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from dl2.callbacks.experiment import ExperimentRecord
+from dl2.callbacks.progress_log import ProgressLog
 from dl2.checkpoints import AtomicCheckpointIO
 from dl2.config.identity import experiment_of, job_hashes, override_key
 from dl2.config.preflight import check_seed, monitors, preflight
@@ -159,7 +160,8 @@ def train_seeds(cfg: DictConfig) -> dict[str, float | None]:
         # `save_last` beside save_top_k=0 writes nothing in Lightning 2.6)
         last = ModelCheckpoint(dirpath=str(Path(cfg.paths.output_dir) / "checkpoints"),
                                filename="last", save_top_k=1, enable_version_counter=False)
-        trainer = build(cfg, "trainer", callbacks=[last, ExperimentRecord(experiment_of(cfg))],
+        trainer = build(cfg, "trainer", callbacks=[last, ExperimentRecord(experiment_of(cfg)),
+                                                   ProgressLog()],
                         logger=False, enable_checkpointing=True)
         ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(cfg)
         for payload in payloads:

@@ -115,6 +115,52 @@ def resumable(study: Study, wanted: set[str], log_dir: Path = LOGS) -> dict[str,
     return newest
 
 
+@dataclass(frozen=True)
+class StoppedGroup:
+    """Seeds side by side that stopped before they finished: their config hashes, the
+    group's overrides (its setting and `parallel_seeds`) and its last checkpoint."""
+
+    hashes: tuple[str, ...]
+    overrides: tuple[str, ...]
+    last: Path
+
+
+def resumable_groups(study: Study, wanted: set[str], log_dir: Path = LOGS
+                     ) -> list[StoppedGroup]:
+    """The study's stopped groups of seeds side by side (interrupted, or killed: a group's
+    folder with a last.ckpt) whose every seed has a hash in `wanted`, the newest first; a
+    seed is in one group at most."""
+    root = study_logs(study, log_dir)
+    groups = []
+    for last in sorted(root.rglob("checkpoints/last.ckpt")) if root.is_dir() else []:
+        given = Job(last.parent.parent, "missing").overrides
+        seeds = [override_value(o) for o in given if override_key(o) == "parallel_seeds"]
+        try:
+            listed = json.loads(seeds[0]) if len(seeds) == 1 else None
+        except ValueError:  # a seed count (`parallel_seeds=3`): not what the runner writes
+            listed = None
+        if not (isinstance(listed, list) and listed
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in listed)):
+            continue
+        setting = tuple(o for o in given if not is_plumbing(o) and override_key(o) != "seed")
+        seed_hashes = tuple(hashes([PlannedJob(setting, (), seed) for seed in listed]))
+        if set(seed_hashes) <= wanted:
+            groups.append(StoppedGroup(seed_hashes, (*setting, f"parallel_seeds={seeds[0]}"),
+                                       last))
+    taken: set[str] = set()
+    out = []
+    for group in sorted(groups, key=lambda g: g.last.stat().st_mtime, reverse=True):
+        if not taken & set(group.hashes):
+            taken.update(group.hashes)
+            out.append(group)
+    return out
+
+
+def group_checkpoints(groups: list[StoppedGroup]) -> dict[str, Path]:
+    """{config hash: the group's last.ckpt} for each seed of `groups`."""
+    return {h: g.last for g in groups for h in g.hashes}
+
+
 def still_to_train(resume: dict[str, Path]) -> dict[str, float]:
     """{config hash: the fraction of its training a stopped job has left} for the jobs of
     `resume` (as `resumable` returns them), from each checkpoint's steps and epochs against
@@ -133,11 +179,11 @@ def still_to_train(resume: dict[str, Path]) -> dict[str, float]:
     return left
 
 
-def resume_overrides(job: PlannedJob, last: Path) -> list[str]:
-    """One job's multirun overrides resuming from `last`, quoted (job folders hold commas,
-    which a multirun would read as a sweep)."""
+def resume_overrides(overrides: tuple[str, ...], last: Path) -> list[str]:
+    """One job's (or group's) multirun overrides resuming from `last`, quoted (job folders
+    hold commas, which a multirun would read as a sweep)."""
     quoted = str(last).replace("\\", "\\\\").replace("'", "\\'")
-    return [*job.overrides, f"ckpt_path='{quoted}'"]
+    return [*overrides, f"ckpt_path='{quoted}'"]
 
 
 def plan(jobs: list[PlannedJob], job_hashes: list[str], store: Store, force: bool = False,
@@ -361,16 +407,20 @@ def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
     planned = pending(study, jobs, store, job_hashes, force, log_dir)
     todo = [p for p in planned if not p.done]
     code = 0
-    # jobs stopped mid-training continue from their last checkpoint, each as its own multirun
-    resume = {} if parallel or force else resumable(study, {p.config_hash for p in todo},
-                                                    log_dir)
-    left = still_to_train(resume)
-    fresh = [p for p in todo if p.config_hash not in resume]
+    # jobs (or groups of seeds side by side) stopped mid-training continue from their last
+    # checkpoint, each as its own multirun
+    stopped = {p.config_hash for p in todo}
+    resume = {} if parallel or force else resumable(study, stopped, log_dir)
+    groups = resumable_groups(study, stopped, log_dir) if parallel and not force else []
+    left = still_to_train({**resume, **group_checkpoints(groups)})
+    fresh = [p for p in todo if p.config_hash not in left]
     # seeds side by side: split a setting's seeds when there are fewer settings than slots
     settings = len({setting_of(p.job) for p in fresh})
     chunks = max(1, slot.jobs // settings) if slot and settings else 1
-    parts = [resume_overrides(p.job, resume[p.config_hash]) for p in todo
-             if p.config_hash in resume] + blocks(fresh, parallel, chunks)
+    parts = ([resume_overrides(p.job.overrides, resume[p.config_hash]) for p in todo
+              if p.config_hash in resume]
+             + [resume_overrides(g.overrides, g.last) for g in groups]
+             + blocks(fresh, parallel, chunks))
     start = time.time()
     for i, overrides in enumerate(parts, 1):
         seconds = time_left(planned, slot, left=left)
