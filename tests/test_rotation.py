@@ -124,6 +124,59 @@ def test_tiny_rotation_run_reports_every_angle(tmp_path, cifar_root):
     assert (out / "accuracy_by_angle.png").stat().st_size > 1000
 
 
+def test_each_training_image_has_the_angle_of_its_key():
+    """The angle of an image comes from (the epoch's seed, its index): the same in any
+    worker and after a resume, different across epochs and images, within the range."""
+    images = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    data = ImageSet(images, torch.arange(64), max_rotation=360.0)
+    angles = [data.angle(7, i) for i in range(64)]
+    assert angles == [data.angle(7, i) for i in range(64)]
+    assert len(set(angles)) == 64 and all(-360 <= a <= 360 for a in angles)
+    assert min(angles) < -180 and max(angles) > 180, "the whole range is drawn"
+    assert angles != [data.angle(8, i) for i in range(64)]
+    image, _ = data[(5, 7)]  # (index, epoch seed), as KeyedRandomSampler yields
+    assert torch.equal(image, TF.rotate(images[5].float().div(255), angles[5]))
+    assert torch.equal(data[5][0], images[5].float().div(255)), "a plain index: upright"
+
+
+def rotation_overrides(cifar_root: Path, *extra: str) -> list[str]:
+    return ["experiment=rotation", f"data.data_dir={cifar_root}", "data.download=false",
+            "data.verify=false", "data.val_size=20", "data.batch_size=16", "data.angles=[0,90]",
+            "data.augment=rotation", "logger=none", *extra]
+
+
+def test_the_rotation_arm_does_not_depend_on_the_worker_count(tmp_path, cifar_root):
+    """Before: each image's angle was drawn in the DataLoader workers, seeded per worker."""
+    runs = []
+    for workers in (0, 2):
+        cfg = compose_cfg(tmp_path, rotation_overrides(cifar_root, "trainer.max_epochs=2",
+                                                       f"data.num_workers={workers}"),
+                          job=f"workers{workers}")
+        train(cfg)
+        runs.append(json.loads((Path(cfg.paths.output_dir) / "results.json").read_text()))
+    assert runs[0]["metrics"] == runs[1]["metrics"]
+    assert runs[0]["history"] == runs[1]["history"]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_resumed_rotation_job_is_the_straight_run(tmp_path, cifar_root, workers):
+    """Stopped after 2 of 4 epochs and resumed from last.ckpt: the same order, the same
+    angles, the same weights (before: shuffle=True and per-worker angles drew anew)."""
+    def run(job: str, *extra: str) -> dict:
+        cfg = compose_cfg(tmp_path, rotation_overrides(cifar_root, f"data.num_workers={workers}",
+                                                       *extra), job=job)
+        train(cfg)
+        return json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+
+    straight = run("straight", "trainer.max_epochs=4")
+    run("first", "trainer.max_epochs=2")
+    resumed = run("resumed", "trainer.max_epochs=4",
+                  f"ckpt_path={tmp_path / 'first' / 'checkpoints' / 'last.ckpt'}")
+    assert resumed["resumed_from"]
+    assert resumed["metrics"] == straight["metrics"]
+    assert resumed["history"]["val/loss"] == straight["history"]["val/loss"]
+
+
 @pytest.mark.parametrize("pool", ["cls", "mean"])
 @pytest.mark.parametrize("pos_emb", ["learned", "none"])
 def test_vit_shapes(pool, pos_emb):

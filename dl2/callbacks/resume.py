@@ -10,8 +10,8 @@ import lightning as L
 import numpy as np
 import torch
 
-from dl2.data.base import DataModule
-from dl2.data.samplers import ResumableRandomSampler, draw_seed
+from dl2.data.base import DataModule, TrainOrder
+from dl2.data.samplers import draw_seed
 
 
 def rng_state() -> dict[str, Any]:
@@ -37,12 +37,10 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _train_order(trainer: L.Trainer) -> tuple[ResumableRandomSampler | None, int]:
-    """The training order the datamodule declares resumable (its sampler and batch size), or
-    (None, 0)."""
+def _train_order(trainer: L.Trainer) -> TrainOrder | None:
+    """The training order the datamodule declares resumable, or None."""
     datamodule = trainer.datamodule
-    order = datamodule.train_order() if isinstance(datamodule, DataModule) else None
-    return (order.sampler, order.batch_size) if order is not None else (None, 0)
+    return datamodule.train_order() if isinstance(datamodule, DataModule) else None
 
 
 class ResumeState(L.Callback):
@@ -56,10 +54,13 @@ class ResumeState(L.Callback):
     permutation to replay and from where:
     - saved mid-epoch: the current permutation, after the batches already trained on;
     - saved at the end of an epoch: the next epoch's permutation, computed at save time as the
-      uninterrupted run draws it (the DataLoader iterator's base seed, then the sampler's
-      seed), and the RNG state after those draws.
-    Exact for data loaded in the main process (num_workers=0); DataLoader workers seed their
-    own streams from the iterator's base seed, which a resumed run draws anew.
+      uninterrupted run draws it (the DataLoader iterator's base seed where the loader draws
+      one per epoch from the global RNG, then the sampler's seed), and the RNG state after
+      those draws.
+    Exact wherever the data's randomness comes from the main process's RNG or from the
+    sampler's keys (CIFAR's rotations: dl2/data/samplers.py, KeyedRandomSampler); DataLoader
+    workers' own streams are seeded from the iterator's base seed, which a resumed run draws
+    anew.
     """
 
     def __init__(self) -> None:
@@ -75,24 +76,26 @@ class ResumeState(L.Callback):
             return {}
         done = int(trainer.fit_loop.epoch_loop.batch_progress.current.completed)
         total = trainer.num_training_batches
-        sampler, batch_size = _train_order(trainer)
+        order = _train_order(trainer)
         if total != float("inf") and done >= total:  # the next epoch starts from scratch
             with torch.random.fork_rng(devices=[]):
-                draw_seed()  # the next epoch's DataLoader iterator takes its base seed
-                seed = draw_seed() if sampler is not None else None
+                if order is None or order.base_seed_per_epoch:
+                    draw_seed()  # the next epoch's DataLoader iterator takes its base seed
+                seed = draw_seed() if order is not None else None
                 state = rng_state()
             return {"rng": state, "sampler": {"seed": seed}, "skip": 0}
-        return {"rng": rng_state(), "sampler": sampler.state_dict() if sampler else None,
-                "skip": done * batch_size}
+        return {"rng": rng_state(),
+                "sampler": order.sampler.state_dict() if order is not None else None,
+                "skip": done * order.batch_size if order is not None else 0}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        # restored after setup and before the training loader is built: the datamodule
+        # applies the sampler's place as it builds it
         self._pending = state_dict or None
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        state = self._pending
-        sampler, _ = _train_order(trainer)
-        if state and state.get("sampler") and sampler is not None:
-            sampler.resume(state["sampler"], state["skip"])
+        datamodule = self._trainer.datamodule if self._trainer is not None else None
+        if self._pending and self._pending.get("sampler") and isinstance(datamodule,
+                                                                          DataModule):
+            datamodule.resume_train_order(self._pending["sampler"], self._pending["skip"])
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule,
                              batch: Any, batch_idx: int) -> None:

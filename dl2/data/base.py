@@ -22,10 +22,13 @@ from dl2.data.samplers import ResumableRandomSampler
 @dataclass(frozen=True)
 class TrainOrder:
     """A training loader's order that a resumed run can replay: its sampler (seeded per
-    epoch) and how many items a batch takes from it."""
+    epoch), how many items a batch takes from it, and whether each epoch's DataLoader
+    iterator draws its base seed from torch's global RNG before the sampler draws (a plain
+    DataLoader without workers does; one with a generator of its own does not)."""
 
     sampler: ResumableRandomSampler
     batch_size: int
+    base_seed_per_epoch: bool = True
 
 
 class DataModule(L.LightningDataModule):
@@ -38,6 +41,25 @@ class DataModule(L.LightningDataModule):
         super().__init__()
         # set by a train_dataloader() whose order a resumed run can replay
         self._train_order: TrainOrder | None = None
+        self._resume: tuple[dict[str, Any], int] | None = None
+
+    def keep_train_order(self, order: TrainOrder) -> ResumableRandomSampler:
+        """Declare the order of the training loader being built (train_dataloader); a resume
+        asked for before (`resume_train_order`) is applied to it at once, before any loader
+        iterator (with workers: an eager one) takes items from it. Returns its sampler."""
+        self._train_order = order
+        if self._resume is not None:
+            order.sampler.resume(*self._resume)
+            self._resume = None
+        return order.sampler
+
+    def resume_train_order(self, state: dict[str, Any], consumed: int) -> None:
+        """Make the training order replay the permutation of sampler `state` from item
+        `consumed` on: on the loader already built, or on the next one built."""
+        if self._train_order is not None:
+            self._train_order.sampler.resume(state, consumed)
+        else:
+            self._resume = (state, consumed)
 
     def model_kwargs(self) -> dict[str, Any]:
         """What the net must know of the data (a vocabulary size, a feature count); passed to

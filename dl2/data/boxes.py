@@ -154,8 +154,8 @@ class BoxDataModule(DataModule):
     def train_dataloader(self) -> DataLoader:
         if not self.hparams.shuffle:
             return self._loader("train")
-        sampler = ResumableRandomSampler(self.splits["train"])
-        self._train_order = TrainOrder(sampler, self.hparams.batch_size)
+        sampler = self.keep_train_order(TrainOrder(
+            ResumableRandomSampler(self.splits["train"]), self.hparams.batch_size))
         return tensor_loader(self.splits["train"], self.hparams.batch_size, sampler)
 
     def val_dataloader(self) -> DataLoader:

@@ -1,6 +1,11 @@
 """CIFAR-10 for the rotation study: torchvision's download (or a local copy in the standard
 `cifar-10-batches-py` layout, checksums optional), a seeded 45k/5k train/val split, random
-rotation augmentation, and one test split per rotation angle."""
+rotation augmentation, and one test split per rotation angle.
+
+The training order and each image's random angle come from the job's seeded state: the
+sampler draws each epoch's seed from torch's global RNG (as RandomSampler does) and hands
+`(index, epoch seed)` to the dataset, which draws the angle from that key. So a resumed or
+requeued job continues exactly, and the numbers do not depend on `data.num_workers`."""
 
 from __future__ import annotations
 
@@ -12,10 +17,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import CIFAR10
 from torchvision.datasets.utils import check_integrity
-from torchvision.transforms.v2 import RandomRotation
 from torchvision.transforms.v2 import functional as TF
 
-from dl2.data.base import DataModule
+from dl2.data.base import DataModule, TrainOrder
+from dl2.data.samplers import KeyedRandomSampler, draw_seed, keyed_uniform
 from dl2.data.workers import worker_context
 from dl2.errors import ConfigValueError, check_choice, check_positive
 
@@ -92,21 +97,30 @@ def balanced_subset(labels: torch.Tensor, n: int, seed: int) -> torch.Tensor:
 
 
 class ImageSet(Dataset):
-    """uint8 images served as float [0, 1] tensors (ToTensor's scaling), optionally rotated
-    by a random angle per image (`augment`)."""
+    """uint8 images served as float [0, 1] tensors (ToTensor's scaling). With
+    `max_rotation`, an item asked for by `(index, epoch seed)` (KeyedRandomSampler) is rotated
+    by an angle drawn uniformly from [-max_rotation, max_rotation] for that key, as
+    torchvision's RandomRotation(max_rotation) rotates (nearest pixel, same size, black
+    corners); a plain index is served upright."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor,
-                 augment: RandomRotation | None = None) -> None:
-        self.images, self.labels, self.augment = images, labels, augment
+                 max_rotation: float | None = None) -> None:
+        self.images, self.labels, self.max_rotation = images, labels, max_rotation
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        i, seed = key if isinstance(key, tuple) else (key, None)
         image = self.images[i].float().div_(255)
-        if self.augment is not None:
-            image = self.augment(image)
+        if self.max_rotation is not None and seed is not None:
+            image = TF.rotate(image, self.angle(seed, i))
         return image, self.labels[i]
+
+    def angle(self, seed: int, index: int) -> float:
+        """The rotation of item `index` in the epoch whose seed is `seed`."""
+        assert self.max_rotation is not None
+        return self.max_rotation * (2 * keyed_uniform(seed, index) - 1)
 
 
 class RotateBatch:
@@ -180,8 +194,8 @@ class CIFAR10DataModule(DataModule):
         if hp.limit_train:
             train_idx = train_idx[balanced_subset(labels[train_idx], hp.limit_train,
                                                   hp.split_seed)]
-        augment = RandomRotation(hp.max_rotation) if hp.augment == "rotation" else None
-        self.train_set = ImageSet(images[train_idx], labels[train_idx], augment=augment)
+        rotation = float(hp.max_rotation) if hp.augment == "rotation" else None
+        self.train_set = ImageSet(images[train_idx], labels[train_idx], max_rotation=rotation)
         self.val_set = ImageSet(images[val_idx], labels[val_idx])
         test_images, test_labels = load_cifar10(hp.data_dir, False, False, hp.verify)
         if hp.limit_test:
@@ -190,9 +204,16 @@ class CIFAR10DataModule(DataModule):
         self.test_set = ImageSet(test_images, test_labels)
 
     def train_dataloader(self) -> DataLoader:
-        # workers only here: the random rotation of each image is the one costly transform
+        """Shuffled as RandomSampler shuffles, resumable mid-epoch; workers only here (the
+        random rotation of each image is the one costly transform). The iterators' base
+        seeds come from a generator of the loader's own, seeded by one draw from the global
+        RNG here, where a loader with persistent workers draws its one base seed: the global
+        stream then sees the same draws for any worker count."""
         hp = self.hparams
-        return DataLoader(self.train_set, batch_size=hp.batch_size, shuffle=True,
+        sampler = self.keep_train_order(TrainOrder(KeyedRandomSampler(self.train_set),
+                                                   hp.batch_size, base_seed_per_epoch=False))
+        return DataLoader(self.train_set, batch_size=hp.batch_size, sampler=sampler,
+                          generator=torch.Generator().manual_seed(draw_seed()),
                           num_workers=hp.num_workers, persistent_workers=hp.num_workers > 0,
                           multiprocessing_context=worker_context(hp.num_workers))
 

@@ -1,10 +1,11 @@
-"""A random sampler that a resumed run can put back where it was."""
+"""Random samplers that a resumed run can put back where it was."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sized
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import Sampler
 
@@ -49,3 +50,20 @@ class ResumableRandomSampler(Sampler[int]):
         """Make the next epoch replay the permutation of `state` from item `consumed` on."""
         if state.get("seed") is not None:
             self._resume = (int(state["seed"]), int(consumed))
+
+
+class KeyedRandomSampler(ResumableRandomSampler):
+    """A ResumableRandomSampler (the same order, draw for draw) that yields `(index, epoch
+    seed)`: a dataset that draws an item's randomness from that key (`keyed_uniform`) draws
+    the same in any DataLoader worker, for any worker count, and again after a resume."""
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
+        for index in super().__iter__():
+            yield index, self.seed
+
+
+def keyed_uniform(seed: int, index: int) -> float:
+    """A number in [0, 1) drawn for item `index` of the epoch whose seed is `seed`
+    (numpy's SeedSequence hashes the pair: neighbouring keys draw independently)."""
+    state = np.random.SeedSequence([seed % 2**64, index]).generate_state(1, np.uint64)[0]
+    return int(state >> np.uint64(11)) / 2**53

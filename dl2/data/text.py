@@ -210,8 +210,8 @@ class CharDataModule(TextDataModule):
                                    "checkpoint was trained on (its characters differ)")
 
     def train_dataloader(self) -> DataLoader:
-        sampler = ResumableRandomSampler(self.train_set)
-        self._train_order = TrainOrder(sampler, self.hparams.batch_size)
+        sampler = self.keep_train_order(TrainOrder(ResumableRandomSampler(self.train_set),
+                                                   self.hparams.batch_size))
         return DataLoader(self.train_set, batch_size=self.hparams.batch_size, drop_last=True,
                           sampler=sampler,
                           num_workers=self.hparams.num_workers,
