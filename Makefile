@@ -6,7 +6,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-all coverage test-slurm test-gpu lint format sweep-padding sweep-gpt sweep-rotation sweep-gnn report report-offline bench clean clean-logs
+.PHONY: help install train test test-all coverage test-slurm test-gpu lint format docs docs-serve sweep-padding sweep-gpt sweep-rotation sweep-gnn report report-offline bench clean clean-logs
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-15s %s\n", $$1, $$2}'
@@ -14,7 +14,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || $(PY) -m venv $(VENV)
 	$(PYTHON) -m pip install --upgrade pip
-	$(PYTHON) -m pip install -e ".[dev,launchers,search]"
+	$(PYTHON) -m pip install -e ".[dev,launchers,search,docs]"
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install dl2 with its dev tools
@@ -42,6 +42,12 @@ test-gpu: $(STAMP) ## run the GPU tests
 lint: $(STAMP) ## ruff, and the architecture's import contracts (import-linter, pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+
+docs: $(STAMP) ## the documentation site into site/ (strict: a broken link or a page out of the nav fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(STAMP) ## serve the documentation site with live reload (http://127.0.0.1:8000)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 format: $(STAMP) ## ruff fix + format
 	$(BIN)/ruff check --fix .
@@ -80,5 +86,5 @@ clean-logs: ## delete logs/ (all runs and checkpoints)
 	rm -rf logs
 
 clean: ## delete caches (keeps .venv and logs)
-	rm -rf .pytest_cache .ruff_cache build *.egg-info
+	rm -rf .pytest_cache .ruff_cache build site *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -6,7 +6,8 @@
     python sweep.py padding-reference --seeds 0,1 --nets net1 --conv-types valid,fconv
     python sweep.py all                          # every declared study in turn
     python sweep.py all --offline                # rebuild the reports from reports/*/jobs.jsonl
-    python sweep.py report logs/<...>/<sweep> --study padding-reference   # any folder of jobs
+    python sweep.py report logs/<...>/<sweep>    # any folder of jobs: its table, mean ± std
+    python sweep.py report logs/<...>/<sweep> --study padding-reference   # as a declared study
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ if __name__ == "__main__":  # loading dl2 takes seconds: a Ctrl-C meanwhile is o
 
 from dl2.config.identity import digest, is_plumbing
 from dl2.errors import ConfigValueError
-from dl2.paths import LOGS, PACKAGE_ROOT
-from dl2.studies.aggregate import README_BLOCK, update_readme, write_report
+from dl2.paths import LOGS, RESULTS_PAGES
+from dl2.studies.aggregate import PAGE_BLOCK, fill_block, write_report
 from dl2.studies.claim import ClaimedError, claimed
-from dl2.studies.cost import README_NAME, cost_block, study_cost
+from dl2.studies.cost import COST_BLOCK, cost_block, study_cost
 from dl2.studies.launch import Launch, Stopped, multirun
 from dl2.studies.results import collect
 from dl2.studies.runner import (
@@ -48,7 +49,7 @@ from dl2.studies.runner import (
     time_left,
 )
 from dl2.studies.slots import available_cores, slots
-from dl2.studies.spec import Study, expand, load_study, study_names
+from dl2.studies.spec import Study, expand, inferred_study, load_study, study_names
 from dl2.studies.store import REPORTS, Store, ingest
 
 
@@ -73,12 +74,13 @@ def main(argv: list[str] | None = None, launch: Launch = multirun) -> int:
         sub.add_parser("all", help="every declared study: run what is missing, rebuild reports")
         r = sub.add_parser("report", help="a study's tables from any folder of results.json")
         r.add_argument("folder")
-        r.add_argument("--study", required=True, choices=study_names(),
-                       help="the declared study whose tables to build")
+        r.add_argument("--study", choices=study_names(),
+                       help="a declared study whose tables to build (default: one read from "
+                       "the folder: the overrides that vary between its jobs are the axes)")
         r.add_argument("--out", help="report folder (default <folder>/report)")
         args = parser.parse_args(argv)
         folder = Path(args.folder)
-        return report_study(load_study(args.study), folder,
+        return report_study(load_study(args.study) if args.study else None, folder,
                             Path(args.out) if args.out else folder / "report")
     except (ConfigValueError, ClaimedError) as err:
         sys.exit(f"sweep.py: {err}")
@@ -188,19 +190,18 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
             jobs, job_hashes = report_jobs(one, out, args.overrides, jobs, job_hashes,
                                            narrowed=bool(narrow) or seeds is not None)
             payload = write_report(one, Store.at(out), out, jobs, job_hashes)
-            stored = one.readme and is_study_folder(one, out)  # not a quick check elsewhere
-            if stored and not update_readme(PACKAGE_ROOT / "README.md", one.readme,
-                                            (out / README_BLOCK).read_text()):
-                print(f"[{one.name}] README.md has no <!-- study:{one.readme} --> section "
-                      "to fill; add the two markers where its results belong",
-                      file=sys.stderr)
+            stored = one.page and is_study_folder(one, out)  # not a quick check elsewhere
+            page = RESULTS_PAGES / f"{one.page}.md"
+            if stored and not fill_block(page, one.name, (out / PAGE_BLOCK).read_text()):
+                print(f"[{one.name}] {page} has no <!-- study:{one.name} --> section to "
+                      "fill; add the two markers where its results belong", file=sys.stderr)
             print(f"[{one.name}] report: {out}/report.md ({payload['jobs_completed']} completed "
                   f"jobs, {len(payload['left_out'])} left out)", file=sys.stderr)
             if every and stored:
                 costs.append(study_cost(one.name, Store.at(out).completed(),
                                         job_hashes, seen))
     if costs and len(costs) == len(studies):  # every declared study, from its stored results
-        update_readme(PACKAGE_ROOT / "README.md", README_NAME, cost_block(costs))
+        fill_block(RESULTS_PAGES / "index.md", COST_BLOCK, cost_block(costs))
     if args.dry_run and len(studies) > 1:
         known = [t for t in total if t is not None]
         unknown = len(total) - len(known)
@@ -234,10 +235,14 @@ def report_jobs(study: Study, out: Path, overrides: list[str], jobs: list, job_h
     return jobs, job_hashes
 
 
-def report_study(study: Study, folder: Path, out: Path) -> int:
-    """The study's report built from every results.json under `folder`."""
+def report_study(study: Study | None, folder: Path, out: Path) -> int:
+    """The study's report built from every results.json under `folder`; without a study, the
+    one the folder's jobs make (`inferred_study`)."""
+    records = list(ingest(folder, study.keep if study else []))
+    if study is None:
+        study = inferred_study(folder.resolve().name, records)
     store = Store.at(out)
-    store.add(ingest(folder, study.keep))
+    store.add(records)
     unfinished = [{"status": job.status, "overrides": job.overrides, "error": job.error}
                   for job in collect(folder) if job.status == "missing"]
     payload = write_report(study, store, out, unfinished=unfinished)

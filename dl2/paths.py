@@ -14,6 +14,8 @@ ROOT = Path(os.environ.get("DL2_ROOT") or PACKAGE_ROOT)
 CONF = PACKAGE_ROOT / "conf"
 STUDY_DIR = CONF / "study"
 REPORTS = PACKAGE_ROOT / "reports"
+# the documentation site's results pages, one per study (their generated blocks: sweep.py)
+RESULTS_PAGES = PACKAGE_ROOT / "docs" / "results"
 LOGS = ROOT / "logs"
 # what every job writes into its output folder, and all that reports read
 RESULTS_FILE = "results.json"

@@ -1,4 +1,4 @@
-"""Every command in the README's code blocks runs as written.
+"""Every command in the README's and the documentation's code blocks runs as written.
 
 `python train.py` / `python eval.py` / `python -m dl2.generate` lines are composed with the real
 config (a sweep's first value per swept key) and pass the checks before training; those on
@@ -40,16 +40,33 @@ TINY = {
 }
 
 
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+
 def code_lines() -> list[str]:
-    """The lines of the README's code blocks (continued lines joined, comments cut)."""
-    out, in_block = [], False
-    text = (ROOT / "README.md").read_text().replace("\\\n", " ")  # continued lines joined
-    for line in text.splitlines():
-        if line.startswith("```"):
-            in_block = not in_block
-        elif in_block:
-            out.append(line.split("  #", 1)[0].strip())
+    """The lines of the code blocks of the README and the documentation pages (continued
+    lines joined, comments cut)."""
+    out = []
+    for document in DOCUMENTS:
+        in_block = False
+        text = document.read_text().replace("\\\n", " ")  # continued lines joined
+        for line in text.splitlines():
+            if line.startswith("```"):
+                in_block = not in_block
+            elif in_block:
+                out.append(line.split("  #", 1)[0].strip())
     return out
+
+
+def test_the_readme_is_a_first_page():
+    """Read in five minutes: at most ~200 lines, no generated study block (running a study
+    never edits it), and every file it links to exists."""
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 200
+    assert "<!-- study:" not in text
+    links = re.findall(r"\]\(([^)#]+)\)", text)
+    assert links and [link for link in links if not link.startswith("http")
+                      and not (ROOT / link).exists()] == []
 
 
 def readme_commands() -> list[tuple[str, list[str]]]:
@@ -163,7 +180,7 @@ def committed_hashes() -> frozenset[str]:
     return frozenset(h for name in study_names() for h in Store.of(name).completed())
 
 
-@pytest.mark.parametrize("args", lines("sweep.py"),
+@pytest.mark.parametrize("args", [a for a in lines("sweep.py") if a[0] != "report"],
                          ids=lambda a: " ".join(a)[:60])
 def test_every_sweep_command_runs_dry(args, tmp_path, capsys):
     """Each `sweep.py` line as a dry run, its results and job folders read from an empty

@@ -9,15 +9,14 @@ import numpy as np
 import pytest
 
 from dl2.config.identity import job_hashes
-from dl2.studies.aggregate import summarise, tidy, write_report
-from dl2.studies.cost import README_NAME as COST_SECTION
-from dl2.studies.cost import cost_block, covered, study_cost
+from dl2.paths import RESULTS_PAGES
+from dl2.studies.aggregate import PAGE_BLOCK, summarise, tidy, write_report
+from dl2.studies.cost import COST_BLOCK, cost_block, covered, study_cost
 from dl2.studies.results import collect
 from dl2.studies.runner import blocks, hashes, run
 from dl2.studies.spec import expand, load_study, study_names
 from dl2.studies.store import REPORTS, Store, record
 from tests.harness import (
-    ROOT,
     TINY_BOXES,
     compose_cfg,
     inprocess_multirun,
@@ -376,11 +375,32 @@ def test_report_from_any_folder_lists_failed_and_unfinished_jobs(tmp_path, capsy
     assert record(jobs[1].results)["config_hash"] == jobs[1].results["config_hash"]
 
 
+def test_a_table_from_any_multirun_folder(tmp_path, capsys):
+    """The design card's multirun, then `sweep.py report <its folder>` with no study: the
+    overrides that vary (the padding mode) are the rows, n the seeds behind each (before:
+    "the following arguments are required: --study")."""
+    folder = tmp_path / "multirun"
+    assert train_py("-m", "model.pad=zeros,reflect,replicate,circular", "seed=range(2)",
+                    *TINY_BOXES, "logger=none", f"hydra.sweep.dir={folder}") == 0
+    capsys.readouterr()
+    assert sweep_py("report", str(folder)) == 0
+    printed = capsys.readouterr().out
+    rows = parse_table(printed, "job time in all (8 timed jobs).")
+    assert rows[0][0] == "model.pad" and rows[0][1:3] == ["val/acc", "val/loss"]
+    assert [r[0] for r in rows[2:]] == ["zeros", "reflect", "replicate", "circular"]
+    assert all(r[-1] == "2" for r in rows[2:]), "n = 2 seeds per row"
+    written = (folder / "report" / "report.md").read_text()
+    assert parse_table(written, "(8 timed jobs).") == rows
+    assert len((folder / "report" / "results.csv").read_text().splitlines()) > 8
+
+
 def test_report_on_a_folder_without_jobs_fails(tmp_path, capsys):
     assert sweep_py("report", str(tmp_path / "nope"), "--study", "padding-reference") != 0
     assert "does not exist" in capsys.readouterr().err
     assert sweep_py("report", str(tmp_path)) != 0
-    assert "--study" in capsys.readouterr().err
+    assert "no job folders" in capsys.readouterr().err
+    assert sweep_py("report", str(tmp_path), "--study", "nope") != 0
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
 
 
 def test_job_dirname_stays_short_and_unique():
@@ -400,9 +420,9 @@ def declared_hashes(name: str) -> tuple[list, list[str]]:
     return jobs, hashes(jobs)
 
 
-def readme_section(name: str) -> str:
-    readme = (ROOT / "README.md").read_text()
-    return readme.split(f"<!-- study:{name} -->\n", 1)[1].split(f"<!-- /study:{name} -->", 1)[0]
+def page_section(page: str, name: str) -> str:
+    text = (RESULTS_PAGES / f"{page}.md").read_text()
+    return text.split(f"<!-- study:{name} -->\n", 1)[1].split(f"<!-- /study:{name} -->", 1)[0]
 
 
 @pytest.mark.parametrize("name", [n for n in study_names()
@@ -415,16 +435,19 @@ def test_committed_reports_rebuild_byte_identically_offline(tmp_path, name):
     write_report(study, store, tmp_path, jobs, job_hashes)
     for file in ("report.md", "results.csv", "summary.json"):
         assert (tmp_path / file).read_text() == (REPORTS / name / file).read_text(), file
-    if study.readme:  # the README's section is the stored report's block
-        assert readme_section(study.readme) == (REPORTS / name / "readme.md").read_text()
+    block = (REPORTS / name / PAGE_BLOCK).read_text()
+    assert (tmp_path / PAGE_BLOCK).read_text().replace(str(tmp_path),
+                                                       f"../reports/{name}") == block
+    assert study.page and page_section(study.page, name) == block, "the results page shows it"
 
 
-def test_readme_cost_section_is_the_stored_job_times():
-    """The README's cost table is what `sweep.py all` builds from every study's stored jobs."""
+def test_the_cost_section_is_the_stored_job_times():
+    """The results index's cost table is what `sweep.py all` builds from every study's stored
+    jobs."""
     seen: set[str] = set()
     costs = [study_cost(name, Store.of(name).completed(), declared_hashes(name)[1], seen)
              for name in study_names()]
-    assert readme_section(COST_SECTION) == cost_block(costs)
+    assert page_section("index", COST_BLOCK) == cost_block(costs)
 
 
 def test_cost_counts_overlapping_jobs_once_and_shared_jobs_in_one_study():

@@ -13,14 +13,14 @@ import pandas as pd
 
 from dl2.config.identity import is_plumbing, override_key, override_value, parse_overrides
 from dl2.files import atomic_write_text, save_figure
-from dl2.paths import PACKAGE_ROOT
+from dl2.paths import REPORTS
 from dl2.run.attempts import job_seconds
 from dl2.studies.results import NEXT_STEP, machine_line
 from dl2.studies.spec import PlannedJob, Study
 from dl2.studies.store import Store
 
 STATS = ["mean", "std", "n", "min", "max"]
-README_BLOCK = "readme.md"  # a report folder's part of the README
+PAGE_BLOCK = "page-block.md"  # a report folder's part of its results page (docs/results/)
 
 
 def _fixed_keys(study: Study) -> set[str]:
@@ -382,25 +382,32 @@ def write_report(study: Study, store: Store, out: Path,
     if plot_curves(study, records, out / f"{study.name}-curves.png"):
         lines.append(f"![training curves]({study.name}-curves.png)\n")
     lines += samples_section(study, records)
-    if rest:
+    history = [r for r in rest if r["status"] == "superseded"]
+    work = [r for r in rest if r["status"] != "superseded"]
+    if work:
         lines += ["## Jobs left out of the tables\n", "| status | to do | overrides | error |",
                   "|---|---|---|---|"]
         lines += [f"| {status} | {NEXT_STEP.get(status, 'rerun')} | {text} | {error} |"
-                  for status, text, error in footer_rows(rest)]
+                  for status, text, error in footer_rows(work)]
         lines.append("")
+    if history:
+        lines.append(f"{len(history)} earlier runs of jobs that ran again later are kept in "
+                     "jobs.jsonl as history (superseded: the newest run of a job is used).\n")
     if machines:
         lines += ["## Machines\n", *[f"- {m}" for m in machines]]
     atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
-    atomic_write_text(out / README_BLOCK, readme_block(study, summary, out, payload, rest,
-                                                       records))
+    atomic_write_text(out / PAGE_BLOCK, page_block(study, summary, out, payload, rest,
+                                                   records))
     return payload
 
 
-def readme_block(study: Study, summary: pd.DataFrame, out: Path, payload: dict[str, Any],
-                 rest: list[dict[str, Any]], records: list[dict[str, Any]]) -> str:
-    """What the README shows of a study (between its markers): the tables, the plot, and a
-    line with the job count, the jobs still to run and the machines."""
-    link = out.relative_to(PACKAGE_ROOT) if out.is_relative_to(PACKAGE_ROOT) else out
+def page_block(study: Study, summary: pd.DataFrame, out: Path, payload: dict[str, Any],
+               rest: list[dict[str, Any]], records: list[dict[str, Any]]) -> str:
+    """What a study's results page shows of it (between its markers): the tables, the plot,
+    and a line with the job count, the jobs still to run and the machines. Links are as the
+    documentation site places reports/ (beside results/: docs/hooks.py)."""
+    link = (f"../reports/{out.name}" if out.parent.resolve() == REPORTS.resolve()
+            else str(out))
     lines = [line.replace("### ", "#### ", 1) if line.startswith("### ") else line
              for line in markdown_tables(study, summary)]
     for suffix, alt in ((".png", study.title), ("-curves.png", "training curves")):
@@ -413,14 +420,14 @@ def readme_block(study: Study, summary: pd.DataFrame, out: Path, payload: dict[s
     lines.append(f"{payload['jobs_completed']} completed jobs"
                  + (f", {todo} still to run or rerun" if todo else "")
                  + f" ({machines}). Per-seed values and the jobs left out: "
-                 f"[{link}/report.md]({link}/report.md).")
+                 f"[the study's report]({link}/report.md).")
     return "\n".join(lines) + "\n"
 
 
-def update_readme(readme: Path, name: str, block: str) -> bool:
+def fill_block(page: Path, name: str, block: str) -> bool:
     """Put `block` between `<!-- study:<name> -->` and `<!-- /study:<name> -->` in the
-    README (the prose around stays); False when the README has no such markers."""
-    text = readme.read_text()
+    Markdown file `page` (the prose around stays); False when it has no such markers."""
+    text = page.read_text() if page.is_file() else ""
     start, end = f"<!-- study:{name} -->", f"<!-- /study:{name} -->"
     if start not in text or end not in text:
         return False
@@ -428,5 +435,5 @@ def update_readme(readme: Path, name: str, block: str) -> bool:
     _, tail = rest.split(end, 1)
     new = f"{head}{start}\n{block}{end}{tail}"
     if new != text:
-        atomic_write_text(readme, new)
+        atomic_write_text(page, new)
     return True

@@ -12,7 +12,7 @@ from typing import Any
 from dl2.run.attempts import job_seconds
 from dl2.studies.results import machine_line
 
-README_NAME = "report-cost"  # the README section: <!-- study:report-cost -->
+COST_BLOCK = "report-cost"  # its block in docs/results/index.md: <!-- study:report-cost -->
 
 
 @dataclass
@@ -72,7 +72,7 @@ def _hours(seconds: float) -> str:
 
 
 def cost_block(costs: list[StudyCost]) -> str:
-    """The README section: a row per study and the total."""
+    """The cost block of the results index: a row per study and the total."""
     lines = ["| study | jobs done | of them timed | job time | wall time |",
              "|---|---:|---:|---:|---:|"]
     for c in costs:

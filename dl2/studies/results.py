@@ -76,7 +76,6 @@ NEXT_STEP = {
     "not run": "to run: the study's command runs it",
     "failed": "to run after a fix",
     "diverged": "to run after a fix (the loss left the finite range)",
-    "superseded": "nothing (a later run of the same job is used)",
 }
 
 

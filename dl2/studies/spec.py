@@ -11,6 +11,7 @@ from typing import Any, Optional
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from dl2.config.identity import is_plumbing, override_key, override_value
 from dl2.errors import ConfigValueError
 from dl2.paths import STUDY_DIR
 
@@ -92,8 +93,9 @@ class Study:
     keep: list[str] = field(default_factory=list)
     # the report's own values: [{axis key: value, ..., metric: "93.80 ± 2.16"}]
     reference: list[dict[str, Any]] = field(default_factory=list)
-    # the README section between <!-- study:<name> --> markers that this study fills
-    readme: Optional[str] = None  # noqa: UP045
+    # the results page (docs/results/<page>.md) whose <!-- study:<name> --> block this study
+    # fills with its tables and figures
+    page: Optional[str] = None  # noqa: UP045
     # cores one job uses well (null: all of them); the runner fills the machine's cores with
     # jobs of this size (dl2/studies/slots.py)
     cores_per_job: Optional[int] = None  # noqa: UP045
@@ -168,3 +170,30 @@ def expand(study: Study, extra: list[str] = (), seeds: list[int] | None = None,
 def _value(value: Any) -> str:
     """An axis value as Hydra override text (null for None)."""
     return "null" if value is None else str(value)
+
+
+def _metric_order(name: str) -> tuple[int, str]:
+    split = name.split("/", 1)[0]
+    return (0 if split == "val" else 1 if split.startswith("test") else 2, name)
+
+
+def inferred_study(name: str, records: list[dict[str, Any]]) -> Study:
+    """The study a folder of jobs (any multirun) is, read from its completed jobs: its axes
+    are the overrides whose values differ between them, the seed and plumbing aside (values
+    in order of first appearance), its metrics those every completed job has (validation,
+    then test, then training), its fixed overrides the rest."""
+    done = [r for r in records if r.get("status") == "completed"]
+    given = [{override_key(o): override_value(o) for o in r.get("overrides", [])
+              if override_key(o) != "seed" and not is_plumbing(o)} for r in done]
+    keys = list(dict.fromkeys(k for g in given for k in g))
+    values = {k: list(dict.fromkeys(g.get(k, "") for g in given)) for k in keys}
+    axes = [Axis(key=k, values=v) for k, v in values.items() if len(v) > 1]
+    fixed = [f"{k}={v[0]}" for k, v in values.items() if len(v) == 1 and k != "experiment"]
+    common = set.intersection(*(set(r.get("metrics") or {}) for r in done)) if done else set()
+    return Study(name=name, title=f"Jobs of {name}",
+                 description="Mean ± population std over seeds, n the seeds behind each row; "
+                 "axes: the overrides that vary between the jobs.",
+                 experiment=values.get("experiment", [""])[0] or "", overrides=fixed,
+                 axes=axes, seeds=sorted({int(r["seed"]) for r in done
+                                          if isinstance(r.get("seed"), int)}),
+                 metrics=sorted(common, key=_metric_order) or ["val/loss"], digits=4)
