@@ -41,11 +41,10 @@ from dl2.studies.runner import (
     hashes,
     measured_times,
     pending,
-    resumable,
-    resumable_groups,
     run,
     spent,
     still_to_train,
+    stopped,
     time_left,
 )
 from dl2.studies.slots import available_cores, slots
@@ -161,10 +160,10 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
                               args.force, Path(args.log_dir))  # a dry run writes nothing
             times = measured_times(one)
             parallel = one.parallel_seeds and not args.one_job_per_seed
-            stopped = {p.config_hash for p in planned if not p.done}
-            resume = {} if args.force else (
-                group_checkpoints(resumable_groups(one, stopped, Path(args.log_dir)))
-                if parallel else resumable(one, stopped, Path(args.log_dir)))
+            resume, groups = stopped(one, {p.config_hash for p in planned if not p.done},
+                                     Store.at(out, readonly=True), parallel, args.force,
+                                     Path(args.log_dir))
+            resume = {**resume, **group_checkpoints(groups)}
             left = still_to_train(resume)
             print(describe(one, planned, slot, times, left))
             total.append(time_left(planned, slot, times, left)

@@ -17,6 +17,7 @@ from dl2.studies.runner import blocks, hashes, run
 from dl2.studies.spec import expand, load_study, study_names
 from dl2.studies.store import REPORTS, Store, record
 from tests.harness import (
+    ROOT,
     TINY_BOXES,
     compose_cfg,
     inprocess_multirun,
@@ -441,6 +442,18 @@ def test_committed_reports_rebuild_byte_identically_offline(tmp_path, name):
     assert study.page and page_section(study.page, name) == block, "the results page shows it"
 
 
+def test_a_study_run_fills_its_results_page_and_never_the_readme(capsys):
+    """`python sweep.py gnn-models` with every job done: nothing to run, its results page's
+    block and stored report rebuilt as they are, README.md untouched (studies used to splice
+    their blocks into it)."""
+    watched = [ROOT / "README.md", RESULTS_PAGES / "gnn-models.md",
+               *sorted((REPORTS / "gnn-models").iterdir())]
+    before = {path: path.read_bytes() for path in watched}
+    assert sweep_py("gnn-models", "--offline") == 0
+    assert "gnn-models" in capsys.readouterr().err
+    assert {path: path.read_bytes() for path in watched} == before
+
+
 def test_the_cost_section_is_the_stored_job_times():
     """The results index's cost table is what `sweep.py all` builds from every study's stored
     jobs."""
@@ -478,3 +491,31 @@ def test_every_help_page_prints(args, capsys):
     with pytest.raises(SystemExit) as done:
         script("sweep").main(args)
     assert done.value.code == 0 and "usage:" in capsys.readouterr().out
+
+
+def test_a_forced_rerun_that_stopped_resumes_and_an_old_checkpoint_does_not(tmp_path):
+    """`--force` reruns done jobs; one of those reruns stopped midway continues from its own
+    checkpoint on the next `--force` (a ViT rerun spans sessions), while a checkpoint older
+    than the stored result is an old run's and is not taken for the rerun."""
+    from datetime import datetime, timezone
+
+    from dl2.studies.runner import stopped
+
+    study = load_study("padding-reference")
+    logs = tmp_path / "logs"
+    store = Store(tmp_path / "out" / "jobs.jsonl")
+    store.add([{"config_hash": "a" * 16, "status": "completed", "seed": 0, "metrics": {},
+                "overrides": ["seed=0"], "finished_at": "2026-12-01T12:00:00+00:00"}])
+    folder = logs / "studies" / study.name / "sweeps" / "x_jobs" / "0_seed=0"
+    last = folder / "checkpoints" / "last.ckpt"
+    last.parent.mkdir(parents=True)
+    last.write_bytes(b"")
+    (folder / "results.json").write_text(json.dumps({"status": "interrupted",
+                                                     "config_hash": "a" * 16}))
+    before = datetime(2026, 12, 1, 11, tzinfo=timezone.utc).timestamp()
+    after = datetime(2026, 12, 1, 13, tzinfo=timezone.utc).timestamp()
+    os.utime(last, (before, before))
+    assert stopped(study, {"a" * 16}, store, False, True, logs) == ({}, [])
+    assert stopped(study, {"a" * 16}, store, False, False, logs)[0] == {"a" * 16: last}
+    os.utime(last, (after, after))
+    assert stopped(study, {"a" * 16}, store, False, True, logs)[0] == {"a" * 16: last}

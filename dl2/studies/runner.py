@@ -10,6 +10,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -154,6 +155,32 @@ def resumable_groups(study: Study, wanted: set[str], log_dir: Path = LOGS
             taken.update(group.hashes)
             out.append(group)
     return out
+
+
+def _after(last: Path, record: dict | None) -> bool:
+    """Whether checkpoint `last` was written after `record` finished (a rerun's own)."""
+    if not record or not record.get("finished_at"):
+        return True
+    try:
+        finished = datetime.fromisoformat(record["finished_at"]).timestamp()
+    except (TypeError, ValueError):
+        return True
+    return last.stat().st_mtime > finished
+
+
+def stopped(study: Study, todo: set[str], store: Store, parallel: bool, force: bool,
+            log_dir: Path = LOGS) -> tuple[dict[str, Path], list[StoppedGroup]]:
+    """The jobs of `todo` (config hashes) that stopped mid-training, to resume: single jobs
+    ({hash: last.ckpt}), or groups of seeds side by side when the study trains them so.
+    With `force` only checkpoints written after the stored result of their job count: a
+    forced rerun that was stopped continues, an old run's checkpoint is not taken for one."""
+    resume = {} if parallel else resumable(study, todo, log_dir)
+    groups = resumable_groups(study, todo, log_dir) if parallel else []
+    if force:
+        latest = store.latest()
+        resume = {h: last for h, last in resume.items() if _after(last, latest.get(h))}
+        groups = [g for g in groups if all(_after(g.last, latest.get(h)) for h in g.hashes)]
+    return resume, groups
 
 
 def group_checkpoints(groups: list[StoppedGroup]) -> dict[str, Path]:
@@ -409,9 +436,8 @@ def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
     code = 0
     # jobs (or groups of seeds side by side) stopped mid-training continue from their last
     # checkpoint, each as its own multirun
-    stopped = {p.config_hash for p in todo}
-    resume = {} if parallel or force else resumable(study, stopped, log_dir)
-    groups = resumable_groups(study, stopped, log_dir) if parallel and not force else []
+    resume, groups = stopped(study, {p.config_hash for p in todo}, store, parallel, force,
+                             log_dir)
     left = still_to_train({**resume, **group_checkpoints(groups)})
     fresh = [p for p in todo if p.config_hash not in left]
     # seeds side by side: split a setting's seeds when there are fewer settings than slots
