@@ -5,6 +5,7 @@ checkpoint of another experiment (or for a device the machine lacks)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -55,13 +56,18 @@ def test_good_values_pass(tmp_path):
         check_values(compose_cfg(tmp_path, overrides, job="ok"))
 
 
-def test_a_bad_lr_is_one_line_before_training(tmp_path, capsys):
+@pytest.mark.parametrize("lr", ["abc", "1e400"])
+def test_a_bad_lr_is_one_line_before_training(tmp_path, capsys, lr):
+    """1e400 is inf: the failed job's record still has to be strict JSON."""
     out = tmp_path / "run"
-    assert train_py(*TINY_BOXES, "logger=none", "model.task.optimizer.lr=abc",
+    assert train_py(*TINY_BOXES, "logger=none", f"model.task.optimizer.lr={lr}",
                     f"hydra.run.dir={out}") == 1
     err = one_line(capsys.readouterr().err)
-    assert "model.task.optimizer.lr='abc' is not allowed: must be a positive number" in err
+    assert "model.task.optimizer.lr=" in err and "is not allowed: must be a positive number" in err
     assert not (out / "checkpoints").exists()
+    results = json.loads((out / "results.json").read_text(),
+                         parse_constant=lambda name: pytest.fail(f"results.json holds {name}"))
+    assert results["status"] == "failed"
 
 
 def test_sizes_the_machine_cannot_hold_are_refused(tmp_path, capsys):

@@ -65,10 +65,22 @@ def non_finite(metrics: dict[str, Any]) -> list[str]:
     return sorted(k for k, v in metrics.items() if not math.isfinite(float(v)))
 
 
+def _strict(value: Any) -> Any:
+    """`value` with every non-finite float written as its name ("inf", "nan"): a config may
+    hold one (`max_loss=inf`, a bad `lr=1e400`), strict JSON cannot; metrics are null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value
+
+
 def write_results(path: Path, payload: dict[str, Any]) -> None:
-    """results.json, atomically and as strict JSON (a NaN that slipped through raises)."""
-    atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=False, allow_nan=False)
-                      + "\n")
+    """results.json, atomically and as strict JSON."""
+    atomic_write_text(path, json.dumps(_strict(payload), indent=2, sort_keys=False,
+                                       allow_nan=False) + "\n")
 
 
 def print_metrics(metrics: dict[str, float], title: str) -> None:
