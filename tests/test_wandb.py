@@ -77,3 +77,13 @@ def test_log_model_stores_the_checkpoints_as_an_artifact(tiny_cfg):
     records = next(run.glob("run-*.wandb")).read_bytes()
     run_id = run.name.rsplit("-", 1)[1]
     assert f"model-{run_id}".encode() in records  # Lightning's name for the model artifact
+
+
+def test_the_resolved_config_prints_with_the_default_logger(capsys):
+    """`python train.py --cfg job --resolve` failed on the W&B tags (a resolver's list cannot
+    be resolved in place)."""
+    from tests.harness import train_py
+
+    assert train_py("--cfg", "job", "--resolve", "tags=[baseline]") == 0
+    out = capsys.readouterr().out
+    assert "    tags:\n    - padding\n    - baseline\n" in out

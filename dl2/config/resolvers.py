@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from dl2.config.identity import LAUNCHER, PLUMBING, override_key, top_key
 from dl2.paths import ROOT
@@ -93,10 +93,12 @@ def wandb_group(task_name: str) -> str:
     return head + job_dirname(_overrides(group=True), max_len=room) + suffix
 
 
-def run_tags(_root_: DictConfig) -> list[str]:
-    """W&B tags: the task name, then the user's `tags`."""
+def run_tags(_root_: DictConfig) -> ListConfig:
+    """W&B tags: the task name, then the user's `tags` (a ListConfig: a plain list cannot be
+    resolved in place, which `train.py --cfg job --resolve` does)."""
     tags = [str(_root_.task_name)]
-    return tags + [str(t) for t in (_root_.get("tags") or []) if str(t) not in tags]
+    return OmegaConf.create(tags + [str(t) for t in (_root_.get("tags") or [])
+                                    if str(t) not in tags])
 
 
 def job_dirname(overrides: str, max_len: int = 120) -> str:
