@@ -1,6 +1,6 @@
 """Studies: run what is missing of a study, then rebuild its report from the stored results.
 
-    python sweep.py list                         # the declared studies (conf/study/*.yaml)
+    python sweep.py list                         # the declared studies (studies/*.yaml)
     python sweep.py padding-reference            # run what is missing, then the report
     python sweep.py padding-reference --dry-run  # the job list: done / to run, time left
     python sweep.py padding-reference --seeds 0,1 --nets net1 --conv-types valid,fconv
@@ -257,3 +257,6 @@ if __name__ == "__main__":
     except KeyboardInterrupt:  # outside a multirun (planning, writing the report)
         print("sweep.py: stopped (Ctrl-C); resume with the same command", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:  # `python sweep.py list | head`: the reader had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)

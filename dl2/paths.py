@@ -12,7 +12,8 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 # where runs write logs/ and read data/ (conf/paths: `paths.root_dir`); DL2_ROOT moves them
 ROOT = Path(os.environ.get("DL2_ROOT") or PACKAGE_ROOT)
 CONF = PACKAGE_ROOT / "conf"
-STUDY_DIR = CONF / "study"
+# the declared studies, one YAML file each (kept out of conf/: no group of train.py)
+STUDY_DIR = PACKAGE_ROOT / "studies"
 REPORTS = PACKAGE_ROOT / "reports"
 # the documentation site's results pages, one per study (their generated blocks: sweep.py)
 RESULTS_PAGES = PACKAGE_ROOT / "docs" / "results"

@@ -202,3 +202,12 @@ def test_trainer_presets_build_what_they_name(tiny_cfg):
 def test_debug_fast_dev_run(tiny_cfg):
     metrics = train(tiny_cfg(["debug=fdr"]))
     assert {"val/acc", "test/acc", "test_unshifted/acc"} <= set(metrics)
+
+
+def test_help_lists_only_the_groups_train_py_can_use(capsys):
+    """Study files lived in conf/study/, so `--help` offered a `study` group that train.py
+    cannot compose (`study=gpt` failed); they are in studies/ now."""
+    assert train_py("--help") == 0
+    groups = capsys.readouterr().out.split("== Config ==")[0]
+    assert "experiment: gnn, gpt, gpt_cpu, padding, rotation" in groups
+    assert "\nstudy:" not in groups

@@ -1,4 +1,4 @@
-"""A study as data: the YAML files in conf/study/ (one per study), their schema, and the list of
+"""A study as data: the YAML files in studies/ (one per study), their schema, and the list of
 jobs a study asks for."""
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def study_names() -> list[str]:
 
 
 def load_study(name_or_path: str | Path) -> Study:
-    """The study `conf/study/<name>.yaml` (or a YAML file's path), checked against the schema."""
+    """The study `studies/<name>.yaml` (or a YAML file's path), checked against the schema."""
     path = Path(name_or_path)
     if not path.suffix:
         path = STUDY_DIR / f"{name_or_path}.yaml"
