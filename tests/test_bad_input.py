@@ -180,3 +180,13 @@ def test_generate_on_a_missing_gpu_says_so(box_checkpoint, capsys):
     assert generate_py(f"ckpt_path={box_checkpoint}", "device=cuda") == 1
     err = one_line(capsys.readouterr().err)
     assert "device='cuda' is not allowed: CUDA is not available on this machine" in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
+@pytest.mark.parametrize("trainer", ["gpu", "ddp"])
+def test_gpu_trainers_on_a_machine_without_one_say_what_it_has(tmp_path, capsys, trainer):
+    """Before: Lightning's MisconfigurationException after 7-10 s of imports and data."""
+    assert train_py(f"trainer={trainer}", "logger=none", f"hydra.run.dir={tmp_path / 'r'}") == 1
+    err = one_line(capsys.readouterr().err)
+    assert "trainer.accelerator='gpu' is not allowed: this machine has 0 CUDA GPUs" in err
+    assert not (tmp_path / "r" / "checkpoints").exists()

@@ -14,12 +14,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from dl2 import generate
-from dl2.config.preflight import preflight
+from dl2.config.preflight import check_values, preflight
+from dl2.errors import ConfigValueError
 from dl2.run.job import evaluate, train
 from dl2.studies.spec import study_names
 from dl2.studies.store import Store
@@ -144,6 +146,11 @@ def test_every_train_eval_and_generate_command_runs(tmp_path):
     for args in lines("train.py"):
         overrides = filled(first_job(args), places)
         cfg = compose_cfg(tmp_path, overrides, job=f"job{next(jobs)}")
+        if cfg.trainer.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+            check_values(cfg)  # the values hold; the machine check says there is no GPU
+            with pytest.raises(ConfigValueError, match="trainer.accelerator"):
+                preflight(cfg)
+            continue
         preflight(cfg)
         target = cfg.data._target_
         on_cpu = cfg.trainer.accelerator in ("auto", "cpu") and cfg.trainer.devices == 1

@@ -30,6 +30,31 @@ def check_seed(seed: Any) -> None:
         raise ConfigValueError("seed", seed, f"must be an integer from {lo} to {hi} or null")
 
 
+def machine() -> str:
+    """What this machine offers torch, in words."""
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    mps = torch.backends.mps.is_available()
+    return (f"{gpus} CUDA GPU{'s' if gpus != 1 else ''}" + (", Apple MPS" if mps else "")
+            + f", {os.cpu_count() or 1} CPU cores (torch {torch.__version__})")
+
+
+def check_accelerator(trainer: DictConfig) -> None:
+    """An accelerator and device count this machine has (Lightning would say so after the
+    imports and the data, 7-10 s in): GPU settings on a machine without one fail here."""
+    accelerator, devices = trainer.get("accelerator", "auto"), trainer.get("devices", 1)
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if accelerator in ("gpu", "cuda") and gpus == 0 and not (
+            accelerator == "gpu" and torch.backends.mps.is_available()):
+        raise ConfigValueError("trainer.accelerator", accelerator, f"this machine has "
+                               f"{machine()}: use trainer=cpu (or trainer=default, which takes "
+                               "what there is)")
+    if accelerator == "mps" and not torch.backends.mps.is_available():
+        raise ConfigValueError("trainer.accelerator", accelerator,
+                               f"this machine has {machine()}: use trainer=cpu")
+    if accelerator in ("gpu", "cuda") and gpus and _is_int(devices) and devices > gpus:
+        raise ConfigValueError("trainer.devices", devices, f"this machine has {machine()}")
+
+
 def check_trainer(trainer: DictConfig) -> None:
     """Epoch and step budgets, and a device count the machine has."""
     epochs, steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
@@ -153,6 +178,7 @@ def check_values(cfg: DictConfig) -> None:
 def preflight(cfg: DictConfig) -> None:
     """Every check above, plus a readable `ckpt_path`, in the order a user would fix them."""
     check_values(cfg)
+    check_accelerator(cfg.trainer)
     if cfg.get("ckpt_path"):
         check_checkpoint_fits(read_checkpoint(cfg.ckpt_path), cfg)
     if OmegaConf.select(cfg, "paths.output_dir"):
