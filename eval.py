@@ -14,6 +14,7 @@ import hydra
 from omegaconf import DictConfig
 
 import dl2  # noqa: F401  (registers the config resolvers)
+from dl2.config.environment import load_env_file
 from dl2.config.overrides import with_training_overrides
 
 
@@ -27,6 +28,7 @@ def main(cfg: DictConfig) -> float | None:
 
 def cli() -> None:
     """The command line: the checkpoint's training overrides first, then the user's."""
+    load_env_file()  # .env (W&B's key, entity, project), before Hydra composes
     sys.argv = with_training_overrides(sys.argv)
     main()
 

@@ -27,6 +27,7 @@ def _stopped_while_starting(signum: int, _frame: object) -> None:
 if __name__ == "__main__":  # loading dl2 takes seconds: a Ctrl-C meanwhile is one line
     signal.signal(signal.SIGINT, _stopped_while_starting)
 
+from dl2.config.environment import load_env_file
 from dl2.config.identity import digest, is_plumbing
 from dl2.errors import ConfigValueError
 from dl2.paths import LOGS, RESULTS_PAGES
@@ -252,6 +253,7 @@ def report_study(study: Study | None, folder: Path, out: Path) -> int:
 
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    load_env_file()  # .env, for the multiruns it starts
     try:
         sys.exit(main())
     except KeyboardInterrupt:  # outside a multirun (planning, writing the report)

@@ -6,6 +6,7 @@ import hydra
 from omegaconf import DictConfig
 
 import dl2  # noqa: F401  (registers the config resolvers)
+from dl2.config.environment import load_env_file
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -19,4 +20,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    load_env_file()  # .env (W&B's key, entity, project), before Hydra composes
     main()

@@ -35,6 +35,7 @@ class TrainSchema:
     callbacks: Any = None
     logger: Any = None
     paths: Any = MISSING
+    cluster: Any = None  # launcher=slurm's partition, account, qos (conf/local/default.yaml)
 
 
 @dataclass

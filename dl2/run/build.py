@@ -3,7 +3,6 @@ raised as a ConfigValueError naming the key the user sets; the loggers and callb
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
@@ -13,6 +12,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from dl2.config.environment import default_wandb_offline
 from dl2.data.base import DataModule
 from dl2.errors import ConfigValueError
 
@@ -62,7 +62,7 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
     """One logger per `_target_` node under `cfg.logger` (none for `logger=none`)."""
     if cfg.get("logger") is None:
         return []
-    os.environ.setdefault("WANDB_MODE", "offline")
+    default_wandb_offline()  # unless WANDB_MODE or `wandb online` / `wandb offline` say
     return [build(cfg, f"logger.{name}") for name, node in cfg.logger.items()
             if isinstance(node, DictConfig) and "_target_" in node]
 

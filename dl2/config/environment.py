@@ -1,0 +1,62 @@
+"""The user's own settings that dl2 respects before its defaults: a `.env` file at the project
+root (W&B's key, entity and project, kept out of git) and W&B's own mode setting (`wandb
+online` / `wandb offline`). dl2 runs W&B offline only when neither says anything."""
+
+from __future__ import annotations
+
+import configparser
+import os
+from pathlib import Path
+
+from dl2.paths import ROOT
+
+ENV_FILE = ROOT / ".env"
+
+
+def load_env_file(path: Path = ENV_FILE) -> list[str]:
+    """Set the variables of `path` (python-dotenv's format) that the environment does not
+    set already; returns their names. An entry point calls it before Hydra composes, so
+    `${oc.env:...}` sees them too."""
+    if not path.is_file():
+        return []
+    from dotenv import dotenv_values
+
+    added = []
+    for key, value in dotenv_values(path).items():
+        if value is not None and key not in os.environ:
+            os.environ[key] = value
+            added.append(key)
+    return added
+
+
+def wandb_settings_files() -> list[Path]:
+    """W&B's settings files, as W&B finds them: the workspace's (`wandb/settings` under
+    WANDB_DIR or the working folder; `wandb online` / `wandb offline` write it) and the
+    global one (WANDB_CONFIG_DIR or ~/.config/wandb)."""
+    workspace = Path(os.environ.get("WANDB_DIR") or ".") / "wandb" / "settings"
+    config_dir = os.environ.get("WANDB_CONFIG_DIR") or Path.home() / ".config" / "wandb"
+    return [workspace, Path(config_dir) / "settings"]
+
+
+def wandb_mode_chosen() -> bool:
+    """Whether the user chose W&B's mode: WANDB_MODE set, a `mode` in a settings file, or
+    the workspace settings `wandb online` leaves (it clears the mode: W&B's own default,
+    online, is then the choice)."""
+    if os.environ.get("WANDB_MODE"):
+        return True
+    workspace, _ = files = wandb_settings_files()
+    for path in files:
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(path)
+        except (configparser.Error, OSError):
+            continue
+        if parser.has_option("default", "mode"):
+            return True
+    return workspace.is_file()
+
+
+def default_wandb_offline() -> None:
+    """W&B offline (no account, no network needed) unless the user chose otherwise."""
+    if not wandb_mode_chosen():
+        os.environ["WANDB_MODE"] = "offline"
