@@ -29,11 +29,15 @@ def experiment(name: str, text_file: Path, cifar_root: Path) -> list[str]:
 
 
 def test_the_debug_options_are_known():
-    assert DEBUGS == ["fdr", "overfit"]
+    assert DEBUGS == ["default", "fdr", "limit", "overfit", "profiler"]
 
 
-@pytest.mark.parametrize("debug", DEBUGS)
-@pytest.mark.parametrize("name", ["padding", "gnn", "gpt", "rotation"])
+# the options Lightning rebuilds loaders for on every experiment; the rest on two of them
+CASES = [(d, n) for d in ("fdr", "overfit") for n in ("padding", "gnn", "gpt", "rotation")] + [
+    (d, n) for d in ("default", "limit", "profiler") for n in ("padding", "rotation")]
+
+
+@pytest.mark.parametrize(("debug", "name"), CASES)
 def test_every_debug_option_runs_on_every_experiment(tmp_path, text_file, cifar_root, name,
                                                       debug):
     cfg = compose_cfg(tmp_path, [*experiment(name, text_file, cifar_root), f"debug={debug}",
@@ -42,3 +46,17 @@ def test_every_debug_option_runs_on_every_experiment(tmp_path, text_file, cifar_
     assert any(k.startswith("test") for k in metrics) or name == "gpt", metrics
     results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
     assert results["status"] == "completed"
+
+
+def test_limit_runs_a_fraction_and_profiler_writes_its_report(tmp_path):
+    boxes = [*TINY_BOXES, "data.n_train=400", "data.batch_size=20"]
+    limited = compose_cfg(tmp_path, [*boxes, "debug=limit"], job="limit")
+    train(limited)
+    history = json.loads((Path(limited.paths.output_dir) / "results.json").read_text())
+    assert history["config"]["task_name"] == "debug"
+    assert [step for step, _ in history["history"]["val/loss"]][-1] == 2 * 10, \
+        "10 of the 20 batches per epoch, 2 epochs (TINY_BOXES' max_epochs wins)"
+    profiled = compose_cfg(tmp_path, [*boxes, "debug=profiler"], job="profiler")
+    train(profiled)
+    reports = list(Path(profiled.paths.output_dir).glob("*profile*.txt"))
+    assert reports and "run_training_epoch" in reports[0].read_text()

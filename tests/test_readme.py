@@ -208,3 +208,12 @@ def test_every_sweep_command_runs_dry(args, tmp_path, capsys):
         stored = config_hash in committed_hashes() and "--force" not in args
         assert (state == "done") == stored, (state, config_hash)
     assert not list(tmp_path.rglob("*.json*")), "a dry run writes nothing"
+
+
+def test_make_help_lists_every_target():
+    """`make help` is how the README says to find the chores: every target is in it."""
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z][\w-]*):", makefile, flags=re.M))
+    shown = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout
+    assert targets and targets == {line.split()[0] for line in shown.splitlines() if line}

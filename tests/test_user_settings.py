@@ -80,3 +80,41 @@ def test_the_machines_local_config_is_composed_last(tmp_path):
     GlobalHydra.instance().clear()
     launcher = slurm.hydra.launcher
     assert (launcher.partition, launcher.account, launcher.qos) == ("gpu-short", "lab", None)
+
+
+def test_extras_print_the_config_tree_and_insist_on_tags(tmp_path, capsys):
+    """lightning-hydra-template's extras: print_config prints the composed config as a tree
+    at the start and saves it in the run folder; enforce_tags refuses an untagged multirun;
+    neither changes the job's identity."""
+    from tests.harness import TINY_BOXES, train_py
+
+    run = tmp_path / "run"
+    assert train_py(*TINY_BOXES, "logger=none", "extras.print_config=true",
+                    f"hydra.run.dir={run}") == 0
+    out = capsys.readouterr().out
+    tree = (run / "config_tree.log").read_text()
+    assert "pad: zeros" in tree and "max_epochs: 2" in tree and str(run) in tree
+    assert tree.splitlines()[0] == "config" and tree.splitlines()[1] in out
+    sweep = tmp_path / "sweep"
+    assert train_py("-m", *TINY_BOXES, "logger=none", "seed=1,2", "extras.enforce_tags=true",
+                    f"hydra.sweep.dir={sweep}") == 1
+    assert "tags=[] is not allowed: a multirun with extras.enforce_tags=true" in \
+        capsys.readouterr().err
+    assert train_py("-m", *TINY_BOXES, "logger=none", "seed=1", "extras.enforce_tags=true",
+                    "tags=[check]", f"hydra.sweep.dir={sweep}") == 0
+    plain = compose_cfg(tmp_path, [])
+    extra = compose_cfg(tmp_path, ["extras.print_config=true", "extras.ignore_warnings=true"],
+                        job="extra")
+    assert job_hashes(plain) == job_hashes(extra)
+
+
+def test_ignore_warnings_silences_them(tmp_path):
+    import warnings
+
+    from dl2.run.extras import apply_extras
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        apply_extras(compose_cfg(tmp_path, ["extras.ignore_warnings=true"]))
+        warnings.warn("a library's note", UserWarning, stacklevel=1)
+    assert caught == []

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 # top-level keys that say where and how a job runs, not what it computes
 PLUMBING = ("paths", "logger", "hydra", "torch_threads", "ckpt_path", "optimized_metric",
-            "parallel_seeds", "tags", "notes", "verbose", "cluster")
+            "parallel_seeds", "tags", "notes", "verbose", "cluster", "extras")
 # leaves that only follow the plumbing: output folders, data folders, the terminal
 PLUMBING_REF = re.compile(r"\$\{(paths\.|hydra:|dl2\.interactive|dl2\.run_)")
 # leaves that say where data comes from, not what it is (a local CIFAR-10 copy, no checksums)

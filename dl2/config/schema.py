@@ -36,6 +36,7 @@ class TrainSchema:
     logger: Any = None
     paths: Any = MISSING
     cluster: Any = None  # launcher=slurm's partition, account, qos (conf/local/default.yaml)
+    extras: Any = None  # print_config, ignore_warnings, enforce_tags (dl2/run/extras.py)
 
 
 @dataclass

@@ -35,6 +35,7 @@ from dl2.paths import RESULTS_FILE
 from dl2.run.attempts import earlier_attempts
 from dl2.run.build import build, build_callbacks, build_loggers, build_model, close_loggers
 from dl2.run.console import set_verbosity
+from dl2.run.extras import apply_extras
 from dl2.run.requeue import requeued_checkpoint
 from dl2.run.results import (
     EXIT_CODES,
@@ -95,6 +96,7 @@ def train(cfg: DictConfig, fit: bool = True) -> dict[str, float | None]:
     With `fit=False` (evaluate) the checkpoint `ckpt_path` is validated and tested as it is.
     """
     set_verbosity(bool(cfg.get("verbose")))
+    apply_extras(cfg)
     if runner_ended():  # a job the study runner queued before it stopped: left to its rerun
         log.warning("%s: not started, the study runner that queued it has ended",
                     cfg.get("task_name"))
