@@ -87,8 +87,10 @@ COMMANDS = readme_commands()
 
 
 def lines(script: str) -> list[list[str]]:
-    """The arguments of the README's command lines of one script."""
-    return [args for name, args in COMMANDS if name == script]
+    """The arguments of the command lines of one script, each distinct line once (the
+    README repeats the guide's first commands)."""
+    distinct = dict.fromkeys(tuple(args) for name, args in COMMANDS if name == script)
+    return [list(args) for args in distinct]
 
 
 def first_job(args: list[str]) -> list[str]:
