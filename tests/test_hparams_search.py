@@ -34,10 +34,16 @@ def test_search_spaces_name_real_keys(search):
 
 @pytest.mark.slow
 def test_gnn_search_runs_trials_and_reports_the_best(tmp_path):
-    run_script("train.py", "-m", "experiment=gnn", "data=sbm_graph", "hparams_search=gnn_optuna",
-               "hydra.sweeper.n_trials=3", "trainer.max_epochs=3", "logger=none",
-               f"paths.log_dir={tmp_path}")
+    proc = run_script("train.py", "-m", "experiment=gnn", "data=sbm_graph",
+                      "hparams_search=gnn_optuna", "hydra.sweeper.n_trials=3",
+                      "trainer.max_epochs=3", "logger=none", f"paths.log_dir={tmp_path}")
+    output = proc.stdout + proc.stderr
+    # no terminal here: Optuna's lines in Hydra's format, no colour codes, no plugin chatter
+    assert "Study name: gnn-dropout-weight-decay" in output
+    assert "\x1b[" not in output and "setup plugin alembic" not in output
     (sweep,) = (tmp_path / "gnn" / "multiruns").iterdir()
+    for trial in sweep.glob("*/results.json"):  # each run folder whole on one line
+        assert f"completed: {trial.parent}\n" in output
     trials = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/results.json"))]
     assert len(trials) == 3 and all(t["status"] == "completed" for t in trials)
     dropouts = [t["config"]["model"]["net"]["dropout"] for t in trials]

@@ -89,7 +89,7 @@ def print_metrics(metrics: dict[str, float], title: str) -> None:
     from rich.table import Table
 
     console = Console()
-    console.print(title)
+    console.print(title, soft_wrap=True, markup=False, highlight=False)  # a path, whole
     table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")

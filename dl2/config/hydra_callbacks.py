@@ -1,0 +1,59 @@
+"""Hydra callbacks (registered in conf/hydra/default.yaml): what must happen before Hydra
+itself acts on the config. Hydra makes a job's output folder before dl2's code runs, so an
+unwritable `hydra.run.dir` / `hydra.sweep.dir` (or the `paths.log_dir` they derive from) is
+checked here, not left to Hydra's mkdir traceback; and a search's sweeper (Optuna) logs through
+Hydra's own format, without colour codes, and keeps its study in the sweep folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from dl2.errors import ConfigValueError
+from dl2.files import unwritable_reason
+
+
+def check_folder(key: str, folder: str) -> None:
+    """Raise ConfigValueError naming `key` unless files can be written under `folder`."""
+    reason = unwritable_reason(folder)
+    if reason:
+        raise ConfigValueError(key, folder, f"must be a folder dl2 can make and write in "
+                               f"({reason}); set {key} or paths.log_dir to one")
+
+
+class OutputFolderCheck(Callback):
+    """A run's or a multirun's output folder, checked before Hydra makes it. Hydra turns a
+    callback's exception into a warning and goes on, so a bad folder ends the process here,
+    with the message alone (status 1)."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check("hydra.run.dir", str(config.hydra.run.dir))
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check("hydra.sweep.dir", str(config.hydra.sweep.dir))
+        # made now rather than by the launcher: a sweeper may keep its state in it (Optuna's
+        # study database) before the first job starts
+        Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def _check(key: str, folder: str) -> None:
+        try:
+            check_folder(key, folder)
+        except ConfigValueError as err:
+            raise SystemExit(str(err)) from None
+
+
+class SearchLogging(Callback):
+    """Optuna logs through its own handler, in colour even without a terminal: its records go
+    to the root logger instead, in Hydra's format, as every other line of a search."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if OmegaConf.select(config, "hydra.sweeper._target_", default="").startswith(
+                "hydra_plugins.hydra_optuna_sweeper"):
+            import optuna
+
+            optuna.logging.disable_default_handler()
+            optuna.logging.enable_propagation()
