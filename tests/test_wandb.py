@@ -73,10 +73,15 @@ def test_log_model_stores_the_checkpoints_as_an_artifact(tiny_cfg):
 
     cfg = tiny_cfg(["logger=wandb", "logger.wandb.log_model=true"])
     train(cfg)
+    import time
+
     (run,) = (Path(cfg.paths.output_dir) / "wandb").glob("offline-run-*")
-    records = next(run.glob("run-*.wandb")).read_bytes()
     run_id = run.name.rsplit("-", 1)[1]
-    assert f"model-{run_id}".encode() in records  # Lightning's name for the model artifact
+    wanted = f"model-{run_id}".encode()  # Lightning's name for the model artifact
+    deadline = time.time() + 60  # W&B's service writes the run file after finish returns
+    while wanted not in next(run.glob("run-*.wandb")).read_bytes() and time.time() < deadline:
+        time.sleep(0.5)
+    assert wanted in next(run.glob("run-*.wandb")).read_bytes()
 
 
 def test_the_resolved_config_prints_with_the_default_logger(capsys):
@@ -87,3 +92,16 @@ def test_the_resolved_config_prints_with_the_default_logger(capsys):
     assert train_py("--cfg", "job", "--resolve", "tags=[baseline]") == 0
     out = capsys.readouterr().out
     assert "    tags:\n    - padding\n    - baseline\n" in out
+
+
+def test_run_names_keep_what_the_job_is_and_leave_out_how_it_runs(tmp_path, text_file):
+    """A GPT run's name lost `model=gpt-nano` past the 128-character cut, behind
+    alphabetically earlier callback keys, and carried torch_threads, launcher and logger."""
+    from tests.harness import compose_cfg, tiny_gpt_overrides
+
+    cfg = compose_cfg(tmp_path, [*tiny_gpt_overrides(text_file), "logger=wandb",
+                                 "torch_threads=1", "launcher=joblib", "seed=3"])
+    name = cfg.logger.wandb.name
+    assert name.startswith("experiment=gpt,model=gpt-nano,") and "seed=3" in name
+    assert not any(k in name for k in ("torch_threads", "launcher", "logger"))
+    assert len(name) <= 128

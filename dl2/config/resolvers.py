@@ -18,9 +18,11 @@ def _is_interactive() -> bool:
     return sys.stdout.isatty()
 
 
-# left out of W&B groups beside the plumbing: the seed (a group holds a setting's seeds) and
-# debug options (a quick check of a setting belongs with it)
-GROUP_LEAVES_OUT = (*PLUMBING, LAUNCHER, "seed", "debug")
+# left out of W&B run names: where and how a job runs (threads, launcher, loggers), not what
+NAME_LEAVES_OUT = (*PLUMBING, LAUNCHER)
+# left out of W&B groups too: the seed (a group holds a setting's seeds) and debug options (a
+# quick check of a setting belongs with it)
+GROUP_LEAVES_OUT = (*NAME_LEAVES_OUT, "seed", "debug")
 # the overrides of the job being set up, when they are not Hydra's (one seed of a
 # `parallel_seeds` group names its W&B run as that seed's own job would)
 _job_overrides: list[list[str]] = []
@@ -59,9 +61,10 @@ def _overrides(group: bool) -> str:
     items = [o for o in items
              if not any(override_key(o) == k or override_key(o).startswith(f"{k}.")
                         for k in (*PATH_KEYS, *NOTE_KEYS))]
-    if group:
-        items = [o for o in items if top_key(o) not in GROUP_LEAVES_OUT]
-    return ",".join(sorted(items)) or "default"
+    left_out = GROUP_LEAVES_OUT if group else NAME_LEAVES_OUT
+    items = [o for o in items if top_key(o) not in left_out]
+    # the config-group choices first (experiment=gpt, model=gpt-nano): what a cut name keeps
+    return ",".join(sorted(items, key=lambda o: ("." in override_key(o), o))) or "default"
 
 
 def sweep_stamp() -> str | None:
