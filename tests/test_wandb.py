@@ -105,3 +105,23 @@ def test_run_names_keep_what_the_job_is_and_leave_out_how_it_runs(tmp_path, text
     assert name.startswith("experiment=gpt,model=gpt-nano,") and "seed=3" in name
     assert not any(k in name for k in ("torch_threads", "launcher", "logger"))
     assert len(name) <= 128
+
+
+def test_watch_records_the_models_gradients_when_asked(tiny_cfg, monkeypatch):
+    """logger.wandb.watch=gradients calls W&B's watch on the model, every watch_log_freq
+    steps; off by default; a value W&B does not know is refused before any work."""
+    from dl2.config.preflight import check_values
+    from dl2.errors import ConfigValueError
+    from dl2.run.job import train
+
+    calls = []
+    monkeypatch.setattr(WandbLogger, "watch",
+                        lambda self, model, log, log_freq: calls.append((type(model).__name__,
+                                                                         log, log_freq)))
+    train(tiny_cfg(["logger=wandb"]))
+    assert calls == []
+    train(tiny_cfg(["logger=wandb", "logger.wandb.watch=gradients",
+                    "logger.wandb.watch_log_freq=5"]))
+    assert calls == [("ImageClassifier", "gradients", 5)]
+    with pytest.raises(ConfigValueError, match="logger.wandb.watch"):
+        check_values(tiny_cfg(["logger=wandb", "logger.wandb.watch=weights"]))

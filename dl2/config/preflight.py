@@ -119,13 +119,23 @@ def check_optimizer(task: DictConfig | None) -> None:
 
 
 def check_loggers(loggers: DictConfig | None) -> None:
-    """W&B's log_model: true, false or "all" (anything else fails only when training ends)."""
+    """W&B's log_model (true, false or "all"; anything else fails only when training ends)
+    and watch (gradients, parameters, all or null, every watch_log_freq >= 1 steps)."""
     for name, node in (loggers or {}).items():
-        if isinstance(node, DictConfig) and "log_model" in node:
+        if not isinstance(node, DictConfig):
+            continue
+        if "log_model" in node:
             value = node.log_model
             if not (isinstance(value, bool) or value == "all"):
                 raise ConfigValueError(f"logger.{name}.log_model", value,
                                        'choose one of true, false, "all"')
+        if node.get("watch") not in (None, "gradients", "parameters", "all"):
+            raise ConfigValueError(f"logger.{name}.watch", node.watch,
+                                   "choose one of gradients, parameters, all, null")
+        freq = node.get("watch_log_freq", 1)
+        if not (_is_int(freq) and freq >= 1):
+            raise ConfigValueError(f"logger.{name}.watch_log_freq", freq,
+                                   "must be a positive integer (steps)")
 
 
 def check_output_dir(path: Path) -> None:

@@ -36,6 +36,7 @@ from dl2.run.attempts import earlier_attempts
 from dl2.run.build import build, build_callbacks, build_loggers, build_model, close_loggers
 from dl2.run.console import set_verbosity
 from dl2.run.extras import apply_extras
+from dl2.run.loggers import WandbLogger
 from dl2.run.requeue import requeued_checkpoint
 from dl2.run.results import (
     EXIT_CODES,
@@ -158,6 +159,9 @@ def _train(cfg: DictConfig, fit: bool) -> dict[str, float | None]:
             logger.log_hyperparams(payload["config"])
         datamodule, task = build_model(cfg)
         payload["params"] = parameter_counts(task)
+        for logger in loggers:
+            if isinstance(logger, WandbLogger):
+                logger.watch_model(task)
         if rank_zero_only.rank == 0:
             log.info("%s: %s with %s parameters, run folder %s", cfg.get("task_name"),
                      type(task.net).__name__, f"{payload['params']['total']:,}", output_dir)
