@@ -519,3 +519,22 @@ def test_a_forced_rerun_that_stopped_resumes_and_an_old_checkpoint_does_not(tmp_
     assert stopped(study, {"a" * 16}, store, False, False, logs)[0] == {"a" * 16: last}
     os.utime(last, (after, after))
     assert stopped(study, {"a" * 16}, store, False, True, logs)[0] == {"a" * 16: last}
+
+
+def test_the_padding_and_graph_studies_have_their_figure(tmp_path):
+    """Bars of each conv type's (model's) accuracy, the report's value beside ours: the
+    padding and graph-model studies had no figure."""
+    from dl2.studies.aggregate import _reference_value
+
+    study = load_study("padding-reference")
+    assert _reference_value(study, {"model": "net1", "model.conv_type": "fconv"},
+                            "test/acc") == 88.85
+    assert _reference_value(load_study("gnn-models"), {"model": "meanconv"}, "test/acc") is None
+    for name in ("padding-reference", "gnn-models"):
+        jobs, job_hashes = declared_hashes(name)
+        store = Store(tmp_path / name / "jobs.jsonl")
+        store.add(Store.of(name).records)
+        write_report(load_study(name), store, tmp_path / name, jobs, job_hashes)
+        figure = tmp_path / name / f"{name}.png"
+        assert figure.stat().st_size > 10_000
+        assert f"]({name}.png)" in (tmp_path / name / "report.md").read_text()

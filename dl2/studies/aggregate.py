@@ -234,10 +234,73 @@ def plot(study: Study, summary: pd.DataFrame, path: Path) -> bool:
         ax.set_xticks(sorted(data["x"].unique()))
     ax.grid(alpha=0.3)
     ax.legend()
+    ax.set_title(study.title, fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
     return True
+
+
+def _reference_value(study: Study, fixed: dict[str, str], metric: str) -> float | None:
+    """The report's value of `metric` for the setting `fixed` (its mean), or None."""
+    for ref in study.reference:
+        if metric in ref and all(str(ref.get(k)) == v for k, v in fixed.items() if k in ref):
+            try:
+                return float(str(ref[metric]).split("±")[0])
+            except ValueError:
+                return None
+    return None
+
+
+def plot_bars(study: Study, summary: pd.DataFrame, path: Path) -> bool:
+    """The declared bar figure (`study.bars`): ours, mean ± std over seeds, beside the
+    report's value of each bar."""
+    spec = study.bars
+    if spec is None or summary.empty:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = spec.metrics or study.metrics
+    panels = (list(summary.groupby(spec.panels, sort=False)) if spec.panels
+              else [((), summary)])
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels) + 1.5, 4.2),
+                             squeeze=False, sharey=True)
+    width = 0.8 / len(metrics)
+    for ax, (key, part) in zip(axes[0], panels, strict=True):
+        key = key if isinstance(key, tuple) else (key,)
+        fixed = {k: str(v) for k, v in zip(spec.panels, key, strict=True)}
+        xs = list(dict.fromkeys(part[spec.x].astype(str)))
+        for i, metric in enumerate(metrics):
+            rows = part[part["metric"] == metric].set_index(part[spec.x].astype(str)[
+                part["metric"] == metric])
+            where = [j + (i - (len(metrics) - 1) / 2) * width for j in range(len(xs))]
+            ax.bar(where, [rows["mean"].get(x, np.nan) for x in xs], width * 0.9,
+                   yerr=[rows["std"].get(x, np.nan) for x in xs], capsize=2,
+                   color=f"C{i}", label=f"{metric_label(study, metric)}, dl2")
+            refs = [_reference_value(study, {**fixed, spec.x: x}, metric) for x in xs]
+            ax.scatter([w for w, r in zip(where, refs, strict=True) if r is not None],
+                       [r for r in refs if r is not None], marker="_", s=160,
+                       linewidths=2.5, color="black", zorder=3,
+                       label="the report" if i == 0 and any(r is not None for r in refs)
+                       else None)
+        ax.set_xticks(range(len(xs)), xs, rotation=30)
+        ax.set_xlabel(_label(study, spec.x))
+        ax.set_title(", ".join(f"{_label(study, k)} {v}" for k, v in fixed.items()) or
+                     study.title, fontsize=10)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0][0].set_ylabel(spec.ylabel or ", ".join(metrics))
+    axes[0][-1].legend(fontsize=8, loc="lower right")
+    fig.suptitle(study.title, fontsize=11)
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+    return True
+
+
+LINE_STYLES = ("-", "--", ":", "-.")
 
 
 def plot_curves(study: Study, records: list[dict[str, Any]], path: Path) -> bool:
@@ -251,24 +314,29 @@ def plot_curves(study: Study, records: list[dict[str, Any]], path: Path) -> bool
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    colours: dict[str, str] = {}
+    # a panel per metric; a setting keeps its colour and line style in every panel, so
+    # settings whose curves coincide (sdpa and manual attention) stay visible as two lines
+    fig, axes = plt.subplots(1, len(spec.metrics), figsize=(5.5 * len(spec.metrics), 4.3),
+                             squeeze=False, sharey=True)
+    styles: dict[str, int] = {}
     for r in sorted(runs, key=lambda r: (setting_label(study, r), r.get("seed", 0))):
         name = setting_label(study, r)
-        first = name not in colours
-        colour = colours.setdefault(name, f"C{len(colours) % 10}")
-        for i, metric in enumerate(spec.metrics):
+        first = name not in styles
+        k = styles.setdefault(name, len(styles))
+        for ax, metric in zip(axes[0], spec.metrics, strict=True):
             points = r["history"].get(metric)
             if not points:
                 continue
             steps, values = zip(*points, strict=True)
-            style = {"lw": 0.8, "alpha": 0.35} if i == 0 else {"marker": "o", "ms": 3, "lw": 1.5}
-            ax.plot(steps, values, color=colour, label=f"{name} ({metric})" if first else None,
-                    **style)
-    ax.set_xlabel("step")
-    ax.set_ylabel(spec.ylabel or ", ".join(spec.metrics))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+            ax.plot(steps, values, color=f"C{k % 10}", ls=LINE_STYLES[k % len(LINE_STYLES)],
+                    lw=1.2, alpha=0.8, label=name if first else None)
+    for ax, metric in zip(axes[0], spec.metrics, strict=True):
+        ax.set_xlabel("step")
+        ax.set_title(metric, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(spec.ylabel or ", ".join(spec.metrics))
+    axes[0][-1].legend(fontsize=8)
+    fig.suptitle(f"{study.title}: training curves, every seed", fontsize=11)
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
@@ -377,7 +445,8 @@ def write_report(study: Study, store: Store, out: Path,
     if shared:
         lines.append("Every job also ran with: `" + " ".join(shared) + "`.\n")
     lines += markdown_tables(study, summary)
-    if plot(study, summary, out / f"{study.name}.png"):
+    if plot(study, summary, out / f"{study.name}.png") or plot_bars(
+            study, summary, out / f"{study.name}.png"):
         lines.append(f"![{study.title}]({study.name}.png)\n")
     if plot_curves(study, records, out / f"{study.name}-curves.png"):
         lines.append(f"![training curves]({study.name}-curves.png)\n")

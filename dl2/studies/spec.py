@@ -52,6 +52,18 @@ class Plot:
 
 
 @dataclass
+class Bars:
+    """Bars of the mean over seeds with ± std whiskers: a group per value of `x`, a bar per
+    metric (default: the study's), a panel per value of `panels`; the report's own value of
+    each (`reference`) as a black mark beside ours."""
+
+    x: str = MISSING
+    metrics: list[str] = field(default_factory=list)
+    panels: list[str] = field(default_factory=list)
+    ylabel: Optional[str] = None  # noqa: UP045
+
+
+@dataclass
 class Curves:
     """Every job's `metrics` against the training step (from results.json's `history`), one
     colour per setting: the first metric thin, the others with markers."""
@@ -87,6 +99,7 @@ class Study:
     digits: int = 2
     table: Table = field(default_factory=Table)
     plot: Optional[Plot] = None  # noqa: UP045
+    bars: Optional[Bars] = None  # noqa: UP045
     curves: Optional[Curves] = None  # noqa: UP045
     samples: Optional[Samples] = None  # noqa: UP045
     # results.json entries kept in the store beyond the metrics (history, samples)
