@@ -53,3 +53,25 @@ def test_gnn_search_runs_trials_and_reports_the_best(tmp_path):
     winner = max(trials, key=lambda t: t["metrics"]["val/acc"])
     assert best["best_params"]["model.net.dropout"] == pytest.approx(
         winner["config"]["model"]["net"]["dropout"])
+
+
+@pytest.mark.slow  # three searches in this process: 9 s
+def test_an_interrupted_search_continues_where_it_stopped(tmp_path):
+    """The same command with the search's folder (hydra.sweep.dir) again: the seeded sampler
+    proposes the same trials, the finished ones are not trained again (their stored result is
+    returned), and the search goes on with the next; what an uninterrupted search does."""
+    from tests.harness import train_py
+
+    sweep = tmp_path / "search"
+    args = ["-m", "experiment=gnn", "data=sbm_graph", "hparams_search=gnn_optuna",
+            "trainer.max_epochs=2", "logger=none", f"hydra.sweep.dir={sweep}"]
+    assert train_py(*args, "hydra.sweeper.n_trials=2") == 0
+    first = {p: p.stat().st_mtime_ns for p in sweep.glob("*/results.json")}
+    assert len(first) == 2
+    assert train_py(*args, "hydra.sweeper.n_trials=3") == 0
+    after = {p: p.stat().st_mtime_ns for p in sweep.glob("*/results.json")}
+    assert len(after) == 3 and all(after[p] == t for p, t in first.items()), "not retrained"
+    straight = tmp_path / "straight"
+    assert train_py(*args[:-1], f"hydra.sweep.dir={straight}", "hydra.sweeper.n_trials=3") == 0
+    assert sorted(p.parent.name for p in after) == sorted(
+        p.parent.name for p in straight.glob("*/results.json")), "the same three trials"
