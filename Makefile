@@ -39,8 +39,9 @@ test-slurm: $(STAMP) ## bring up a one-node SLURM here (root: installs slurm-wlm
 test-gpu: $(STAMP) ## run the GPU tests
 	$(PYTHON) -m pytest -m gpu
 
-lint: $(STAMP) ## ruff, and the architecture's import contracts (import-linter, pyproject.toml)
+lint: $(STAMP) ## ruff (lint and format), and the architecture's import contracts (import-linter)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
 docs: $(STAMP) ## the documentation site into site/ (strict: a broken link or a page out of the nav fails)

@@ -1,13 +1,13 @@
 """Studies: run what is missing of a study, then rebuild its report from the stored results.
 
-    python sweep.py list                         # the declared studies (studies/*.yaml)
-    python sweep.py padding-reference            # run what is missing, then the report
-    python sweep.py padding-reference --dry-run  # the job list: done / to run, time left
-    python sweep.py padding-reference --seeds 0,1 --nets net1 --conv-types valid,fconv
-    python sweep.py all                          # every declared study in turn
-    python sweep.py all --offline                # rebuild the reports from reports/*/jobs.jsonl
-    python sweep.py report logs/<...>/<sweep>    # any folder of jobs: its table, mean ± std
-    python sweep.py report logs/<...>/<sweep> --study padding-reference   # as a declared study
+python sweep.py list                         # the declared studies (studies/*.yaml)
+python sweep.py padding-reference            # run what is missing, then the report
+python sweep.py padding-reference --dry-run  # the job list: done / to run, time left
+python sweep.py padding-reference --seeds 0,1 --nets net1 --conv-types valid,fconv
+python sweep.py all                          # every declared study in turn
+python sweep.py all --offline                # rebuild the reports from reports/*/jobs.jsonl
+python sweep.py report logs/<...>/<sweep>    # any folder of jobs: its table, mean ± std
+python sweep.py report logs/<...>/<sweep> --study padding-reference   # as a declared study
 """
 
 from __future__ import annotations
@@ -68,20 +68,27 @@ def main(argv: list[str] | None = None, launch: Launch = multirun) -> int:
         parser = argparse.ArgumentParser(
             description="dl2 studies: run what is missing of a declared study, then rebuild its "
             "report. Studies: " + ", ".join(study_names()) + " (python sweep.py <study> --help)"
-            ", or all.")
+            ", or all."
+        )
         sub = parser.add_subparsers(dest="command", required=True)
         sub.add_parser("list", help="the declared studies")
         sub.add_parser("all", help="every declared study: run what is missing, rebuild reports")
         r = sub.add_parser("report", help="a study's tables from any folder of results.json")
         r.add_argument("folder")
-        r.add_argument("--study", choices=study_names(),
-                       help="a declared study whose tables to build (default: one read from "
-                       "the folder: the overrides that vary between its jobs are the axes)")
+        r.add_argument(
+            "--study",
+            choices=study_names(),
+            help="a declared study whose tables to build (default: one read from "
+            "the folder: the overrides that vary between its jobs are the axes)",
+        )
         r.add_argument("--out", help="report folder (default <folder>/report)")
         args = parser.parse_args(argv)
         folder = Path(args.folder)
-        return report_study(load_study(args.study) if args.study else None, folder,
-                            Path(args.out) if args.out else folder / "report")
+        return report_study(
+            load_study(args.study) if args.study else None,
+            folder,
+            Path(args.out) if args.out else folder / "report",
+        )
     except (ConfigValueError, ClaimedError) as err:
         sys.exit(f"sweep.py: {err}")
     except (FileNotFoundError, ValueError) as err:
@@ -91,37 +98,67 @@ def main(argv: list[str] | None = None, launch: Launch = multirun) -> int:
 def study_parser(study: Study | None) -> argparse.ArgumentParser:
     """Options of `sweep.py <study>` (and `sweep.py all`): one option per declared axis."""
     name = study.name if study else "all"
-    parser = argparse.ArgumentParser(prog=f"sweep.py {name}",
-                                     description=study.title if study else
-                                     "Every declared study in turn, skipping what is done.")
+    parser = argparse.ArgumentParser(
+        prog=f"sweep.py {name}",
+        description=study.title
+        if study
+        else "Every declared study in turn, skipping what is done.",
+    )
     if study is None:
-        parser.add_argument("--studies", default=",".join(study_names()),
-                            help="which studies, comma-separated")
+        parser.add_argument(
+            "--studies", default=",".join(study_names()), help="which studies, comma-separated"
+        )
     else:
-        parser.add_argument("--seeds", help="seeds to run, e.g. 0,1,2 or range(10) "
-                            f"(default the study's: {study.seeds})")
+        parser.add_argument(
+            "--seeds",
+            help=f"seeds to run, e.g. 0,1,2 or range(10) (default the study's: {study.seeds})",
+        )
         for axis in study.axes:
             if axis.option:
-                parser.add_argument(f"--{axis.option}", dest=f"axis:{axis.key}",
-                                    help=f"only these values of {axis.key} "
-                                    f"(from {','.join(map(str, axis.values))})")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="list the jobs (done / to run) and the time left; run nothing")
+                parser.add_argument(
+                    f"--{axis.option}",
+                    dest=f"axis:{axis.key}",
+                    help=f"only these values of {axis.key} "
+                    f"(from {','.join(map(str, axis.values))})",
+                )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the jobs (done / to run) and the time left; run nothing",
+    )
     parser.add_argument("--force", action="store_true", help="rerun jobs already done")
-    parser.add_argument("--jobs", type=int, help="jobs at once, each with an equal share of "
-                        "the cores as torch threads (default: the cores this process may use, "
-                        "filled with jobs of the study's cores_per_job)")
-    parser.add_argument("--one-job-per-seed", action="store_true",
-                        help="a process per seed, also for studies that train a setting's "
-                        "seeds side by side (parallel_seeds)")
-    parser.add_argument("--offline", action="store_true",
-                        help="run nothing: rebuild the report(s) from the stored results")
-    parser.add_argument("--out", help="results and report folder (default reports/<study>; "
-                        "with extra overrides logs/studies/<study>/<their hash>)")
-    parser.add_argument("--log-dir", default=str(LOGS),
-                        help="where the jobs' folders go (logs/studies/<study>/...)")
-    parser.add_argument("overrides", nargs="*", help="extra train.py overrides for every job "
-                        "(they make new settings, kept apart from the study's own results)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        help="jobs at once, each with an equal share of "
+        "the cores as torch threads (default: the cores this process may use, "
+        "filled with jobs of the study's cores_per_job)",
+    )
+    parser.add_argument(
+        "--one-job-per-seed",
+        action="store_true",
+        help="a process per seed, also for studies that train a setting's "
+        "seeds side by side (parallel_seeds)",
+    )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="run nothing: rebuild the report(s) from the stored results",
+    )
+    parser.add_argument(
+        "--out",
+        help="results and report folder (default reports/<study>; "
+        "with extra overrides logs/studies/<study>/<their hash>)",
+    )
+    parser.add_argument(
+        "--log-dir", default=str(LOGS), help="where the jobs' folders go (logs/studies/<study>/...)"
+    )
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        help="extra train.py overrides for every job "
+        "(they make new settings, kept apart from the study's own results)",
+    )
     return parser
 
 
@@ -157,56 +194,86 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
         out = Path(args.out) if args.out else default_out(one, args.overrides)
         slot = slots(cores, one.cores_per_job, args.jobs)
         if args.dry_run:
-            planned = pending(one, jobs, Store.at(out, readonly=True), job_hashes,
-                              args.force, Path(args.log_dir))  # a dry run writes nothing
+            planned = pending(
+                one, jobs, Store.at(out, readonly=True), job_hashes, args.force, Path(args.log_dir)
+            )  # a dry run writes nothing
             times = measured_times(one)
             parallel = one.parallel_seeds and not args.one_job_per_seed
-            resume, groups = stopped(one, {p.config_hash for p in planned if not p.done},
-                                     Store.at(out, readonly=True), parallel, args.force,
-                                     Path(args.log_dir))
+            resume, groups = stopped(
+                one,
+                {p.config_hash for p in planned if not p.done},
+                Store.at(out, readonly=True),
+                parallel,
+                args.force,
+                Path(args.log_dir),
+            )
             resume = {**resume, **group_checkpoints(groups)}
             left = still_to_train(resume)
             print(describe(one, planned, slot, times, left))
-            total.append(time_left(planned, slot, times, left)
-                         if any(not p.done for p in planned) else 0.0)
+            total.append(
+                time_left(planned, slot, times, left) if any(not p.done for p in planned) else 0.0
+            )
             timed = [p for p in planned if p.done and "wall_time_s" in p.done]
             if timed:
-                print(f"  its {len(timed)} timed done jobs took {spent(planned) / 3600:.2f} h "
-                      "of job time")
+                print(
+                    f"  its {len(timed)} timed done jobs took {spent(planned) / 3600:.2f} h "
+                    "of job time"
+                )
         elif not args.offline:
             try:
                 with claimed(out, one.name):  # one runner per study at a time
-                    code = code or run(one, jobs, Store.at(out), args.force,
-                                       log_dir=Path(args.log_dir), job_hashes=job_hashes,
-                                       slot=slot,
-                                       parallel_seeds=False if args.one_job_per_seed else None,
-                                       launch=launch)
+                    code = code or run(
+                        one,
+                        jobs,
+                        Store.at(out),
+                        args.force,
+                        log_dir=Path(args.log_dir),
+                        job_hashes=job_hashes,
+                        slot=slot,
+                        parallel_seeds=False if args.one_job_per_seed else None,
+                        launch=launch,
+                    )
             except Stopped as stop:  # its jobs stopped at their last checkpoints
-                print(f"[{one.name}] stopped by {stop}: its jobs were interrupted at their last "
-                      "checkpoints and its finished jobs stored; resume with the same command",
-                      file=sys.stderr)
+                print(
+                    f"[{one.name}] stopped by {stop}: its jobs were interrupted at their last "
+                    "checkpoints and its finished jobs stored; resume with the same command",
+                    file=sys.stderr,
+                )
                 return stop.exit_code
         if not args.dry_run:
-            jobs, job_hashes = report_jobs(one, out, args.overrides, jobs, job_hashes,
-                                           narrowed=bool(narrow) or seeds is not None)
+            jobs, job_hashes = report_jobs(
+                one,
+                out,
+                args.overrides,
+                jobs,
+                job_hashes,
+                narrowed=bool(narrow) or seeds is not None,
+            )
             payload = write_report(one, Store.at(out), out, jobs, job_hashes)
             stored = one.page and is_study_folder(one, out)  # not a quick check elsewhere
             page = RESULTS_PAGES / f"{one.page}.md"
             if stored and not fill_block(page, one.name, (out / PAGE_BLOCK).read_text()):
-                print(f"[{one.name}] {page} has no <!-- study:{one.name} --> section to "
-                      "fill; add the two markers where its results belong", file=sys.stderr)
-            print(f"[{one.name}] report: {out}/report.md ({payload['jobs_completed']} completed "
-                  f"jobs, {len(payload['left_out'])} left out)", file=sys.stderr)
+                print(
+                    f"[{one.name}] {page} has no <!-- study:{one.name} --> section to "
+                    "fill; add the two markers where its results belong",
+                    file=sys.stderr,
+                )
+            print(
+                f"[{one.name}] report: {out}/report.md ({payload['jobs_completed']} completed "
+                f"jobs, {len(payload['left_out'])} left out)",
+                file=sys.stderr,
+            )
             if every and stored:
-                costs.append(study_cost(one.name, Store.at(out).completed(),
-                                        job_hashes, seen))
+                costs.append(study_cost(one.name, Store.at(out).completed(), job_hashes, seen))
     if costs and len(costs) == len(studies):  # every declared study, from its stored results
         fill_block(RESULTS_PAGES / "index.md", COST_BLOCK, cost_block(costs))
     if args.dry_run and len(studies) > 1:
         known = [t for t in total if t is not None]
         unknown = len(total) - len(known)
-        print(f"all {len(studies)} studies: ~{sum(known) / 3600:.1f} h left on this machine"
-              + (f", plus {unknown} studies with no timed job yet" if unknown else ""))
+        print(
+            f"all {len(studies)} studies: ~{sum(known) / 3600:.1f} h left on this machine"
+            + (f", plus {unknown} studies with no timed job yet" if unknown else "")
+        )
     return code
 
 
@@ -224,8 +291,15 @@ def is_study_folder(study: Study, out: Path) -> bool:
     return out.resolve() == (REPORTS / study.name).resolve()
 
 
-def report_jobs(study: Study, out: Path, overrides: list[str], jobs: list, job_hashes: list[str],
-                *, narrowed: bool) -> tuple[list, list[str]]:
+def report_jobs(
+    study: Study,
+    out: Path,
+    overrides: list[str],
+    jobs: list,
+    job_hashes: list[str],
+    *,
+    narrowed: bool,
+) -> tuple[list, list[str]]:
     """The jobs a report into `out` counts (done, or still to run): the study's own report
     counts every declared job, so that a run narrowed to some seeds or axis values leaves the
     report that `--offline` rebuilds; any other folder counts the jobs run into it."""
@@ -243,8 +317,11 @@ def report_study(study: Study | None, folder: Path, out: Path) -> int:
         study = inferred_study(folder.resolve().name, records)
     store = Store.at(out)
     store.add(records)
-    unfinished = [{"status": job.status, "overrides": job.overrides, "error": job.error}
-                  for job in collect(folder) if job.status == "missing"]
+    unfinished = [
+        {"status": job.status, "overrides": job.overrides, "error": job.error}
+        for job in collect(folder)
+        if job.status == "missing"
+    ]
     payload = write_report(study, store, out, unfinished=unfinished)
     print((out / "report.md").read_text())
     print(f"wrote {out}/ ({payload['jobs_completed']} completed jobs)")

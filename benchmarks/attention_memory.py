@@ -41,8 +41,12 @@ def one_point(length: int, attn: str, width: int, heads: int, repeats: int) -> d
     start = time.perf_counter()
     for _ in range(repeats):
         layer(x).sum().backward()
-    return {"length": length, "attn": attn, "seconds": (time.perf_counter() - start) / repeats,
-            "peak_mb": peak}
+    return {
+        "length": length,
+        "attn": attn,
+        "seconds": (time.perf_counter() - start) / repeats,
+        "peak_mb": peak,
+    }
 
 
 def measure(lengths: list[int], width: int, heads: int, repeats: int) -> list[dict]:
@@ -51,9 +55,24 @@ def measure(lengths: list[int], width: int, heads: int, repeats: int) -> list[di
     for length in lengths:
         for attn in ("sdpa", "manual"):
             out = subprocess.run(
-                [sys.executable, __file__, "--one", str(length), attn, "--width", str(width),
-                 "--heads", str(heads), "--repeats", str(repeats)],
-                check=True, capture_output=True, text=True, cwd=ROOT)
+                [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    str(length),
+                    attn,
+                    "--width",
+                    str(width),
+                    "--heads",
+                    str(heads),
+                    "--repeats",
+                    str(repeats),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return rows
 
@@ -72,8 +91,7 @@ def plot(rows: list[dict], path: Path) -> None:
         lengths = [r["length"] for r in pts]
         axes[0].plot(lengths, [r["peak_mb"] for r in pts], marker=marker, label=attn)
         axes[1].plot(lengths, [1000 * r["seconds"] for r in pts], marker=marker, label=attn)
-    for ax, label in zip(axes, ("peak memory added (MiB)", "forward + backward (ms)"),
-                         strict=True):
+    for ax, label in zip(axes, ("peak memory added (MiB)", "forward + backward (ms)"), strict=True):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("sequence length")
@@ -96,20 +114,28 @@ def main() -> None:
     parser.add_argument("--one", nargs=2, metavar=("LENGTH", "ATTN"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one_point(int(args.one[0]), args.one[1], args.width, args.heads,
-                                   args.repeats)))
+        print(
+            json.dumps(
+                one_point(int(args.one[0]), args.one[1], args.width, args.heads, args.repeats)
+            )
+        )
         return
-    rows = measure([int(n) for n in args.lengths.split(",")], args.width, args.heads,
-                   args.repeats)
-    print(f"one causal self-attention layer, width {args.width}, {args.heads} heads, batch 1, "
-          "forward + backward")
+    rows = measure([int(n) for n in args.lengths.split(",")], args.width, args.heads, args.repeats)
+    print(
+        f"one causal self-attention layer, width {args.width}, {args.heads} heads, batch 1, "
+        "forward + backward"
+    )
     print("| length | sdpa ms | manual ms | sdpa peak MiB | manual peak MiB |")
     print("|---:|---:|---:|---:|---:|")
     for length in sorted({r["length"] for r in rows}):
-        s, m = (next(r for r in rows if r["length"] == length and r["attn"] == a)
-                for a in ("sdpa", "manual"))
-        print(f"| {length} | {1000 * s['seconds']:.1f} | {1000 * m['seconds']:.1f} | "
-              f"{s['peak_mb']:.1f} | {m['peak_mb']:.1f} |")
+        s, m = (
+            next(r for r in rows if r["length"] == length and r["attn"] == a)
+            for a in ("sdpa", "manual")
+        )
+        print(
+            f"| {length} | {1000 * s['seconds']:.1f} | {1000 * m['seconds']:.1f} | "
+            f"{s['peak_mb']:.1f} | {m['peak_mb']:.1f} |"
+        )
     if args.plot:
         plot(rows, Path(args.plot))
         print(f"plot: {args.plot}")

@@ -59,8 +59,14 @@ def dl2_job(overrides: list[str]) -> float:
     """Seconds inside one train.py job (results.json's wall time; a `parallel_seeds` group's
     whole time)."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, str(ROOT / "train.py"), *overrides, "logger=csv",
-               f"paths.log_dir={tmp}", "trainer.enable_progress_bar=false"]
+        cmd = [
+            sys.executable,
+            str(ROOT / "train.py"),
+            *overrides,
+            "logger=csv",
+            f"paths.log_dir={tmp}",
+            "trainer.enable_progress_bar=false",
+        ]
         subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
         results = json.loads(next(Path(tmp).rglob("results.json")).read_text())
         group = results.get("parallel_seeds")
@@ -82,7 +88,7 @@ def padding_row(conv_type: str, epochs: int) -> Row:
 
     def step(i: int) -> None:
         opt.zero_grad()
-        F.cross_entropy(plain(xtr[i:i + 200]), ytr[i:i + 200]).backward()
+        F.cross_entropy(plain(xtr[i : i + 200]), ytr[i : i + 200]).backward()
         opt.step()
 
     evals = 2 * len(xva) // 200 * epochs + 2 * 2 * len(xva) // 200  # val each epoch, + test
@@ -95,10 +101,16 @@ def padding_row(conv_type: str, epochs: int) -> Row:
             step(i)
         with torch.no_grad():
             for i in range(0, len(xva), 200):
-                plain(xva[i:i + 200])
+                plain(xva[i : i + 200])
     plain_s = time.perf_counter() - start
-    dl2_s = dl2_job([f"model.conv_type={conv_type}", "data.protocol=reference",
-                     f"trainer.max_epochs={epochs}", "callbacks.early_stopping.patience=1000"])
+    dl2_s = dl2_job(
+        [
+            f"model.conv_type={conv_type}",
+            "data.protocol=reference",
+            f"trainer.max_epochs={epochs}",
+            "callbacks.early_stopping.patience=1000",
+        ]
+    )
     return Row(f"padding, Net1 {conv_type}, {epochs} epochs", flops, plain_s, dl2_s)
 
 
@@ -137,8 +149,11 @@ def gcn_row(data_dir: str, epochs: int, seeds: int = 1) -> Row:
     """GCN on Cora: `seeds` seeds one after another in the plain loop, against one dl2 job
     (`parallel_seeds` side by side when there are several)."""
     plain = [gcn_plain(data_dir, epochs, seed) for seed in range(seeds)]
-    overrides = ["experiment=gnn", f"paths.data_dir={Path(data_dir).resolve()}",
-                 f"trainer.max_epochs={epochs}"]
+    overrides = [
+        "experiment=gnn",
+        f"paths.data_dir={Path(data_dir).resolve()}",
+        f"trainer.max_epochs={epochs}",
+    ]
     name = f"GCN on Cora, {epochs} epochs"
     if seeds > 1:
         overrides.append(f"parallel_seeds={seeds}")
@@ -170,10 +185,19 @@ def gpt_row(steps: int, batch: int = 32, block: int = 128) -> Row:
     for _ in range(steps):
         step()
     plain_s = time.perf_counter() - start
-    dl2_s = dl2_job(["experiment=gpt", "model=gpt-micro", f"trainer.max_steps={steps}",
-                     f"trainer.val_check_interval={steps}", "+trainer.limit_val_batches=2",
-                     "+trainer.limit_test_batches=2", "data.batch_size=32",
-                     "data.block_size=128", "callbacks.text_samples.every_n_steps=1000000"])
+    dl2_s = dl2_job(
+        [
+            "experiment=gpt",
+            "model=gpt-micro",
+            f"trainer.max_steps={steps}",
+            f"trainer.val_check_interval={steps}",
+            "+trainer.limit_val_batches=2",
+            "+trainer.limit_test_batches=2",
+            "data.batch_size=32",
+            "data.block_size=128",
+            "callbacks.text_samples.every_n_steps=1000000",
+        ]
+    )
     return Row(f"GPT gpt-micro, {steps} steps of 32 x 128", flops, plain_s, dl2_s)
 
 
@@ -194,38 +218,61 @@ def rotation_row(cifar_dir: str) -> Row:
         forward = counted(lambda: net(x))
     flops = 704 * counted(step) + (79 + 13 * 157) * forward
     plain_s = arithmetic()
-    dl2_s = dl2_job(["experiment=rotation", "model=cnn", "data.augment=rotation",
-                     f"data.data_dir={Path(cifar_dir).resolve()}", "data.download=false",
-                     "data.verify=false", "trainer.max_epochs=1"])
+    dl2_s = dl2_job(
+        [
+            "experiment=rotation",
+            "model=cnn",
+            "data.augment=rotation",
+            f"data.data_dir={Path(cifar_dir).resolve()}",
+            "data.download=false",
+            "data.verify=false",
+            "trainer.max_epochs=1",
+        ]
+    )
     return Row("rotation CNN, 1 epoch + 13 test angles", flops, plain_s, dl2_s)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer epochs and steps")
-    parser.add_argument("--data-dir", default=str(ROOT / "data"),
-                        help="holds planetoid/Cora/raw (and gutenberg/ for the GPT)")
+    parser.add_argument(
+        "--data-dir",
+        default=str(ROOT / "data"),
+        help="holds planetoid/Cora/raw (and gutenberg/ for the GPT)",
+    )
     parser.add_argument("--cifar-dir", help="holds cifar-10-batches-py/ (adds the rotation row)")
     args = parser.parse_args()
     epochs, gcn_epochs, steps = (2, 20, 10) if args.quick else (10, 200, 100)
     ceiling = ceiling_gflops()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; ceiling "
-          f"(2048x2048 fp32 matmul): {ceiling:.1f} GFLOP/s", flush=True)
-    print("| job | GFLOP | plain loop | dl2 job | dl2 / plain | plain GFLOP/s | dl2 GFLOP/s "
-          "| dl2 / ceiling |")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; ceiling "
+        f"(2048x2048 fp32 matmul): {ceiling:.1f} GFLOP/s",
+        flush=True,
+    )
+    print(
+        "| job | GFLOP | plain loop | dl2 job | dl2 / plain | plain GFLOP/s | dl2 GFLOP/s "
+        "| dl2 / ceiling |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|", flush=True)
-    jobs = [lambda: padding_row("fconv", epochs), lambda: padding_row("circular", epochs),
-            lambda: gcn_row(args.data_dir, gcn_epochs),
-            lambda: gcn_row(args.data_dir, gcn_epochs, seeds=10), lambda: gpt_row(steps)]
+    jobs = [
+        lambda: padding_row("fconv", epochs),
+        lambda: padding_row("circular", epochs),
+        lambda: gcn_row(args.data_dir, gcn_epochs),
+        lambda: gcn_row(args.data_dir, gcn_epochs, seeds=10),
+        lambda: gpt_row(steps),
+    ]
     if args.cifar_dir:
         jobs.append(lambda: rotation_row(args.cifar_dir))
     for job in jobs:  # each row as soon as it is measured
         r = job()
         plain_rate = r.flops / r.plain_s / 1e9
         rate = r.flops / r.dl2_s / 1e9
-        print(f"| {r.name} | {r.flops / 1e9:.1f} | {r.plain_s:.1f} s | {r.dl2_s:.1f} s | "
-              f"{r.dl2_s / r.plain_s:.2f} | {plain_rate:.1f} | {rate:.1f} | "
-              f"{rate / ceiling:.1%} |", flush=True)
+        print(
+            f"| {r.name} | {r.flops / 1e9:.1f} | {r.plain_s:.1f} s | {r.dl2_s:.1f} s | "
+            f"{r.dl2_s / r.plain_s:.2f} | {plain_rate:.1f} | {rate:.1f} | "
+            f"{rate / ceiling:.1%} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

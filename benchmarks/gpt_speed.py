@@ -15,8 +15,13 @@ import torch
 from dl2.nets.sampling import generate
 from dl2.nets.transformer import GPT, decay_groups
 
-PRESETS = {"gpt-nano": (3, 3, 48), "gpt-micro": (4, 4, 128), "gpt-mini": (6, 6, 384),
-           "gopher-44m": (8, 16, 512), "gpt2": (12, 12, 768)}
+PRESETS = {
+    "gpt-nano": (3, 3, 48),
+    "gpt-micro": (4, 4, 128),
+    "gpt-mini": (6, 6, 384),
+    "gopher-44m": (8, 16, 512),
+    "gpt2": (12, 12, 768),
+}
 
 
 def sync(device: str) -> None:
@@ -24,8 +29,14 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def train_speed(model: torch.nn.Module, batch: int, block: int, steps: int, device: str,
-                dtype: torch.dtype | None) -> float:
+def train_speed(
+    model: torch.nn.Module,
+    batch: int,
+    block: int,
+    steps: int,
+    device: str,
+    dtype: torch.dtype | None,
+) -> float:
     """Tokens per second of forward + backward + AdamW step (after 3 warm-up steps)."""
     opt = torch.optim.AdamW(decay_groups(model, 0.1), lr=1e-3, betas=(0.9, 0.95))
     x = torch.randint(0, 80, (batch, block), device=device)
@@ -66,22 +77,30 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=128)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--compile", action="store_true")
-    parser.add_argument("--gen-length", type=int, default=500,
-                        help="new characters per generation (the generation model's context "
-                        "holds them all, so the cache is used throughout)")
+    parser.add_argument(
+        "--gen-length",
+        type=int,
+        default=500,
+        help="new characters per generation (the generation model's context "
+        "holds them all, so the cache is used throughout)",
+    )
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    name = (torch.cuda.get_device_name(0) if device == "cuda"
-            else f"CPU, {torch.get_num_threads()} threads")
-    print(f"{args.model}, batch {args.batch}, block {args.block}, on {name}, "
-          f"torch {torch.__version__}")
+    name = (
+        torch.cuda.get_device_name(0)
+        if device == "cuda"
+        else f"CPU, {torch.get_num_threads()} threads"
+    )
+    print(
+        f"{args.model}, batch {args.batch}, block {args.block}, on {name}, "
+        f"torch {torch.__version__}"
+    )
     n_layer, n_head, n_embd = PRESETS[args.model]
     dtypes = [None, torch.bfloat16] if device == "cuda" else [None]
     for attn in ("sdpa", "manual"):
         for dtype in dtypes:
             torch.manual_seed(0)
-            model = GPT(80, args.block, n_layer, n_head, n_embd, dropout=0.1,
-                        attn=attn).to(device)
+            model = GPT(80, args.block, n_layer, n_head, n_embd, dropout=0.1, attn=attn).to(device)
             runner = torch.compile(model) if args.compile else model
             speed = train_speed(runner, args.batch, args.block, args.steps, device, dtype)
             label = f"{attn:6s} {'bf16' if dtype else 'fp32'}{' compiled' if args.compile else ''}"
@@ -90,8 +109,10 @@ def main() -> None:
     model = GPT(80, block, n_layer, n_head, n_embd, dropout=0.0).to(device).eval()
     for use_cache in (True, False):
         speed = generation_speed(model, args.gen_length, use_cache, device)
-        print(f"generate {'with' if use_cache else 'without'} cache {speed:10.0f} chars/s "
-              f"({args.gen_length} characters, greedy, context {block})")
+        print(
+            f"generate {'with' if use_cache else 'without'} cache {speed:10.0f} chars/s "
+            f"({args.gen_length} characters, greedy, context {block})"
+        )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,9 @@ def load_nanogpt(path: Path):
     return module
 
 
-def stepper(model: torch.nn.Module, params: list, loss_of: Callable, batch: int, block: int
-            ) -> Callable[[], None]:
+def stepper(
+    model: torch.nn.Module, params: list, loss_of: Callable, batch: int, block: int
+) -> Callable[[], None]:
     """One training step (forward, loss, backward, AdamW) on fixed random tokens."""
     opt = torch.optim.AdamW(params, lr=1e-3, betas=(0.9, 0.95))
     gen = torch.Generator().manual_seed(0)
@@ -53,6 +54,7 @@ def stepper(model: torch.nn.Module, params: list, loss_of: Callable, batch: int,
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+
     return step
 
 
@@ -70,18 +72,25 @@ def lightning_round(args: argparse.Namespace) -> Callable[[], float]:
     x = torch.randint(0, VOCAB, (args.batch, args.block), generator=gen)
     y = torch.randint(0, VOCAB, (args.batch, args.block), generator=gen)
     data = TensorDataset(x.repeat(args.steps + 3, 1), y.repeat(args.steps + 3, 1))
-    task = LanguageModel(net, lambda params: torch.optim.AdamW(params, lr=1e-3,
-                                                                betas=(0.9, 0.95)))
+    task = LanguageModel(net, lambda params: torch.optim.AdamW(params, lr=1e-3, betas=(0.9, 0.95)))
 
     def one_round() -> float:
-        trainer = L.Trainer(max_steps=args.steps + 3, gradient_clip_val=1.0, logger=False,
-                            enable_checkpointing=False, enable_progress_bar=False,
-                            enable_model_summary=False, limit_val_batches=0,
-                            accelerator="cpu", devices=1)
+        trainer = L.Trainer(
+            max_steps=args.steps + 3,
+            gradient_clip_val=1.0,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            limit_val_batches=0,
+            accelerator="cpu",
+            devices=1,
+        )
         task._tokens, task._seconds, task._last_batch_end = 0, 0.0, None
         trainer.fit(task, DataLoader(data, batch_size=args.batch))
         tokens_per_s = float(trainer.callback_metrics["train/tokens_per_s"])
         return args.batch * args.block / tokens_per_s
+
     return one_round
 
 
@@ -89,17 +98,23 @@ def models(nanogpt, args: argparse.Namespace) -> dict[str, Callable[[], None]]:
     """name -> training step, for nanoGPT and the dl2 variants."""
     size = dict(n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd)
     torch.manual_seed(0)
-    nano = nanogpt.GPT(nanogpt.GPTConfig(block_size=args.block, vocab_size=VOCAB, dropout=0.1,
-                                         bias=True, **size))
+    nano = nanogpt.GPT(
+        nanogpt.GPTConfig(block_size=args.block, vocab_size=VOCAB, dropout=0.1, bias=True, **size)
+    )
     nano_params = nano.configure_optimizers(0.1, 1e-3, (0.9, 0.95), "cpu").param_groups
-    out = {"nanoGPT (learned positions, LayerNorm)": stepper(
-        nano, nano_params, lambda m, x, y: m(x, y)[1], args.batch, args.block)}
+    out = {
+        "nanoGPT (learned positions, LayerNorm)": stepper(
+            nano, nano_params, lambda m, x, y: m(x, y)[1], args.batch, args.block
+        )
+    }
 
     def dl2_loss(m, x, y):
         return F.cross_entropy(m(x).flatten(0, 1), y.flatten())
 
-    for name, pos in (("dl2 (RoPE, RMSNorm)", "rope"), ("dl2 (learned positions, RMSNorm)",
-                                                        "absolute")):
+    for name, pos in (
+        ("dl2 (RoPE, RMSNorm)", "rope"),
+        ("dl2 (learned positions, RMSNorm)", "absolute"),
+    ):
         torch.manual_seed(0)
         model = GPT(VOCAB, args.block, dropout=0.1, pos_emb=pos, **size)
         out[name] = stepper(model, decay_groups(model, 0.1), dl2_loss, args.batch, args.block)
@@ -116,8 +131,9 @@ def main() -> None:
     parser.add_argument("--n-layer", type=int, default=4)
     parser.add_argument("--n-head", type=int, default=4)
     parser.add_argument("--n-embd", type=int, default=128)
-    parser.add_argument("--profile", action="store_true",
-                        help="also print each model's top operators (10 steps)")
+    parser.add_argument(
+        "--profile", action="store_true", help="also print each model's top operators (10 steps)"
+    )
     args = parser.parse_args()
     steps = models(load_nanogpt(args.nanogpt), args)
     for step in steps.values():  # warm-up
@@ -135,15 +151,19 @@ def main() -> None:
         times[LIGHTNING].append(lightning())
     base = statistics.median(times[next(iter(steps))])
     tokens = args.batch * args.block
-    print(f"{args.n_layer} layers, {args.n_head} heads, {args.n_embd} wide, batch {args.batch}"
-          f" x {args.block}, dropout 0.1, AdamW, clip 1.0; {args.rounds} rounds of {args.steps} "
-          "steps, "
-          f"{torch.get_num_threads()} threads; median round per model (range of rounds)")
+    print(
+        f"{args.n_layer} layers, {args.n_head} heads, {args.n_embd} wide, batch {args.batch}"
+        f" x {args.block}, dropout 0.1, AdamW, clip 1.0; {args.rounds} rounds of {args.steps} "
+        "steps, "
+        f"{torch.get_num_threads()} threads; median round per model (range of rounds)"
+    )
     print("| model | ms per step | tokens/s | speed vs nanoGPT |\n|---|---:|---:|---:|")
     for name, ts in times.items():
         mid = statistics.median(ts)
-        print(f"| {name} | {mid * 1e3:.1f} ({min(ts) * 1e3:.0f}-{max(ts) * 1e3:.0f}) | "
-              f"{tokens / mid:.0f} | {base / mid:.3f}x |")
+        print(
+            f"| {name} | {mid * 1e3:.1f} ({min(ts) * 1e3:.0f}-{max(ts) * 1e3:.0f}) | "
+            f"{tokens / mid:.0f} | {base / mid:.3f}x |"
+        )
     if args.profile:
         from torch.profiler import profile
 

@@ -25,8 +25,9 @@ from dl2.nets.cnn import CONV_TYPES, BoxCNN
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def plain_loop(arch: str, conv_type: str, protocol: str, seed: int, max_epochs: int,
-               patience: int) -> tuple[float, float, int]:
+def plain_loop(
+    arch: str, conv_type: str, protocol: str, seed: int, max_epochs: int, patience: int
+) -> tuple[float, float, int]:
     """The protocol in plain PyTorch; returns (seconds, shifted test accuracy, epochs run)."""
     start = time.perf_counter()
     seeds = split_seeds(protocol, 42)
@@ -42,12 +43,14 @@ def plain_loop(arch: str, conv_type: str, protocol: str, seed: int, max_epochs: 
         net.train()
         for i in range(0, len(xtr), 200):
             opt.zero_grad()
-            F.cross_entropy(net(xtr[i:i + 200]), ytr[i:i + 200]).backward()
+            F.cross_entropy(net(xtr[i : i + 200]), ytr[i : i + 200]).backward()
             opt.step()
         net.eval()
         with torch.no_grad():
-            val = sum(F.cross_entropy(net(xva[i:i + 200]), yva[i:i + 200]).item()
-                      for i in range(0, len(xva), 200)) / (len(xva) // 200)
+            val = sum(
+                F.cross_entropy(net(xva[i : i + 200]), yva[i : i + 200]).item()
+                for i in range(0, len(xva), 200)
+            ) / (len(xva) // 200)
         if val < best:
             best, best_state, bad = val, copy.deepcopy(net.state_dict()), 0
         else:
@@ -64,9 +67,16 @@ def dl2_run(arch: str, conv_type: str, protocol: str, seed: int) -> tuple[float,
     """The same job through train.py (a fresh process, as a user runs it): the process's wall
     time, the job's own wall time from results.json (no interpreter start-up) and its metrics."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, str(ROOT / "train.py"), f"model={arch}",
-               f"model.conv_type={conv_type}", f"data.protocol={protocol}", f"seed={seed}",
-               "logger=csv", f"paths.log_dir={tmp}"]
+        cmd = [
+            sys.executable,
+            str(ROOT / "train.py"),
+            f"model={arch}",
+            f"model.conv_type={conv_type}",
+            f"data.protocol={protocol}",
+            f"seed={seed}",
+            "logger=csv",
+            f"paths.log_dir={tmp}",
+        ]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         total = time.perf_counter() - start
@@ -85,8 +95,10 @@ def main() -> None:
     seconds, acc, epochs = plain_loop(args.arch, args.conv_type, args.protocol, args.seed, 50, 8)
     print(f"plain loop : {seconds:6.1f} s ({epochs} epochs, test/acc {acc:.3f})")
     total, job, results = dl2_run(args.arch, args.conv_type, args.protocol, args.seed)
-    print(f"train.py   : {total:6.1f} s whole process, {job:.1f} s in the job "
-          f"({results['epochs_run']} epochs, test/acc {results['metrics']['test/acc']:.3f})")
+    print(
+        f"train.py   : {total:6.1f} s whole process, {job:.1f} s in the job "
+        f"({results['epochs_run']} epochs, test/acc {results['metrics']['test/acc']:.3f})"
+    )
     print(f"ratio      : {total / seconds:.2f} (process), {job / seconds:.2f} (job)")
 
 

@@ -30,8 +30,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run(study: str, options: list[str], out: Path, log_dir: Path) -> tuple[float, dict]:
     """Wall time of `sweep.py <study> <options>` and {config_hash: metrics} of its jobs."""
-    cmd = [sys.executable, str(ROOT / "sweep.py"), study, *options, "--out", str(out),
-           "--log-dir", str(log_dir), "logger=csv"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "sweep.py"),
+        study,
+        *options,
+        "--out",
+        str(out),
+        "--log-dir",
+        str(log_dir),
+        "logger=csv",
+    ]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
@@ -42,25 +51,37 @@ def run(study: str, options: list[str], out: Path, log_dir: Path) -> tuple[float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--study", default="padding-independent")
-    parser.add_argument("--keep", action="store_true",
-                        help="the parallel run writes into reports/<study>")
+    parser.add_argument(
+        "--keep", action="store_true", help="the parallel run writes into reports/<study>"
+    )
     parser.add_argument("narrow", nargs="*", help="sweep.py options after --")
     args = parser.parse_args()
     study = load_study(args.study)
     cores = available_cores()
     chosen = slots(cores, study.cores_per_job)
-    narrow = args.narrow or ["--seeds", "0,1", "--nets", "net1",
-                             "--conv-types", "valid,circular,reflect,fconv"]
+    narrow = args.narrow or [
+        "--seeds",
+        "0,1",
+        "--nets",
+        "net1",
+        "--conv-types",
+        "valid,circular,reflect,fconv",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         one, seq = run(args.study, [*narrow, "--force", "--jobs", "1"], tmp / "one", tmp / "l1")
         out = ROOT / "reports" / args.study if args.keep else tmp / "par"
-        many, par = run(args.study, [*narrow, "--force", "--jobs", str(chosen.jobs)], out,
-                        tmp / "l2")
+        many, par = run(
+            args.study, [*narrow, "--force", "--jobs", str(chosen.jobs)], out, tmp / "l2"
+        )
     seq_job = sum(r["wall_time_s"] for r in seq.values())
     par_job = sum(r["wall_time_s"] for r in par.values() if r["config_hash"] in seq)
-    diff = max(abs(r["metrics"][k] - par[h]["metrics"][k])
-               for h, r in seq.items() for k in r["metrics"] if k in par[h]["metrics"])
+    diff = max(
+        abs(r["metrics"][k] - par[h]["metrics"][k])
+        for h, r in seq.items()
+        for k in r["metrics"]
+        if k in par[h]["metrics"]
+    )
     print(f"{len(seq)} jobs of {args.study} on {cores} cores")
     print("| run | how | wall time | sum of job times |\n|---|---|---:|---:|")
     print(f"| one at a time | {slots(cores, None, 1).describe()} | {one:.1f} s | {seq_job:.1f} s |")

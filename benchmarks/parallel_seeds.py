@@ -28,9 +28,11 @@ def main() -> None:
     cores = available_cores()
     chosen = slots(cores, study.cores_per_job)
     narrow = args.narrow or ["--models", "gcn", "--seeds", "range(10)"]
-    ways = [("a job per seed", ["--one-job-per-seed"], chosen),
-            ("seeds side by side", [], chosen),
-            ("seeds side by side", ["--jobs", "1"], slots(cores, None, 1))]
+    ways = [
+        ("a job per seed", ["--one-job-per-seed"], chosen),
+        ("seeds side by side", [], chosen),
+        ("seeds side by side", ["--jobs", "1"], slots(cores, None, 1)),
+    ]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, (label, options, slot) in enumerate(ways):
@@ -42,10 +44,15 @@ def main() -> None:
     print("| run | processes at once | wall time | speed-up | largest metric difference |")
     print("|---|---|---:|---:|---:|")
     for label, slot, seconds, jobs in rows:
-        diff = max(abs(r["metrics"][k] - jobs[h]["metrics"][k])
-                   for h, r in base.items() for k in r["metrics"])
-        print(f"| {label} | {slot.describe()} | {seconds:.1f} s | {base_seconds / seconds:.2f}x "
-              f"| {diff:.2g} |")
+        diff = max(
+            abs(r["metrics"][k] - jobs[h]["metrics"][k])
+            for h, r in base.items()
+            for k in r["metrics"]
+        )
+        print(
+            f"| {label} | {slot.describe()} | {seconds:.1f} s | {base_seconds / seconds:.2f}x "
+            f"| {diff:.2g} |"
+        )
 
 
 if __name__ == "__main__":

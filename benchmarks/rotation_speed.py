@@ -24,8 +24,9 @@ from dl2.nets.cnn import SmallCNN
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def arithmetic(n_train: int = 45000, n_val: int = 5000, n_test: int = 10000, angles: int = 13,
-               batch: int = 64) -> float:
+def arithmetic(
+    n_train: int = 45000, n_val: int = 5000, n_test: int = 10000, angles: int = 13, batch: int = 64
+) -> float:
     """Seconds of the job's steps and forwards alone, on random tensors of the real shapes."""
     torch.manual_seed(0)
     net = SmallCNN()
@@ -48,10 +49,20 @@ def arithmetic(n_train: int = 45000, n_val: int = 5000, n_test: int = 10000, ang
 def job(data_dir: str, augment: str) -> tuple[float, float]:
     """(whole process, inside the job) seconds of one epoch through train.py."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, str(ROOT / "train.py"), "experiment=rotation", "model=cnn",
-               f"data.augment={augment}", f"data.data_dir={data_dir}", "data.download=false",
-               "data.verify=false", "trainer.max_epochs=1", "logger=csv", f"paths.log_dir={tmp}",
-               "trainer.enable_progress_bar=false"]
+        cmd = [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "experiment=rotation",
+            "model=cnn",
+            f"data.augment={augment}",
+            f"data.data_dir={data_dir}",
+            "data.download=false",
+            "data.verify=false",
+            "trainer.max_epochs=1",
+            "logger=csv",
+            f"paths.log_dir={tmp}",
+            "trainer.enable_progress_bar=false",
+        ]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
         total = time.perf_counter() - start
@@ -61,8 +72,7 @@ def job(data_dir: str, augment: str) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", required=True,
-                        help="a folder holding cifar-10-batches-py/")
+    parser.add_argument("--data-dir", required=True, help="a folder holding cifar-10-batches-py/")
     parser.add_argument("--augment", default="rotation", choices=["none", "rotation"])
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -70,8 +80,10 @@ def main() -> None:
     print(f"arithmetic alone : {alone:6.1f} s")
     total, inside = job(args.data_dir, args.augment)
     print(f"train.py         : {total:6.1f} s whole process, {inside:.1f} s in the job")
-    print(f"ratio            : {inside / alone:.2f} (job / arithmetic), "
-          f"{total / alone:.2f} (process / arithmetic)")
+    print(
+        f"ratio            : {inside / alone:.2f} (job / arithmetic), "
+        f"{total / alone:.2f} (process / arithmetic)"
+    )
 
 
 if __name__ == "__main__":

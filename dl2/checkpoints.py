@@ -52,8 +52,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     folder) raises at once, so the run fails at its first bad save and leaves the previous
     file of that name intact."""
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: _PATH,
-                        storage_options: Any | None = None) -> None:
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None
+    ) -> None:
         if storage_options is not None:
             raise TypeError("AtomicCheckpointIO takes no storage_options")
         try:
@@ -70,11 +71,15 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                     os.fsync(f.fileno())
                 check_written(tmp)
         except OSError as err:
-            raise OSError(err.errno, f"{err.strerror or err}: checkpoint {path} not written "
-                          f"({_free_space(Path(path).parent)})") from None
+            raise OSError(
+                err.errno,
+                f"{err.strerror or err}: checkpoint {path} not written "
+                f"({_free_space(Path(path).parent)})",
+            ) from None
 
-    def load_checkpoint(self, path: _PATH, map_location: Any = None,
-                        weights_only: bool | None = None) -> dict[str, Any]:
+    def load_checkpoint(
+        self, path: _PATH, map_location: Any = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
         """Load with `weights_only=True` whatever the caller asks: no code from files."""
         if not Path(path).is_file():
             raise FileNotFoundError(f"checkpoint file {path} not found")

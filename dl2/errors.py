@@ -29,8 +29,9 @@ class ConfigValueError(CompactHydraException, ValueError):
 
     def under(self, prefix: str) -> ConfigValueError:
         """The same error with the key placed under a config path such as ``model``."""
-        return ConfigValueError(f"{prefix}.{self.key}" if prefix else self.key, self.value,
-                                self.allowed)
+        return ConfigValueError(
+            f"{prefix}.{self.key}" if prefix else self.key, self.value, self.allowed
+        )
 
 
 def check_choice(key: str, value: Any, choices: tuple[Any, ...] | list[Any]) -> None:

@@ -93,8 +93,9 @@ def write_csv(path: Path | str, header: list[str], rows: Iterable[Iterable[Any]]
         writer.writerows(rows)
 
 
-def read_checkpoint(path: Path | str, key: str = "ckpt_path",
-                    map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def read_checkpoint(
+    path: Path | str, key: str = "ckpt_path", map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
     """The dict of a Lightning checkpoint, loaded with `weights_only=True`.
 
     A missing, truncated, foreign or code-carrying file raises ConfigValueError naming `key`
@@ -104,25 +105,39 @@ def read_checkpoint(path: Path | str, key: str = "ckpt_path",
     if not path.is_file():
         raise ConfigValueError(key, str(path), "must be an existing checkpoint file")
     if not zipfile.is_zipfile(path):
-        raise ConfigValueError(key, str(path), "must be a PyTorch checkpoint (it is not a "
-                               "complete zip archive: truncated, or another kind of file)")
+        raise ConfigValueError(
+            key,
+            str(path),
+            "must be a PyTorch checkpoint (it is not a "
+            "complete zip archive: truncated, or another kind of file)",
+        )
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
         # torch's first line is generic advice; the line naming the refused object is the news
-        reason = next((line for line in lines[1:] if not line.startswith("Check the doc")),
-                      lines[0] if lines else type(err).__name__)
+        reason = next(
+            (line for line in lines[1:] if not line.startswith("Check the doc")),
+            lines[0] if lines else type(err).__name__,
+        )
         raise ConfigValueError(
-            key, str(path), "must hold plain data (tensors, numbers, strings, lists, dicts); "
-            f"dl2 loads checkpoints with weights_only=True and refused it: {reason}") from None
+            key,
+            str(path),
+            "must hold plain data (tensors, numbers, strings, lists, dicts); "
+            f"dl2 loads checkpoints with weights_only=True and refused it: {reason}",
+        ) from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
-        raise ConfigValueError(key, str(path), "must be a complete PyTorch checkpoint (it is "
-                               f"truncated or another format: {type(err).__name__}: "
-                               f"{str(err).splitlines()[0] if str(err) else ''})") from None
+        raise ConfigValueError(
+            key,
+            str(path),
+            "must be a complete PyTorch checkpoint (it is "
+            f"truncated or another format: {type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''})",
+        ) from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise ConfigValueError(key, str(path), "must be a Lightning checkpoint (it has no "
-                               "state_dict)")
+        raise ConfigValueError(
+            key, str(path), "must be a Lightning checkpoint (it has no state_dict)"
+        )
     return checkpoint
 
 
@@ -139,8 +154,9 @@ def check_written(path: Path | str) -> None:
         raise OSError(f"checkpoint {path} is incomplete ({err})") from None
 
 
-def fraction_trained(checkpoint: dict[str, Any], max_epochs: int | None,
-                     max_steps: int | None) -> float | None:
+def fraction_trained(
+    checkpoint: dict[str, Any], max_epochs: int | None, max_steps: int | None
+) -> float | None:
     """How much of its training a run had done when it wrote `checkpoint` (0 to 1): the
     larger of its optimizer steps over `max_steps` and its whole epochs over `max_epochs`
     (a mid-epoch checkpoint counts only the epochs before it), since Lightning stops at the
@@ -149,8 +165,9 @@ def fraction_trained(checkpoint: dict[str, Any], max_epochs: int | None,
     if max_steps is not None and max_steps > 0:
         fractions.append(int(checkpoint.get("global_step", 0)) / max_steps)
     if max_epochs is not None and max_epochs > 0:
-        batches = checkpoint.get("loops", {}).get("fit_loop", {}).get(
-            "epoch_loop.batch_progress", {})
+        batches = (
+            checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_loop.batch_progress", {})
+        )
         epochs = int(checkpoint.get("epoch", 0)) + bool(batches.get("is_last_batch"))
         fractions.append(epochs / max_epochs)
     return min(1.0, max(fractions)) if fractions else None

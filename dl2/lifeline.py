@@ -99,8 +99,7 @@ def watching(poll_s: float = 1.0) -> Iterator[Watch]:
     if watch.path is None:
         yield watch
         return
-    thread = threading.Thread(target=watch.run, args=(poll_s,), name="dl2-lifeline",
-                              daemon=True)
+    thread = threading.Thread(target=watch.run, args=(poll_s,), name="dl2-lifeline", daemon=True)
     thread.start()
     try:
         yield watch

@@ -16,7 +16,12 @@ PUBLISHED = ("report.md", ".png", ".csv")
 def on_files(files: Files, config: Any) -> Files:
     for path in sorted((ROOT / "reports").rglob("*")):
         if path.is_file() and path.name.endswith(PUBLISHED):
-            files.append(File(str(path.relative_to(ROOT)), src_dir=str(ROOT),
-                              dest_dir=config["site_dir"],
-                              use_directory_urls=config["use_directory_urls"]))
+            files.append(
+                File(
+                    str(path.relative_to(ROOT)),
+                    src_dir=str(ROOT),
+                    dest_dir=config["site_dir"],
+                    use_directory_urls=config["use_directory_urls"],
+                )
+            )
     return files

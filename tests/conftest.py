@@ -38,8 +38,10 @@ def tiny_cfg(tmp_path):
     count = iter(range(1000))
 
     def make(overrides: list[str] = ()) -> DictConfig:
-        return compose_cfg(tmp_path, [*TINY_BOXES, "logger=none", *overrides],
-                           job=f"job{next(count)}")
+        return compose_cfg(
+            tmp_path, [*TINY_BOXES, "logger=none", *overrides], job=f"job{next(count)}"
+        )
+
     yield make
     GlobalHydra.instance().clear()
 

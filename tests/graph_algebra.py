@@ -10,8 +10,9 @@ import torch
 from dl2.errors import ConfigValueError
 
 
-def adjacency(edges: Iterable[tuple[int, int]] | torch.Tensor, num_nodes: int,
-              directed: bool = False) -> torch.Tensor:
+def adjacency(
+    edges: Iterable[tuple[int, int]] | torch.Tensor, num_nodes: int, directed: bool = False
+) -> torch.Tensor:
     """n x n 0/1 matrix with A[u, v] = 1 for each edge (u, v) (and A[v, u] unless directed).
 
     `edges` are pairs or a (2, E) edge_index tensor; ids outside 0..n-1 raise an error.
@@ -22,8 +23,7 @@ def adjacency(edges: Iterable[tuple[int, int]] | torch.Tensor, num_nodes: int,
     adj = torch.zeros(num_nodes, num_nodes)
     for u, v in pairs:
         if not (0 <= u < num_nodes and 0 <= v < num_nodes):
-            raise ConfigValueError("edges", (u, v),
-                                   f"node ids must lie in 0..{num_nodes - 1}")
+            raise ConfigValueError("edges", (u, v), f"node ids must lie in 0..{num_nodes - 1}")
         adj[u, v] = 1.0
         if not directed:
             adj[v, u] = 1.0

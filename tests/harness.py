@@ -30,20 +30,35 @@ import dl2  # noqa: F401  (registers resolvers)
 from dl2.config.identity import override_key
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_BOXES = ["data.n_train=40", "data.n_val=20", "data.n_test=20", "data.batch_size=20",
-              "trainer.max_epochs=2"]
+TINY_BOXES = [
+    "data.n_train=40",
+    "data.n_val=20",
+    "data.n_test=20",
+    "data.batch_size=20",
+    "trainer.max_epochs=2",
+]
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 40
 CIFAR_PER_CLASS = 2
 
 
 def tiny_gpt_overrides(text_file: Path, steps: int = 150) -> list[str]:
     """A nano GPT on `text_file` (TEXT): blocks of 16 characters, `steps` steps."""
-    return ["experiment=gpt", "model=gpt-nano", f"data.path={text_file}", "data.block_size=16",
-            "data.batch_size=16", "data.val_fraction=0.1", "model.dropout=0.0",
-            "model.task.optimizer.lr=3e-3", f"trainer.max_steps={steps}",
-            "trainer.val_check_interval=50", "callbacks.text_samples.every_n_steps=100",
-            "callbacks.text_samples.length=20",
-            'callbacks.text_samples.prompts=["the cat","a dog"]', "logger=csv"]
+    return [
+        "experiment=gpt",
+        "model=gpt-nano",
+        f"data.path={text_file}",
+        "data.block_size=16",
+        "data.batch_size=16",
+        "data.val_fraction=0.1",
+        "model.dropout=0.0",
+        "model.task.optimizer.lr=3e-3",
+        f"trainer.max_steps={steps}",
+        "trainer.val_check_interval=50",
+        "callbacks.text_samples.every_n_steps=100",
+        "callbacks.text_samples.length=20",
+        'callbacks.text_samples.prompts=["the cat","a dog"]',
+        "logger=csv",
+    ]
 
 
 def write_cifar(root: Path) -> Path:
@@ -61,11 +76,34 @@ def write_cifar(root: Path) -> Path:
         labels = [c for c in range(10) for _ in range(CIFAR_PER_CLASS)]
         data = rng.integers(0, 256, (len(labels), 3072), dtype=np.uint8)
         with open(folder / name, "wb") as f:
-            pickle.dump({"batch_label": name, "labels": labels, "data": data,
-                         "filenames": [f"{i}.png" for i in range(len(labels))]}, f)
+            pickle.dump(
+                {
+                    "batch_label": name,
+                    "labels": labels,
+                    "data": data,
+                    "filenames": [f"{i}.png" for i in range(len(labels))],
+                },
+                f,
+            )
     with open(folder / "batches.meta", "wb") as f:
-        pickle.dump({"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog",
-                                     "frog", "horse", "ship", "truck"], "num_vis": 3072}, f)
+        pickle.dump(
+            {
+                "label_names": [
+                    "airplane",
+                    "automobile",
+                    "bird",
+                    "cat",
+                    "deer",
+                    "dog",
+                    "frog",
+                    "horse",
+                    "ship",
+                    "truck",
+                ],
+                "num_vis": 3072,
+            },
+            f,
+        )
     return folder
 
 
@@ -73,8 +111,9 @@ def compose_cfg(tmp_path: Path, overrides: list[str], job: str = "job") -> DictC
     """The real conf/train.yaml with `overrides`, output in `tmp_path/job`, Hydra state set."""
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"paths.log_dir={tmp_path}", *overrides],
-                      return_hydra_config=True)
+        cfg = compose(
+            "train", overrides=[f"paths.log_dir={tmp_path}", *overrides], return_hydra_config=True
+        )
     HydraConfig().set_config(cfg)
     with open_dict(cfg):
         cfg.paths.output_dir = str(tmp_path / job)
@@ -97,18 +136,27 @@ def script(name: str) -> ModuleType:
 def logging_restored() -> Iterator[None]:
     """Put every logger back as it was: Hydra configures logging for each job (handlers on the
     captured stdout and on the job's train.log), which must not outlive the call."""
-    def every_logger() -> list[logging.Logger]:
-        return [logging.getLogger(), *(v for v in list(logging.Logger.manager.loggerDict.values())
-                                       if isinstance(v, logging.Logger))]
 
-    saved = {id(lg): (list(lg.handlers), lg.level, lg.propagate, lg.disabled)
-             for lg in every_logger()}
+    def every_logger() -> list[logging.Logger]:
+        return [
+            logging.getLogger(),
+            *(
+                v
+                for v in list(logging.Logger.manager.loggerDict.values())
+                if isinstance(v, logging.Logger)
+            ),
+        ]
+
+    saved = {
+        id(lg): (list(lg.handlers), lg.level, lg.propagate, lg.disabled) for lg in every_logger()
+    }
     try:
         yield
     finally:
         for lg in every_logger():  # loggers made meanwhile go back to the defaults
             handlers, level, propagate, disabled = saved.get(
-                id(lg), ([], logging.NOTSET, True, False))
+                id(lg), ([], logging.NOTSET, True, False)
+            )
             for handler in lg.handlers:
                 if handler not in handlers:
                     handler.close()
@@ -172,17 +220,23 @@ def sweep_py(*args: str, launch: Callable[..., int] | None = None) -> int:
     """`python sweep.py <args>` in this process, its multiruns trained here too
     (`inprocess_multirun`) unless `launch` says otherwise."""
     cli = script("sweep")
-    return run_main(lambda: sys.exit(cli.main(list(args), launch=launch or inprocess_multirun)),
-                    ["sweep.py", *args])
+    return run_main(
+        lambda: sys.exit(cli.main(list(args), launch=launch or inprocess_multirun)),
+        ["sweep.py", *args],
+    )
 
 
-def inprocess_multirun(overrides: list[str], sweep_folder: Path,
-                       progress: Callable[[int], None] | None = None) -> int:
+def inprocess_multirun(
+    overrides: list[str], sweep_folder: Path, progress: Callable[[int], None] | None = None
+) -> int:
     """The study runner's launcher for tests: the same `train.py -m` command line, its jobs
     trained one after another in this process by Hydra's basic launcher (a launcher the
     runner chose for parallel jobs is left out); `progress` hears the count at the end."""
-    kept = [o for o in overrides
-            if override_key(o) != "launcher" and not o.startswith("hydra.launcher.")]
+    kept = [
+        o
+        for o in overrides
+        if override_key(o) != "launcher" and not o.startswith("hydra.launcher.")
+    ]
     print("+ train.py -m " + " ".join(kept), flush=True)
     code = train_py("-m", *kept, "launcher=local", f"hydra.sweep.dir={sweep_folder}")
     if progress is not None:
@@ -196,17 +250,30 @@ def traced() -> bool:
     return sys.gettrace() is not None
 
 
-def run_script(*args: str, cwd: Path = ROOT, check: bool = True, timeout: int = 600,
-               env: dict[str, str | None] | None = None,
-               **popen: Any) -> subprocess.CompletedProcess:
+def run_script(
+    *args: str,
+    cwd: Path = ROOT,
+    check: bool = True,
+    timeout: int = 600,
+    env: dict[str, str | None] | None = None,
+    **popen: Any,
+) -> subprocess.CompletedProcess:
     """Run a project script (train.py, sweep.py, ...) in a new process with this interpreter,
     as a user would: for the tests whose subject is the process (its exit code, its output,
     signals, launchers). A None in `env` leaves that variable out."""
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", **(env or {})}
     env = {k: v for k, v in env.items() if v is not None}
-    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout, **popen)
+    proc = subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **popen,
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"{args} exited {proc.returncode}\n{proc.stdout[-3000:]}\n"
-                             f"{proc.stderr[-5000:]}")
+        raise AssertionError(
+            f"{args} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        )
     return proc

@@ -32,16 +32,19 @@ def one_line(err: str) -> str:
     return err
 
 
-@pytest.mark.parametrize(("override", "key"), [
-    ("model.task.optimizer.lr=abc", "model.task.optimizer.lr"),
-    ("model.task.optimizer.lr=-1", "model.task.optimizer.lr"),
-    ("model.task.optimizer.lr=0", "model.task.optimizer.lr"),
-    ("model.task.optimizer.lr=nan", "model.task.optimizer.lr"),
-    ("model.task.optimizer.weight_decay=-0.1", "model.task.optimizer.weight_decay"),
-    ("experiment=gpt model.task.optimizer.betas=[0.9,1.5]", "model.task.optimizer.betas"),
-    ("experiment=gpt model.task.weight_decay=-1", "model.task.weight_decay"),
-    ("logger.wandb.log_model=maybe", "logger.wandb.log_model"),
-])
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("model.task.optimizer.lr=abc", "model.task.optimizer.lr"),
+        ("model.task.optimizer.lr=-1", "model.task.optimizer.lr"),
+        ("model.task.optimizer.lr=0", "model.task.optimizer.lr"),
+        ("model.task.optimizer.lr=nan", "model.task.optimizer.lr"),
+        ("model.task.optimizer.weight_decay=-0.1", "model.task.optimizer.weight_decay"),
+        ("experiment=gpt model.task.optimizer.betas=[0.9,1.5]", "model.task.optimizer.betas"),
+        ("experiment=gpt model.task.weight_decay=-1", "model.task.weight_decay"),
+        ("logger.wandb.log_model=maybe", "logger.wandb.log_model"),
+    ],
+)
 def test_bad_values_fail_before_anything_is_built(tmp_path, override, key):
     cfg = compose_cfg(tmp_path, ["logger=wandb", *override.split()])
     with pytest.raises(ConfigValueError) as info:
@@ -51,8 +54,13 @@ def test_bad_values_fail_before_anything_is_built(tmp_path, override, key):
 
 
 def test_good_values_pass(tmp_path):
-    for overrides in ([], ["logger=wandb", "logger.wandb.log_model=all"],
-                      ["model.task.optimizer.lr=1"], ["experiment=gpt"], ["experiment=gnn"]):
+    for overrides in (
+        [],
+        ["logger=wandb", "logger.wandb.log_model=all"],
+        ["model.task.optimizer.lr=1"],
+        ["experiment=gpt"],
+        ["experiment=gnn"],
+    ):
         check_values(compose_cfg(tmp_path, overrides, job="ok"))
 
 
@@ -60,19 +68,27 @@ def test_good_values_pass(tmp_path):
 def test_a_bad_lr_is_one_line_before_training(tmp_path, capsys, lr):
     """1e400 is inf: the failed job's record still has to be strict JSON."""
     out = tmp_path / "run"
-    assert train_py(*TINY_BOXES, "logger=none", f"model.task.optimizer.lr={lr}",
-                    f"hydra.run.dir={out}") == 1
+    assert (
+        train_py(
+            *TINY_BOXES, "logger=none", f"model.task.optimizer.lr={lr}", f"hydra.run.dir={out}"
+        )
+        == 1
+    )
     err = one_line(capsys.readouterr().err)
     assert "model.task.optimizer.lr=" in err and "is not allowed: must be a positive number" in err
     assert not (out / "checkpoints").exists()
-    results = json.loads((out / "results.json").read_text(),
-                         parse_constant=lambda name: pytest.fail(f"results.json holds {name}"))
+    results = json.loads(
+        (out / "results.json").read_text(),
+        parse_constant=lambda name: pytest.fail(f"results.json holds {name}"),
+    )
     assert results["status"] == "failed"
 
 
 def test_sizes_the_machine_cannot_hold_are_refused(tmp_path, capsys):
-    assert train_py("data.n_train=100000000000", "logger=none",
-                    f"hydra.run.dir={tmp_path / 'run'}") == 1
+    assert (
+        train_py("data.n_train=100000000000", "logger=none", f"hydra.run.dir={tmp_path / 'run'}")
+        == 1
+    )
     err = one_line(capsys.readouterr().err)
     assert "data.n_train=100000000000 is not allowed" in err and "GiB of memory" in err
 
@@ -113,16 +129,27 @@ def test_a_text_with_one_character_has_nothing_to_learn(tmp_path, capsys):
     assert f"data.path='{text}' is not allowed: must hold at least 2 distinct" in err
 
 
-@pytest.mark.parametrize(("extra", "shown"), [
-    ("callbacks.early_stopping.patience=5",
-     "callbacks.early_stopping.patience=5 is not allowed: the config of experiment=gnn"),
-    ("model=nope", "Could not find 'model/nope'"),
-    ("trainer.max_epochs=abc", "trainer.max_epochs='abc' is not allowed"),
-])
+@pytest.mark.parametrize(
+    ("extra", "shown"),
+    [
+        (
+            "callbacks.early_stopping.patience=5",
+            "callbacks.early_stopping.patience=5 is not allowed: the config of experiment=gnn",
+        ),
+        ("model=nope", "Could not find 'model/nope'"),
+        ("trainer.max_epochs=abc", "trainer.max_epochs='abc' is not allowed"),
+    ],
+)
 def test_a_study_refuses_overrides_its_experiment_cannot_take(tmp_path, capsys, extra, shown):
     """Before: a traceback from Hydra's internals, or 30 jobs started that all failed."""
-    args = ["gnn-models", extra, "--out", str(tmp_path / "out"), "--log-dir",
-            str(tmp_path / "logs")]
+    args = [
+        "gnn-models",
+        extra,
+        "--out",
+        str(tmp_path / "out"),
+        "--log-dir",
+        str(tmp_path / "logs"),
+    ]
     assert sweep_py(*args, "--dry-run") == 1
     err = one_line(capsys.readouterr().err)
     assert err.startswith("sweep.py: ") and shown in err
@@ -132,22 +159,26 @@ def test_a_study_refuses_overrides_its_experiment_cannot_take(tmp_path, capsys, 
 
 # --- checkpoints of another experiment ----------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def box_checkpoint(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("box") / "run"
-    assert train_py(*TINY_BOXES, "logger=none", "trainer.max_epochs=1",
-                    f"hydra.run.dir={out}") == 0
+    assert train_py(*TINY_BOXES, "logger=none", "trainer.max_epochs=1", f"hydra.run.dir={out}") == 0
     return out / "checkpoints" / "last.ckpt"
 
 
 def test_a_checkpoint_names_its_experiment(box_checkpoint):
     record = read_checkpoint(box_checkpoint)["dl2_experiment"]
-    assert record == {"task_name": "padding", "net": "dl2.nets.cnn.BoxCNN",
-                      "data": "dl2.data.boxes.BoxDataModule"}
+    assert record == {
+        "task_name": "padding",
+        "net": "dl2.nets.cnn.BoxCNN",
+        "data": "dl2.data.boxes.BoxDataModule",
+    }
 
 
-def test_another_experiments_checkpoint_is_one_line_naming_both(tmp_path, capsys, text_file,
-                                                                box_checkpoint):
+def test_another_experiments_checkpoint_is_one_line_naming_both(
+    tmp_path, capsys, text_file, box_checkpoint
+):
     """Before: a state_dict traceback (train.py), "Key 'n_train' is not in struct" (eval.py)."""
     gpt = tiny_gpt_overrides(text_file, steps=2)
     assert train_py(*gpt, f"ckpt_path={box_checkpoint}", f"hydra.run.dir={tmp_path / 'a'}") == 1
@@ -162,8 +193,9 @@ def test_another_experiments_checkpoint_is_one_line_naming_both(tmp_path, capsys
     assert "it is a checkpoint of task padding" in one_line(capsys.readouterr().err)
 
 
-def test_an_older_checkpoint_without_its_record_is_named_by_its_data(tmp_path, capsys,
-                                                                    text_file, box_checkpoint):
+def test_an_older_checkpoint_without_its_record_is_named_by_its_data(
+    tmp_path, capsys, text_file, box_checkpoint
+):
     old = read_checkpoint(box_checkpoint)
     del old["dl2_experiment"]
     path = tmp_path / "old.ckpt"

@@ -21,13 +21,13 @@ def reference_boxes(n, seed=42, shifted=False):
             row, c1, c2 = (7 if shifted else 23), 1, 0
         x1 = np.random.randint(int(off / 2 - box_size))
         y1 = np.random.randint(-off / fluctuation, off / fluctuation) + row
-        images[i, c1, y1:y1 + 4, x1:x1 + 4] = 1
+        images[i, c1, y1 : y1 + 4, x1 : x1 + 4] = 1
         x2 = np.random.randint(x1, off)
         y2 = np.random.randint(-off / fluctuation, off / fluctuation) + row
         while abs(x1 - x2) < box_size + 1:
             x2 = np.random.randint(x1, off)
             y2 = np.random.randint(-off / fluctuation, off / fluctuation) + row
-        images[i, c2, y2:y2 + 4, x2:x2 + 4] = 1
+        images[i, c2, y2 : y2 + 4, x2 : x2 + 4] = 1
     return images, np.arange(n) % 2
 
 
@@ -57,8 +57,11 @@ def test_class_layout_colours_and_rows():
     for image, label in zip(images, labels, strict=True):
         assert image[0].sum() == 16 and image[1].sum() == 16  # one 4x4 box per colour
         (red_row, red_col), (green_row, green_col) = box_positions(image)
-        left, right = ((red_row, red_col), (green_row, green_col)) if label == 0 else (
-            (green_row, green_col), (red_row, red_col))
+        left, right = (
+            ((red_row, red_col), (green_row, green_col))
+            if label == 0
+            else ((green_row, green_col), (red_row, red_col))
+        )
         assert left[1] <= 9, "left box starts in columns 0..9"
         assert right[1] - left[1] >= 5, "boxes at least box_size + 1 columns apart"
         base = 7 if label == 0 else 23
@@ -100,8 +103,12 @@ def test_independent_protocol_draws_new_images():
     assert not torch.equal(s["val"][0], s["train"][0][:20])
     assert not torch.equal(s["test_unshifted"][0], s["train"][0][:20])
     # the shifted test split holds the unshifted test draws, moved
-    rolled = torch.stack([torch.roll(img, 16 if y == 0 else -16, dims=1)
-                          for img, y in zip(*s["test_unshifted"], strict=True)])
+    rolled = torch.stack(
+        [
+            torch.roll(img, 16 if y == 0 else -16, dims=1)
+            for img, y in zip(*s["test_unshifted"], strict=True)
+        ]
+    )
     torch.testing.assert_close(rolled, s["test"][0])
 
 
@@ -113,15 +120,18 @@ def test_loader_serves_whole_batches_in_order():
     torch.testing.assert_close(torch.cat([x for x, _ in batches]), dm.splits["train"].tensors[0])
 
 
-@pytest.mark.parametrize(("kwargs", "key"), [
-    ({"protocol": "mixed"}, "protocol"),
-    ({"n_train": 0}, "n_train"),
-    ({"batch_size": -1}, "batch_size"),
-    ({"offset1": 2}, "offset1"),
-    ({"offset2": 28}, "offset2"),
-    ({"box_size": 14}, "box_size"),
-    ({"image_size": 0}, "image_size"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"protocol": "mixed"}, "protocol"),
+        ({"n_train": 0}, "n_train"),
+        ({"batch_size": -1}, "batch_size"),
+        ({"offset1": 2}, "offset1"),
+        ({"offset2": 28}, "offset2"),
+        ({"box_size": 14}, "box_size"),
+        ({"image_size": 0}, "image_size"),
+    ],
+)
 def test_bad_values_name_the_key(kwargs, key):
     with pytest.raises(ConfigValueError) as info:
         BoxDataModule(**kwargs)

@@ -17,9 +17,15 @@ def test_output_shape_and_padding(arch, conv_type):
     assert out.shape == (5, 2)
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
     assert [(c.in_channels, c.out_channels, c.stride[0]) for c in convs] == [
-        (3, 32, 1), (32, 32, 2), (32, 64, 2), (64, 64, 2)]
-    assert all(c.bias is None and c.padding == (pad_size, pad_size) and c.padding_mode == pad
-               for c in convs)
+        (3, 32, 1),
+        (32, 32, 2),
+        (32, 64, 2),
+        (64, 64, 2),
+    ]
+    assert all(
+        c.bias is None and c.padding == (pad_size, pad_size) and c.padding_mode == pad
+        for c in convs
+    )
 
 
 @pytest.mark.parametrize(("pad_size", "side"), [(0, 2), (1, 4), (2, 6)])
@@ -45,15 +51,18 @@ def test_names_and_presets_round_trip():
     assert preset_pad(None, "pad") == "zeros" and preset_pad(None, "pad_size") == 2
 
 
-@pytest.mark.parametrize(("kwargs", "key"), [
-    ({"arch": "net3"}, "arch"),
-    ({"pad": "mirror"}, "pad"),
-    ({"pad_size": 3}, "pad_size"),
-    ({"pad_size": -1}, "pad_size"),
-    ({"conv_type": "same"}, "conv_type"),
-    ({"conv_type": "valid", "pad": "zeros", "pad_size": 2}, "conv_type"),
-    ({"num_classes": 0}, "num_classes"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"arch": "net3"}, "arch"),
+        ({"pad": "mirror"}, "pad"),
+        ({"pad_size": 3}, "pad_size"),
+        ({"pad_size": -1}, "pad_size"),
+        ({"conv_type": "same"}, "conv_type"),
+        ({"conv_type": "valid", "pad": "zeros", "pad_size": 2}, "conv_type"),
+        ({"num_classes": 0}, "num_classes"),
+    ],
+)
 def test_bad_values_name_the_key(kwargs, key):
     with pytest.raises(ConfigValueError) as info:
         BoxCNN(**kwargs)

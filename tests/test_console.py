@@ -15,8 +15,7 @@ from dl2.run.job import train
 from tests.harness import TINY_BOXES, run_script, train_py
 
 # what a new Python process shows of warnings: all but these (Python's default filters)
-HIDDEN_BY_DEFAULT = (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
-                     ResourceWarning)
+HIDDEN_BY_DEFAULT = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
 
 
 def train_py_output(capfd, *args: str) -> tuple[str, str, list[str]]:
@@ -35,8 +34,9 @@ def test_default_run_is_quiet_and_logs_progress(tmp_path, capfd, monkeypatch):
     # before: 41 stderr lines (37 from W&B), 8 Lightning info lines on stdout; W&B's own
     # silence (WANDB_SILENT) not asked for
     monkeypatch.delenv("WANDB_SILENT", raising=False)
-    out, err, warned = train_py_output(capfd, *TINY_BOXES, "logger=many",
-                                       f"paths.log_dir={tmp_path}", "tags=[quiet]")
+    out, err, warned = train_py_output(
+        capfd, *TINY_BOXES, "logger=many", f"paths.log_dir={tmp_path}", "tags=[quiet]"
+    )
     assert err.strip() == "", err
     assert warned == []
     for noise in ("wandb:", "GPU available", "litlogger", "Restoring states", "Loaded model"):
@@ -61,8 +61,15 @@ def test_default_run_is_quiet_and_logs_progress(tmp_path, capfd, monkeypatch):
 def test_verbose_brings_the_libraries_messages_back(tmp_path):
     """A process of its own: W&B sets its verbosity once per process, Lightning's console
     handler is bound when it is first imported."""
-    proc = run_script("train.py", *TINY_BOXES, "trainer.max_epochs=1", "logger=wandb",
-                      "verbose=true", f"paths.log_dir={tmp_path}", env={"WANDB_SILENT": None})
+    proc = run_script(
+        "train.py",
+        *TINY_BOXES,
+        "trainer.max_epochs=1",
+        "logger=wandb",
+        "verbose=true",
+        f"paths.log_dir={tmp_path}",
+        env={"WANDB_SILENT": None},
+    )
     assert "wandb:" in proc.stderr and "GPU available" in proc.stdout
 
 
@@ -73,7 +80,11 @@ def test_progress_lines_within_long_epochs(tiny_cfg, caplog):
         train(cfg)
     lines = [r.getMessage() for r in caplog.records if r.name == PROGRESS_LOGGER]
     assert [line.split(" |")[0] for line in lines] == [
-        "epoch 1/2 step 1/4", "epoch 1/2 step 2/4", "epoch 2/2 step 3/4", "epoch 2/2 step 4/4"]
+        "epoch 1/2 step 1/4",
+        "epoch 1/2 step 2/4",
+        "epoch 2/2 step 3/4",
+        "epoch 2/2 step 4/4",
+    ]
     assert lines[0].split(" | ")[1].startswith("train/loss ")  # the step's loss
     assert "val/loss" in lines[1] and "train/acc" in lines[1]  # the epoch's metrics
 

@@ -10,8 +10,9 @@ import pytest
 from dl2.run.job import train
 from tests.harness import TINY_BOXES, compose_cfg, tiny_gpt_overrides
 
-DEBUGS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "conf" / "debug").glob(
-    "*.yaml"))
+DEBUGS = sorted(
+    p.stem for p in (Path(__file__).resolve().parents[1] / "conf" / "debug").glob("*.yaml")
+)
 
 
 def experiment(name: str, text_file: Path, cifar_root: Path) -> list[str]:
@@ -21,11 +22,19 @@ def experiment(name: str, text_file: Path, cifar_root: Path) -> list[str]:
     if name == "gnn":
         return ["experiment=gnn", "data=sbm_graph"]
     if name == "gpt":
-        return [o for o in tiny_gpt_overrides(text_file, steps=20)
-                if not o.startswith("callbacks.")]
-    return ["experiment=rotation", f"data.data_dir={cifar_root}", "data.download=false",
-            "data.verify=false", "data.val_size=20", "data.num_workers=0",
-            "data.batch_size=16", "data.angles=[0,90]"]
+        return [
+            o for o in tiny_gpt_overrides(text_file, steps=20) if not o.startswith("callbacks.")
+        ]
+    return [
+        "experiment=rotation",
+        f"data.data_dir={cifar_root}",
+        "data.download=false",
+        "data.verify=false",
+        "data.val_size=20",
+        "data.num_workers=0",
+        "data.batch_size=16",
+        "data.angles=[0,90]",
+    ]
 
 
 def test_the_debug_options_are_known():
@@ -35,14 +44,21 @@ def test_the_debug_options_are_known():
 # the options Lightning rebuilds loaders for, on every experiment; limit and profiler (both
 # on top of default) have a test of their own below
 CASES = [(d, n) for d in ("fdr", "overfit") for n in ("padding", "gnn", "gpt", "rotation")] + [
-    ("limit", "rotation")]
+    ("limit", "rotation")
+]
 
 
 @pytest.mark.parametrize(("debug", "name"), CASES)
-def test_every_debug_option_runs_on_every_experiment(tmp_path, text_file, cifar_root, name,
-                                                      debug):
-    cfg = compose_cfg(tmp_path, [*experiment(name, text_file, cifar_root), f"debug={debug}",
-                                 "trainer.max_epochs=3", "logger=none"])
+def test_every_debug_option_runs_on_every_experiment(tmp_path, text_file, cifar_root, name, debug):
+    cfg = compose_cfg(
+        tmp_path,
+        [
+            *experiment(name, text_file, cifar_root),
+            f"debug={debug}",
+            "trainer.max_epochs=3",
+            "logger=none",
+        ],
+    )
     metrics = train(cfg)
     assert any(k.startswith("test") for k in metrics) or name == "gpt", metrics
     results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
@@ -55,8 +71,9 @@ def test_limit_runs_a_fraction_and_profiler_writes_its_report(tmp_path):
     train(limited)
     history = json.loads((Path(limited.paths.output_dir) / "results.json").read_text())
     assert history["config"]["task_name"] == "debug"
-    assert [step for step, _ in history["history"]["val/loss"]][-1] == 2 * 10, \
+    assert [step for step, _ in history["history"]["val/loss"]][-1] == 2 * 10, (
         "10 of the 20 batches per epoch, 2 epochs (TINY_BOXES' max_epochs wins)"
+    )
     profiled = compose_cfg(tmp_path, [*boxes, "debug=profiler"], job="profiler")
     train(profiled)
     reports = list(Path(profiled.paths.output_dir).glob("*profile*.txt"))

@@ -38,8 +38,9 @@ def test_eval_py_scores_a_checkpoint_as_its_training_did(tiny_cfg, tmp_path):
     assert result["checkpoint"] == trained["checkpoint"]
     # the training run's overrides (model=net2, the tiny sizes) were applied: same job
     assert result["config_hash"] == trained["config_hash"]
-    assert result["metrics"] == {k: v for k, v in trained["metrics"].items()
-                                 if not k.startswith("train/")}
+    assert result["metrics"] == {
+        k: v for k, v in trained["metrics"].items() if not k.startswith("train/")
+    }
 
 
 def test_eval_py_needs_a_checkpoint(tmp_path, capsys):
@@ -52,24 +53,47 @@ def test_eval_py_needs_a_checkpoint(tmp_path, capsys):
 def test_training_overrides_leave_out_how_it_ran(tmp_path):
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    (run / "results.json").write_text(json.dumps({"overrides": [
-        "model=net2", "seed=3", "parallel_seeds=4", "logger=csv", "paths.log_dir=/x",
-        "ckpt_path=/y", "hydra.verbose=true", "trainer.max_epochs=5"]}))
+    (run / "results.json").write_text(
+        json.dumps(
+            {
+                "overrides": [
+                    "model=net2",
+                    "seed=3",
+                    "parallel_seeds=4",
+                    "logger=csv",
+                    "paths.log_dir=/x",
+                    "ckpt_path=/y",
+                    "hydra.verbose=true",
+                    "trainer.max_epochs=5",
+                ]
+            }
+        )
+    )
     ckpt = str(run / "checkpoints" / "last.ckpt")
     assert training_overrides(ckpt) == ["model=net2", "seed=3", "trainer.max_epochs=5"]
     assert training_overrides(tmp_path / "elsewhere.ckpt") == []
     # the user's own values win; a multirun is left as it is
     argv = ["eval.py", f"ckpt_path={ckpt}", "seed=7"]
     assert with_training_overrides(argv) == [
-        "eval.py", "model=net2", "trainer.max_epochs=5", f"ckpt_path={ckpt}", "seed=7"]
+        "eval.py",
+        "model=net2",
+        "trainer.max_epochs=5",
+        f"ckpt_path={ckpt}",
+        "seed=7",
+    ]
     assert with_training_overrides([*argv, "-m"]) == [*argv, "-m"]
 
 
 @pytest.mark.slow
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="trainer=ddp_sim runs 2 processes")
 def test_ddp_sim_trains_one_job_with_metrics_synced_over_processes(tiny_cfg, tmp_path):
-    run_script("train.py", *TINY_BOXES, "trainer=ddp_sim", "logger=csv",
-               f"paths.log_dir={tmp_path / 'ddp'}")
+    run_script(
+        "train.py",
+        *TINY_BOXES,
+        "trainer=ddp_sim",
+        "logger=csv",
+        f"paths.log_dir={tmp_path / 'ddp'}",
+    )
     ddp = only_results(tmp_path / "ddp")  # one results.json for the two processes
     single_cfg = tiny_cfg([])
     train(single_cfg)

@@ -40,8 +40,10 @@ def test_tiny_gpt_overfits_and_logs(tmp_path, text_file):
 
 
 def test_prompts_outside_the_vocabulary_fail_before_training(tmp_path, text_file):
-    cfg = compose_cfg(tmp_path, [*tiny_gpt_overrides(text_file),
-                                 'callbacks.text_samples.prompts=["Hansel said to"]'])
+    cfg = compose_cfg(
+        tmp_path,
+        [*tiny_gpt_overrides(text_file), 'callbacks.text_samples.prompts=["Hansel said to"]'],
+    )
     # the tiny text has no capitals: fail before any step, naming the characters
     with pytest.raises(ConfigValueError, match="'H'"):
         train(cfg)
@@ -52,8 +54,7 @@ def test_a_text_of_ones_own_samples_from_its_validation_text(tmp_path, text_file
     """The default prompts are the Grimm text's; with data.path they come from the text itself
     (the tiny text has no capitals, so the Grimm prompts would not fit)."""
     grimm = compose_cfg(tmp_path, ["experiment=gpt"], job="grimm").callbacks.text_samples
-    assert grimm.prompts == ["Hansel said to", "The wolf said to", "There was once",
-                             "Rapunzel had"]
+    assert grimm.prompts == ["Hansel said to", "The wolf said to", "There was once", "Rapunzel had"]
     overrides = [o for o in tiny_gpt_overrides(text_file, steps=20) if "prompts" not in o]
     cfg = compose_cfg(tmp_path, overrides)
     assert cfg.callbacks.text_samples.prompts is None
@@ -61,7 +62,7 @@ def test_a_text_of_ones_own_samples_from_its_validation_text(tmp_path, text_file
     with open(Path(cfg.paths.output_dir) / "samples.csv") as f:
         prompts = [r["prompt"] for r in csv.DictReader(f)]
     assert len(prompts) == 4 and len(set(prompts)) > 1
-    assert all(len(p) == 16 and p in TEXT[-len(TEXT) // 10 - 16:] for p in prompts)
+    assert all(len(p) == 16 and p in TEXT[-len(TEXT) // 10 - 16 :] for p in prompts)
 
 
 @pytest.fixture(scope="module")
@@ -90,27 +91,45 @@ def test_train_checkpoint_generate_round_trip(gpt_checkpoint, capsys):
     assert generate_py(f"ckpt_path={gpt_checkpoint}", "top_k=3", "top_p=0.5") == 1
     assert "top_k" in capsys.readouterr().err
     # the README's example: top_k alone means top-k sampling (top_p's 0.9 default steps aside)
-    assert generate_py(f"ckpt_path={gpt_checkpoint}", "prompt=the dog", "top_k=3",
-                       "temperature=0.9", "num_samples=3", "length=10") == 0
+    assert (
+        generate_py(
+            f"ckpt_path={gpt_checkpoint}",
+            "prompt=the dog",
+            "top_k=3",
+            "temperature=0.9",
+            "num_samples=3",
+            "length=10",
+        )
+        == 0
+    )
     assert capsys.readouterr().out.count("the dog") == 3
 
 
-def test_a_checkpoint_written_before_the_datamodule_kept_the_tokenizer_loads(gpt_checkpoint,
-                                                                          tmp_path):
+def test_a_checkpoint_written_before_the_datamodule_kept_the_tokenizer_loads(
+    gpt_checkpoint, tmp_path
+):
     old = read_checkpoint(gpt_checkpoint)
     old["dl2"]["tokenizer"] = old.pop("CharDataModule")["tokenizer"]
     torch.save(old, tmp_path / "old.ckpt")
     model, tok = load_gpt(tmp_path / "old.ckpt")
     assert sample_texts(model, tok, "the cat", 10, greedy=True) == sample_texts(
-        *load_gpt(gpt_checkpoint), "the cat", 10, greedy=True)
+        *load_gpt(gpt_checkpoint), "the cat", 10, greedy=True
+    )
 
 
 def test_resuming_on_another_text_is_refused(gpt_checkpoint, tmp_path):
     other = tmp_path / "other.txt"  # as many characters (the net fits), other ones
     other.write_text(TEXT.replace("c", "x"), encoding="utf-8")
     last = Path(gpt_checkpoint).parent / "last.ckpt"
-    cfg = compose_cfg(tmp_path, [*tiny_gpt_overrides(other, steps=110), f"ckpt_path={last}",
-                                 'callbacks.text_samples.prompts=["the"]', "logger=none"])
+    cfg = compose_cfg(
+        tmp_path,
+        [
+            *tiny_gpt_overrides(other, steps=110),
+            f"ckpt_path={last}",
+            'callbacks.text_samples.prompts=["the"]',
+            "logger=none",
+        ],
+    )
     with pytest.raises(ConfigValueError) as info:
         train(cfg)
     assert info.value.key == "data.path" and "trained on" in str(info.value)
@@ -124,8 +143,14 @@ def test_text_samples_need_text_data(tiny_cfg):
 
 def test_generate_as_a_command(gpt_checkpoint):
     """`python -m dl2.generate` in a process of its own, as users type it."""
-    proc = run_script("-m", "dl2.generate", f"ckpt_path={gpt_checkpoint}", "prompt=the dog",
-                      "length=30", "greedy=true")
+    proc = run_script(
+        "-m",
+        "dl2.generate",
+        f"ckpt_path={gpt_checkpoint}",
+        "prompt=the dog",
+        "length=30",
+        "greedy=true",
+    )
     assert proc.stdout.strip().startswith("the dog sat on the")
     assert proc.stderr.strip() == "", "nothing but the text"
 
@@ -145,34 +170,65 @@ def test_top_p_steps_aside_when_top_k_is_given(tmp_path):
 
 def test_sweep_gpt_tiny_report(tmp_path, text_file):
     out = tmp_path / "report"
-    overrides = [o for o in tiny_gpt_overrides(text_file, steps=20)
-                 if not o.startswith(("experiment=", "logger="))]
-    assert sweep_py("gpt", "--seeds", "0,1", "--out", str(out), "--log-dir",
-                    str(tmp_path / "logs"), *overrides, "trainer.val_check_interval=10",
-                    "callbacks.text_samples.every_n_steps=10", "logger=none") == 0
+    overrides = [
+        o
+        for o in tiny_gpt_overrides(text_file, steps=20)
+        if not o.startswith(("experiment=", "logger="))
+    ]
+    assert (
+        sweep_py(
+            "gpt",
+            "--seeds",
+            "0,1",
+            "--out",
+            str(out),
+            "--log-dir",
+            str(tmp_path / "logs"),
+            *overrides,
+            "trainer.val_check_interval=10",
+            "callbacks.text_samples.every_n_steps=10",
+            "logger=none",
+        )
+        == 0
+    )
     summary = json.loads((out / "summary.json").read_text())
     arms = {(r["model.pos_emb"], r["model.attn"]) for r in summary["rows"]}
-    assert arms == {("rope", "sdpa"), ("rope", "manual"), ("absolute", "sdpa"),
-                    ("absolute", "manual")}
+    assert arms == {
+        ("rope", "sdpa"),
+        ("rope", "manual"),
+        ("absolute", "sdpa"),
+        ("absolute", "manual"),
+    }
     assert all(r["n"] == 2 for r in summary["rows"])
-    bpc = {(r["model.pos_emb"], r["model.attn"]): r["mean"] for r in summary["rows"]
-           if r["metric"] == "val/bpc"}
-    assert bpc["rope", "sdpa"] == pytest.approx(bpc["rope", "manual"], abs=1e-4), \
+    bpc = {
+        (r["model.pos_emb"], r["model.attn"]): r["mean"]
+        for r in summary["rows"]
+        if r["metric"] == "val/bpc"
+    }
+    assert bpc["rope", "sdpa"] == pytest.approx(bpc["rope", "manual"], abs=1e-4), (
         "sdpa and manual attention learn the same function"
+    )
     report = (out / "report.md").read_text()
     assert "gpt-curves.png" in report and "**the cat**" in report
     assert (out / "gpt-curves.png").stat().st_size > 1000
     stored = [json.loads(line) for line in (out / "jobs.jsonl").read_text().splitlines()]
-    assert all(len(r["history"]["val/loss"]) == 2 and r["samples"]["step"] == 20
-               for r in stored), "the store keeps each run's curve and samples"
+    assert all(len(r["history"]["val/loss"]) == 2 and r["samples"]["step"] == 20 for r in stored), (
+        "the store keeps each run's curve and samples"
+    )
 
 
 @pytest.mark.slow
 def test_compiled_training_matches_eager_loss_scale(tmp_path, text_file):
     """model.task.compile=true trains (torch.compile on this machine's backend) and its
     checkpoint holds plain (uncompiled) weights that load for generation."""
-    cfg = compose_cfg(tmp_path, [*tiny_gpt_overrides(text_file, steps=60),
-                                 "model.task.compile=true", "trainer.val_check_interval=60"])
+    cfg = compose_cfg(
+        tmp_path,
+        [
+            *tiny_gpt_overrides(text_file, steps=60),
+            "model.task.compile=true",
+            "trainer.val_check_interval=60",
+        ],
+    )
     metrics = train(cfg)
     assert metrics["val/loss"] < 2.5
     results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())

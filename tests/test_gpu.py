@@ -22,17 +22,30 @@ def test_gpt_on_gpu(tmp_path, precision):
 
     text = tmp_path / "t.txt"
     text.write_text("the cat sat on the mat. " * 50)
-    cfg = compose_cfg(tmp_path, [
-        "experiment=gpt", "model=gpt-nano", f"data.path={text}", "data.block_size=16",
-        "data.batch_size=16", "trainer=gpu", f"trainer.precision={precision}",
-        "trainer.max_steps=20", "trainer.val_check_interval=10", "logger=csv",
-        'callbacks.text_samples.prompts=["the cat"]', "callbacks.text_samples.every_n_steps=10"])
+    cfg = compose_cfg(
+        tmp_path,
+        [
+            "experiment=gpt",
+            "model=gpt-nano",
+            f"data.path={text}",
+            "data.block_size=16",
+            "data.batch_size=16",
+            "trainer=gpu",
+            f"trainer.precision={precision}",
+            "trainer.max_steps=20",
+            "trainer.val_check_interval=10",
+            "logger=csv",
+            'callbacks.text_samples.prompts=["the cat"]',
+            "callbacks.text_samples.every_n_steps=10",
+        ],
+    )
     metrics = train(cfg)
     assert metrics["val/loss"] < 3.5
     # sdpa and manual attention agree on the GPU too
     model = GPT(vocab_size=20, block_size=64, n_layer=2, n_head=4, n_embd=64, dropout=0.0).cuda()
-    manual = GPT(vocab_size=20, block_size=64, n_layer=2, n_head=4, n_embd=64, dropout=0.0,
-                 attn="manual").cuda()
+    manual = GPT(
+        vocab_size=20, block_size=64, n_layer=2, n_head=4, n_embd=64, dropout=0.0, attn="manual"
+    ).cuda()
     manual.load_state_dict(model.state_dict())
     idx = torch.randint(0, 20, (4, 64), device="cuda")
     torch.testing.assert_close(model(idx), manual(idx), atol=1e-4, rtol=1e-4)

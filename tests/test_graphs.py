@@ -22,12 +22,23 @@ from tests.graph_algebra import adjacency, degree_matrix, laplacian, walk_counts
 from tests.harness import compose_cfg
 
 G1 = [[0, 1, 1, 0, 1], [1, 0, 1, 0, 0], [1, 1, 0, 1, 0], [0, 0, 1, 0, 0], [1, 0, 0, 0, 0]]
-G1_SQUARED = [[3, 1, 1, 1, 0], [1, 2, 1, 1, 1], [1, 1, 3, 0, 1], [1, 1, 0, 1, 0],
-              [0, 1, 1, 0, 1]]
-G2 = [[0, 1, 0, 0, 0, 0], [1, 0, 1, 0, 1, 0], [0, 1, 0, 1, 0, 0], [0, 0, 1, 0, 1, 1],
-      [0, 1, 0, 1, 0, 1], [0, 0, 0, 1, 1, 0]]
-G2_LAPLACIAN = [[1, -1, 0, 0, 0, 0], [-1, 3, -1, 0, -1, 0], [0, -1, 2, -1, 0, 0],
-                [0, 0, -1, 3, -1, -1], [0, -1, 0, -1, 3, -1], [0, 0, 0, -1, -1, 2]]
+G1_SQUARED = [[3, 1, 1, 1, 0], [1, 2, 1, 1, 1], [1, 1, 3, 0, 1], [1, 1, 0, 1, 0], [0, 1, 1, 0, 1]]
+G2 = [
+    [0, 1, 0, 0, 0, 0],
+    [1, 0, 1, 0, 1, 0],
+    [0, 1, 0, 1, 0, 0],
+    [0, 0, 1, 0, 1, 1],
+    [0, 1, 0, 1, 0, 1],
+    [0, 0, 0, 1, 1, 0],
+]
+G2_LAPLACIAN = [
+    [1, -1, 0, 0, 0, 0],
+    [-1, 3, -1, 0, -1, 0],
+    [0, -1, 2, -1, 0, 0],
+    [0, 0, -1, 3, -1, -1],
+    [0, -1, 0, -1, 3, -1],
+    [0, 0, 0, -1, -1, 2],
+]
 
 
 def edges_of(matrix):
@@ -84,8 +95,9 @@ def test_mean_layer_equals_matrix_form_and_sageconv(seed, c_in, c_out):
     x = torch.randn(n, c_in)
     layer = MeanConv(c_in, c_out)
     out = layer(x, edge_index)
-    dense = mean_conv_dense(x, adj, layer.lin_neigh.weight, layer.lin_self.weight,
-                            layer.lin_neigh.bias)
+    dense = mean_conv_dense(
+        x, adj, layer.lin_neigh.weight, layer.lin_self.weight, layer.lin_neigh.bias
+    )
     torch.testing.assert_close(out, dense, atol=1e-5, rtol=1e-5)
     # the isolated node: D^-1 is taken as 0, so only B h_v (+ bias) remains
     torch.testing.assert_close(out[0], layer.lin_self(x[0]) + layer.lin_neigh.bias)
@@ -96,8 +108,12 @@ def test_mean_layer_equals_matrix_form_and_sageconv(seed, c_in, c_out):
         sage.lin_r.weight.copy_(layer.lin_self.weight)
     torch.testing.assert_close(sage(x, edge_index), out, atol=1e-5, rtol=1e-5)
     no_bias = MeanConv(c_in, c_out, bias=False)
-    torch.testing.assert_close(no_bias(x, edge_index), mean_conv_dense(
-        x, adj, no_bias.lin_neigh.weight, no_bias.lin_self.weight), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        no_bias(x, edge_index),
+        mean_conv_dense(x, adj, no_bias.lin_neigh.weight, no_bias.lin_self.weight),
+        atol=1e-5,
+        rtol=1e-5,
+    )
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.1, 0.5, 1.0])
@@ -131,8 +147,10 @@ def test_noise_follows_the_run_seed(tmp_path):
     the same seed the same one."""
     edges = {}
     for run, seed in (("a", 1), ("b", 2), ("c", 1)):
-        cfg = compose_cfg(tmp_path / run, ["experiment=gnn", "data=sbm_graph", "data.noise=0.5",
-                                           f"seed={seed}", "logger=none"])
+        cfg = compose_cfg(
+            tmp_path / run,
+            ["experiment=gnn", "data=sbm_graph", "data.noise=0.5", f"seed={seed}", "logger=none"],
+        )
         assert cfg.data.noise_seed == seed
         datamodule = hydra.utils.instantiate(cfg.data)
         datamodule.setup()
@@ -143,8 +161,17 @@ def test_noise_follows_the_run_seed(tmp_path):
 
 @pytest.mark.parametrize("model", ["gcn", "meanconv", "gat"])
 def test_node_classification_on_a_synthetic_graph(tmp_path, model):
-    cfg = compose_cfg(tmp_path, ["experiment=gnn", f"model={model}", "data=sbm_graph",
-                                 "data.signal=2.0", "trainer.max_epochs=100", "logger=csv"])
+    cfg = compose_cfg(
+        tmp_path,
+        [
+            "experiment=gnn",
+            f"model={model}",
+            "data=sbm_graph",
+            "data.signal=2.0",
+            "trainer.max_epochs=100",
+            "logger=csv",
+        ],
+    )
     metrics = train(cfg)
     assert metrics["test/acc"] > 0.8, metrics
     results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
@@ -167,8 +194,9 @@ def test_cora_from_a_local_copy(tmp_path):
     import shutil
 
     shutil.copytree(SHARED_PLANETOID / "Cora" / "raw", tmp_path / "planetoid" / "Cora" / "raw")
-    cfg = compose_cfg(tmp_path, ["experiment=gnn", f"paths.data_dir={tmp_path}",
-                                 "data.noise=0.1", "logger=none"])
+    cfg = compose_cfg(
+        tmp_path, ["experiment=gnn", f"paths.data_dir={tmp_path}", "data.noise=0.1", "logger=none"]
+    )
     metrics = train(cfg)
     assert metrics["test/acc"] > 0.7, metrics
 

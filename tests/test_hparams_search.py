@@ -14,8 +14,10 @@ from tests.harness import ROOT, run_script
 
 pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="pip install -e '.[search]'")
 
-SEARCHES = {"gnn_optuna": ("experiment=gnn", "val/acc", "maximize"),
-            "gpt_optuna": ("experiment=gpt_cpu", "val/loss", "minimize")}
+SEARCHES = {
+    "gnn_optuna": ("experiment=gnn", "val/acc", "maximize"),
+    "gpt_optuna": ("experiment=gpt_cpu", "val/loss", "minimize"),
+}
 
 
 @pytest.mark.parametrize("search", sorted(SEARCHES))
@@ -23,8 +25,7 @@ def test_search_spaces_name_real_keys(search):
     experiment, metric, direction = SEARCHES[search]
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", [experiment, f"hparams_search={search}"],
-                      return_hydra_config=True)
+        cfg = compose("train", [experiment, f"hparams_search={search}"], return_hydra_config=True)
     GlobalHydra.instance().clear()
     sweeper = cfg.hydra.sweeper
     assert sweeper.direction == direction and cfg.optimized_metric == metric
@@ -34,9 +35,17 @@ def test_search_spaces_name_real_keys(search):
 
 @pytest.mark.slow
 def test_gnn_search_runs_trials_and_reports_the_best(tmp_path):
-    proc = run_script("train.py", "-m", "experiment=gnn", "data=sbm_graph",
-                      "hparams_search=gnn_optuna", "hydra.sweeper.n_trials=3",
-                      "trainer.max_epochs=3", "logger=none", f"paths.log_dir={tmp_path}")
+    proc = run_script(
+        "train.py",
+        "-m",
+        "experiment=gnn",
+        "data=sbm_graph",
+        "hparams_search=gnn_optuna",
+        "hydra.sweeper.n_trials=3",
+        "trainer.max_epochs=3",
+        "logger=none",
+        f"paths.log_dir={tmp_path}",
+    )
     output = proc.stdout + proc.stderr
     # no terminal here: Optuna's lines in Hydra's format, no colour codes, no plugin chatter
     assert "Study name: gnn-dropout-weight-decay" in output
@@ -52,7 +61,8 @@ def test_gnn_search_runs_trials_and_reports_the_best(tmp_path):
     assert best["best_value"] == pytest.approx(max(t["metrics"]["val/acc"] for t in trials))
     winner = max(trials, key=lambda t: t["metrics"]["val/acc"])
     assert best["best_params"]["model.net.dropout"] == pytest.approx(
-        winner["config"]["model"]["net"]["dropout"])
+        winner["config"]["model"]["net"]["dropout"]
+    )
 
 
 @pytest.mark.slow  # three searches in this process: 9 s
@@ -63,8 +73,15 @@ def test_an_interrupted_search_continues_where_it_stopped(tmp_path):
     from tests.harness import train_py
 
     sweep = tmp_path / "search"
-    args = ["-m", "experiment=gnn", "data=sbm_graph", "hparams_search=gnn_optuna",
-            "trainer.max_epochs=2", "logger=none", f"hydra.sweep.dir={sweep}"]
+    args = [
+        "-m",
+        "experiment=gnn",
+        "data=sbm_graph",
+        "hparams_search=gnn_optuna",
+        "trainer.max_epochs=2",
+        "logger=none",
+        f"hydra.sweep.dir={sweep}",
+    ]
     assert train_py(*args, "hydra.sweeper.n_trials=2") == 0
     first = {p: p.stat().st_mtime_ns for p in sweep.glob("*/results.json")}
     assert len(first) == 2
@@ -74,4 +91,5 @@ def test_an_interrupted_search_continues_where_it_stopped(tmp_path):
     straight = tmp_path / "straight"
     assert train_py(*args[:-1], f"hydra.sweep.dir={straight}", "hydra.sweeper.n_trials=3") == 0
     assert sorted(p.parent.name for p in after) == sorted(
-        p.parent.name for p in straight.glob("*/results.json")), "the same three trials"
+        p.parent.name for p in straight.glob("*/results.json")
+    ), "the same three trials"

@@ -40,9 +40,17 @@ def test_border_sources_and_bad_input():
 
 
 @pytest.mark.parametrize("arch", ["net1", "net2"])
-@pytest.mark.parametrize(("pad", "pad_size"), [("reflect", 2), ("replicate", 2),
-                                               ("circular", 2), ("circular", 1),
-                                               ("zeros", 2), ("zeros", 0)])
+@pytest.mark.parametrize(
+    ("pad", "pad_size"),
+    [
+        ("reflect", 2),
+        ("replicate", 2),
+        ("circular", 2),
+        ("circular", 1),
+        ("zeros", 2),
+        ("zeros", 0),
+    ],
+)
 def test_fast_boxcnn_matches_conv2d_padding_mode(arch, pad, pad_size):
     """Same init, same logits, same gradients as the plain nn.Conv2d(padding_mode=...) net."""
     torch.manual_seed(3)

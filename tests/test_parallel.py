@@ -12,20 +12,24 @@ from dl2.studies.spec import Axis, PlannedJob, Study
 from dl2.studies.store import Store
 
 
-@pytest.mark.parametrize(("cores", "per_job", "jobs", "expected"), [
-    (2, 1, None, Slots(2, 1)),      # tiny nets: one job per core
-    (2, None, None, Slots(1, 2)),   # GPT / CIFAR: one job on every core
-    (16, 4, None, Slots(4, 4)),
-    (16, 1, 3, Slots(3, 5)),        # --jobs 3: an equal share each
-    (3, 2, None, Slots(1, 3)),      # a job never gets fewer cores than it asked for
-    (1, 1, 4, Slots(4, 1)),         # more jobs than cores, if asked: at least one thread
-])
+@pytest.mark.parametrize(
+    ("cores", "per_job", "jobs", "expected"),
+    [
+        (2, 1, None, Slots(2, 1)),  # tiny nets: one job per core
+        (2, None, None, Slots(1, 2)),  # GPT / CIFAR: one job on every core
+        (16, 4, None, Slots(4, 4)),
+        (16, 1, 3, Slots(3, 5)),  # --jobs 3: an equal share each
+        (3, 2, None, Slots(1, 3)),  # a job never gets fewer cores than it asked for
+        (1, 1, 4, Slots(4, 1)),  # more jobs than cores, if asked: at least one thread
+    ],
+)
 def test_slots(cores, per_job, jobs, expected):
     assert slots(cores, per_job, jobs) == expected
 
 
-@pytest.mark.parametrize(("args", "key"), [((0, 1), "cores"), ((2, 0), "cores_per_job"),
-                                           ((2, 1, 0), "--jobs")])
+@pytest.mark.parametrize(
+    ("args", "key"), [((0, 1), "cores"), ((2, 0), "cores_per_job"), ((2, 1, 0), "--jobs")]
+)
 def test_bad_slots(args, key):
     with pytest.raises(ConfigValueError) as info:
         slots(*args)
@@ -41,8 +45,12 @@ def test_available_cores_is_what_this_process_may_use(monkeypatch):
 
 def test_with_slots_adds_launcher_and_threads_unless_given():
     base = ["experiment=padding", "seed=0,1"]
-    assert with_slots(base, Slots(2, 1)) == [*base, "launcher=joblib",
-                                             "hydra.launcher.n_jobs=2", "torch_threads=1"]
+    assert with_slots(base, Slots(2, 1)) == [
+        *base,
+        "launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "torch_threads=1",
+    ]
     assert with_slots(base, Slots(1, 2)) == [*base, "torch_threads=2"]
     assert with_slots(base, None) == base
     # the user's own launcher and threads win
@@ -63,13 +71,17 @@ def test_estimate_uses_same_values_then_other_stores_then_the_mean():
     assert estimate(planned, {(("model", "net2"),): [30.0]}) == pytest.approx(10 + 30 + 20)
     assert estimate([_planned(a, 1)]) is None
     # a stopped job that resumes costs the part of its training it has left
-    assert estimate(planned, {(("model", "net2"),): [30.0]},
-                    left={f"h{b}0": 0.25}) == pytest.approx(10 + 7.5 + 20)
+    assert estimate(
+        planned, {(("model", "net2"),): [30.0]}, left={f"h{b}0": 0.25}
+    ) == pytest.approx(10 + 7.5 + 20)
 
 
 def _checkpoint(epoch, step, last_batch):
-    return {"epoch": epoch, "global_step": step, "loops": {"fit_loop": {
-        "epoch_loop.batch_progress": {"is_last_batch": last_batch}}}}
+    return {
+        "epoch": epoch,
+        "global_step": step,
+        "loops": {"fit_loop": {"epoch_loop.batch_progress": {"is_last_batch": last_batch}}},
+    }
 
 
 def test_fraction_trained_counts_whole_epochs_and_steps():
@@ -86,21 +98,47 @@ def test_fraction_trained_counts_whole_epochs_and_steps():
 def test_measured_times_come_from_jobs_of_the_same_model_only(tmp_path):
     """A ViT study's time left is not guessed from the CNN jobs of the same experiment; the
     other padding protocol's jobs (a leaf value apart) are a fair guess."""
+
     def stored(name, overrides, wall):
-        Store(tmp_path / name / "jobs.jsonl").add([{
-            "config_hash": name + overrides[-1], "status": "completed", "wall_time_s": wall,
-            "overrides": ["experiment=rotation", *overrides, "launcher=joblib", "seed=0"]}])
+        Store(tmp_path / name / "jobs.jsonl").add(
+            [
+                {
+                    "config_hash": name + overrides[-1],
+                    "status": "completed",
+                    "wall_time_s": wall,
+                    "overrides": ["experiment=rotation", *overrides, "launcher=joblib", "seed=0"],
+                }
+            ]
+        )
 
     stored("cnn", ["model=cnn", "data.augment=none"], 600.0)
     stored("vit", ["model=vit", "data.augment=none"], 3000.0)
     stored("ref", ["data.protocol=reference", "data.augment=none"], 60.0)
     axis = [Axis(key="data.augment", values=["none"])]
-    vit = Study(name="v", title="v", experiment="rotation", overrides=["model=vit"], axes=axis,
-                metrics=["m"])
-    cnn = Study(name="c", title="c", experiment="rotation", overrides=["model=cnn"], axes=axis,
-                metrics=["m"])
-    other = Study(name="i", title="i", experiment="rotation", axes=axis, metrics=["m"],
-                  overrides=["data.protocol=independent"])
+    vit = Study(
+        name="v",
+        title="v",
+        experiment="rotation",
+        overrides=["model=vit"],
+        axes=axis,
+        metrics=["m"],
+    )
+    cnn = Study(
+        name="c",
+        title="c",
+        experiment="rotation",
+        overrides=["model=cnn"],
+        axes=axis,
+        metrics=["m"],
+    )
+    other = Study(
+        name="i",
+        title="i",
+        experiment="rotation",
+        axes=axis,
+        metrics=["m"],
+        overrides=["data.protocol=independent"],
+    )
     key = (("data.augment", "none"),)
     assert measured_times(vit, tmp_path) == {key: [3000.0]}
     assert measured_times(cnn, tmp_path) == {key: [600.0]}

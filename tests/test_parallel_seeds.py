@@ -25,11 +25,16 @@ def results(folder: Path) -> dict:
     return json.loads((folder / "results.json").read_text())
 
 
-@pytest.mark.parametrize("model, extra", [
-    ("gat", ["callbacks=default", "callbacks.early_stopping.patience=3",
-             "trainer.max_epochs=60"]),  # early stopping and val/loss checkpoints per seed
-    ("gcn", ["data.noise=0.5", "logger=csv"]),  # each seed its own noisy graph
-])
+@pytest.mark.parametrize(
+    "model, extra",
+    [
+        (
+            "gat",
+            ["callbacks=default", "callbacks.early_stopping.patience=3", "trainer.max_epochs=60"],
+        ),  # early stopping and val/loss checkpoints per seed
+        ("gcn", ["data.noise=0.5", "logger=csv"]),  # each seed its own noisy graph
+    ],
+)
 def test_each_seed_of_a_group_ends_where_it_ends_alone(tmp_path, model, extra):
     base = [*GRAPH, f"model={model}", "logger=none", *extra]
     group = compose_cfg(tmp_path, [*base, "parallel_seeds=[0,1,2]"], job="group")
@@ -39,8 +44,17 @@ def test_each_seed_of_a_group_ends_where_it_ends_alone(tmp_path, model, extra):
         train(compose_cfg(tmp_path, [*base, f"seed={seed}"], job=f"alone{seed}"))
         alone = results(tmp_path / f"alone{seed}")
         mine = results(tmp_path / "group" / f"seed_{seed}")
-        for key in ("status", "seed", "config_hash", "setting_hash", "metrics", "best_epoch",
-                    "best_step", "epochs_run", "history"):
+        for key in (
+            "status",
+            "seed",
+            "config_hash",
+            "setting_hash",
+            "metrics",
+            "best_epoch",
+            "best_step",
+            "epochs_run",
+            "history",
+        ):
             assert mine[key] == alone[key], (seed, key)
         assert mine["overrides"] == alone["overrides"]
         assert mine["parallel_seeds"]["seeds"] == [0, 1, 2]
@@ -49,17 +63,23 @@ def test_each_seed_of_a_group_ends_where_it_ends_alone(tmp_path, model, extra):
         tests.append(alone["metrics"]["test/acc"])
     assert means["test/acc"] == pytest.approx(sum(tests) / 3)
     if model == "gat":
-        assert len({results(tmp_path / f"alone{s}")["epochs_run"] for s in (0, 1, 2)}) > 1, \
+        assert len({results(tmp_path / f"alone{s}")["epochs_run"] for s in (0, 1, 2)}) > 1, (
             "the seeds should stop early at different epochs for this test to mean anything"
+        )
     else:  # each seed's CSV log, as its own job writes it
         rows = (tmp_path / "group" / "seed_1" / "csv" / "metrics.csv").read_text().splitlines()
         assert len(rows) > 30 and "val/acc" in rows[0]
 
 
-@pytest.mark.parametrize("value, allowed", [
-    ("[1,1]", "appears twice"), ("0", "a count K"), ("[]", "a count K"),
-    ("[-1]", "must be an integer"),
-])
+@pytest.mark.parametrize(
+    "value, allowed",
+    [
+        ("[1,1]", "appears twice"),
+        ("0", "a count K"),
+        ("[]", "a count K"),
+        ("[-1]", "must be an integer"),
+    ],
+)
 def test_bad_parallel_seeds_fail_before_training(tmp_path, value, allowed):
     cfg = compose_cfg(tmp_path, [*GRAPH, "logger=none", f"parallel_seeds={value}"])
     with pytest.raises(ConfigValueError) as info:
@@ -71,8 +91,11 @@ def test_parallel_seeds_only_where_they_are_exact(tmp_path):
     boxes = compose_cfg(tmp_path, ["logger=none", "trainer.max_epochs=1", "parallel_seeds=2"])
     with pytest.raises(ConfigValueError, match="experiment=gnn"):
         train(boxes)
-    clipped = compose_cfg(tmp_path, [*GRAPH, "logger=none", "parallel_seeds=2",
-                                     "+trainer.gradient_clip_val=1.0"], job="clip")
+    clipped = compose_cfg(
+        tmp_path,
+        [*GRAPH, "logger=none", "parallel_seeds=2", "+trainer.gradient_clip_val=1.0"],
+        job="clip",
+    )
     with pytest.raises(ConfigValueError, match="trainer.gradient_clip_val"):
         train(clipped)
     failed = results(tmp_path / "job" / "seed_0")  # as a failed job of its own records it
@@ -147,8 +170,17 @@ parallel_seeds: true
     # the study's own choice (groups), then a process per seed as --one-job-per-seed asks
     for label, parallel in (("groups", None), ("jobs", False)):
         stores[label] = Store(tmp_path / label / "jobs.jsonl")
-        assert run(study, jobs, stores[label], log_dir=tmp_path / f"logs-{label}",
-                   parallel_seeds=parallel, launch=inprocess_multirun) == 0
+        assert (
+            run(
+                study,
+                jobs,
+                stores[label],
+                log_dir=tmp_path / f"logs-{label}",
+                parallel_seeds=parallel,
+                launch=inprocess_multirun,
+            )
+            == 0
+        )
     groups, single = stores["groups"].completed(), stores["jobs"].completed()
     assert len(single) == 8 and set(groups) == set(single)
     for config_hash, record in single.items():
@@ -217,6 +249,7 @@ def test_a_killed_job_stops_and_resumes_as_a_single_job(tmp_path, monkeypatch):
             if self.global_step == kill["at"]:
                 raise SIGTERMException()
             return step(self, *args, **kwargs)
+
         return wrapped
 
     monkeypatch.setattr(NodeClassifier, "training_step", killable(NodeClassifier.training_step))
@@ -236,13 +269,18 @@ def test_a_killed_job_stops_and_resumes_as_a_single_job(tmp_path, monkeypatch):
     for job, extra in (("alone", ["seed=0"]), ("group", ["parallel_seeds=[0,1]"])):
         last = tmp_path / job / "checkpoints" / "last.ckpt"
         train(compose_cfg(tmp_path, [*base, *extra, f"ckpt_path={last}"], job=f"{job}-resumed"))
-    resumed = [(0, tmp_path / "alone-resumed"), (0, tmp_path / "group-resumed" / "seed_0"),
-               (1, tmp_path / "group-resumed" / "seed_1")]
+    resumed = [
+        (0, tmp_path / "alone-resumed"),
+        (0, tmp_path / "group-resumed" / "seed_0"),
+        (1, tmp_path / "group-resumed" / "seed_1"),
+    ]
     for seed, folder in resumed:
         run, straight = results(folder), results(tmp_path / f"straight{seed}")
         assert run["status"] == "completed", folder
-        assert (run["metrics"], run["best_epoch"]) == (straight["metrics"],
-                                                      straight["best_epoch"]), folder
+        assert (run["metrics"], run["best_epoch"]) == (
+            straight["metrics"],
+            straight["best_epoch"],
+        ), folder
 
 
 def test_the_runner_resumes_a_stopped_group_and_it_logs_progress(tmp_path, monkeypatch, capsys):
@@ -269,12 +307,16 @@ parallel_seeds: true
     study = load_study(path)
     jobs = expand(study)
     straight = Store(tmp_path / "straight" / "jobs.jsonl")
-    assert run(study, jobs, straight, log_dir=tmp_path / "logs-straight",
-               launch=inprocess_multirun) == 0
+    assert (
+        run(study, jobs, straight, log_dir=tmp_path / "logs-straight", launch=inprocess_multirun)
+        == 0
+    )
     (log,) = (tmp_path / "logs-straight").rglob("train.log")
     lines = [line for line in log.read_text().splitlines() if "dl2.progress" in line]
-    assert any("epoch 6/6" in line and "seed_0/val/acc" in line and "seed_1/val/loss" in line
-               for line in lines), lines
+    assert any(
+        "epoch 6/6" in line and "seed_0/val/acc" in line and "seed_1/val/loss" in line
+        for line in lines
+    ), lines
 
     stop_at = {"step": 3}
     step = SeedGroup.training_step
@@ -299,7 +341,9 @@ parallel_seeds: true
     assert set(done) == set(expected)
     for config_hash, record in expected.items():
         assert (done[config_hash]["metrics"], done[config_hash]["best_epoch"]) == (
-            record["metrics"], record["best_epoch"])
+            record["metrics"],
+            record["best_epoch"],
+        )
     resumed = [results(f.parent) for f in logs.rglob("seed_*/results.json")]
     resumed = [r for r in resumed if r["status"] == "completed"]
     assert len(resumed) == 2 and {r["resumed_from"] for r in resumed} == {str(group.last)}

@@ -27,18 +27,26 @@ from dl2.studies.spec import study_names
 from dl2.studies.store import Store
 from tests.harness import ROOT, TINY_BOXES, compose_cfg, script, train_py
 
-SCRIPTS = re.compile(r"^(?:WANDB_MODE=\w+ )?python (train\.py|eval\.py|sweep\.py|-m dl2\.generate)"
-                     r"(?: (.*))?$")
-TEXT = ("There was once a wolf. Hansel said to the wolf: the wolf said to Hansel, there was "
-        "once a house in the wood. ") * 40
+SCRIPTS = re.compile(
+    r"^(?:WANDB_MODE=\w+ )?python (train\.py|eval\.py|sweep\.py|-m dl2\.generate)"
+    r"(?: (.*))?$"
+)
+TEXT = (
+    "There was once a wolf. Hansel said to the wolf: the wolf said to Hansel, there was "
+    "once a house in the wood. "
+) * 40
 # appended to the commands that train, by the data they use
 TINY = {
     "dl2.data.boxes.BoxDataModule": TINY_BOXES,
     "dl2.data.graphs.SyntheticGraphDataModule": ["trainer.max_epochs=2"],
-    "dl2.data.text.CharDataModule": ["data.block_size=16", "data.batch_size=8",
-                                     "trainer.max_steps=10", "trainer.val_check_interval=5",
-                                     "callbacks.text_samples.every_n_steps=5",
-                                     "callbacks.text_samples.length=8"],
+    "dl2.data.text.CharDataModule": [
+        "data.block_size=16",
+        "data.batch_size=8",
+        "trainer.max_steps=10",
+        "trainer.val_check_interval=5",
+        "callbacks.text_samples.every_n_steps=5",
+        "callbacks.text_samples.length=8",
+    ],
 }
 
 
@@ -67,8 +75,11 @@ def test_the_readme_is_a_first_page():
     assert len(text.splitlines()) <= 200
     assert "<!-- study:" not in text
     links = re.findall(r"\]\(([^)#]+)\)", text)
-    assert links and [link for link in links if not link.startswith("http")
-                      and not (ROOT / link).exists()] == []
+    assert (
+        links
+        and [link for link in links if not link.startswith("http") and not (ROOT / link).exists()]
+        == []
+    )
 
 
 def readme_commands() -> list[tuple[str, list[str]]]:
@@ -125,17 +136,25 @@ def test_every_python_command_of_the_readme_is_checked():
     for line in code_lines():
         match = re.match(r"^(?:\w+=\S+ )*python3? (-m dl2\S*|\S+)", line)
         target = (ROOT / match.group(1)).resolve() if match else None
-        if match and (match.group(1).startswith("-m dl2") or (
-                target.is_file() and ROOT in target.parents)):
+        if match and (
+            match.group(1).startswith("-m dl2") or (target.is_file() and ROOT in target.parents)
+        ):
             ours.append(line)
     unchecked = [line for line in ours if not SCRIPTS.match(line)]
     assert unchecked == [], "README commands no test runs"
     # pasted into bash as written: `seed=range(10)` unquoted is a syntax error there
-    rejected = [line for line in ours
-                if subprocess.run(["bash", "-n", "-c", line], capture_output=True).returncode]
+    rejected = [
+        line
+        for line in ours
+        if subprocess.run(["bash", "-n", "-c", line], capture_output=True).returncode
+    ]
     assert rejected == [], "README commands bash rejects"
-    assert {script for script, _ in COMMANDS} == {"train.py", "eval.py", "sweep.py",
-                                                  "-m dl2.generate"}
+    assert {script for script, _ in COMMANDS} == {
+        "train.py",
+        "eval.py",
+        "sweep.py",
+        "-m dl2.generate",
+    }
 
 
 def test_every_train_eval_and_generate_command_runs(tmp_path):
@@ -163,18 +182,19 @@ def test_every_train_eval_and_generate_command_runs(tmp_path):
         own_data = target != "dl2.data.text.CharDataModule" or "data.path" in str(args)
         if target in TINY and own_data and on_cpu and "launcher" not in str(args):
             logger = [] if any(a.startswith("logger=") for a in args) else ["logger=none"]
-            cfg = compose_cfg(tmp_path, [*overrides, *TINY[target], *logger],
-                              job=f"job{next(jobs)}")
+            cfg = compose_cfg(
+                tmp_path, [*overrides, *TINY[target], *logger], job=f"job{next(jobs)}"
+            )
             metrics = train(cfg)
             assert metrics, f"python train.py {' '.join(args)}"
-            trained.setdefault(target, str(Path(cfg.paths.output_dir) / "checkpoints" /
-                                           "last.ckpt"))
+            trained.setdefault(
+                target, str(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
+            )
     assert set(trained) == set(TINY), "the README trains on every kind of cheap data"
     GlobalHydra.instance().clear()
     for args in lines("eval.py"):
         places["ckpt_path"] = trained["dl2.data.boxes.BoxDataModule"]
-        cfg = compose_cfg(tmp_path, ["logger=none", *filled(args, places)],
-                          job=f"job{next(jobs)}")
+        cfg = compose_cfg(tmp_path, ["logger=none", *filled(args, places)], job=f"job{next(jobs)}")
         assert evaluate(cfg)["test/acc"] is not None
     GlobalHydra.instance().clear()
     places["ckpt_path"] = trained["dl2.data.text.CharDataModule"]
@@ -192,8 +212,9 @@ def committed_hashes() -> frozenset[str]:
     return frozenset(h for name in study_names() for h in Store.of(name).completed())
 
 
-@pytest.mark.parametrize("args", [a for a in lines("sweep.py") if a[0] != "report"],
-                         ids=lambda a: " ".join(a)[:60])
+@pytest.mark.parametrize(
+    "args", [a for a in lines("sweep.py") if a[0] != "report"], ids=lambda a: " ".join(a)[:60]
+)
 def test_every_sweep_command_runs_dry(args, tmp_path, capsys):
     """Each `sweep.py` line as a dry run, its results and job folders read from an empty
     folder of the test's: a job is listed as done exactly when reports/ holds its result (and
@@ -219,6 +240,7 @@ def test_make_help_lists_every_target():
     """`make help` is how the README says to find the chores: every target is in it."""
     makefile = (ROOT / "Makefile").read_text()
     targets = set(re.findall(r"^([a-z][\w-]*):", makefile, flags=re.M))
-    shown = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True,
-                           check=True).stdout
+    shown = subprocess.run(
+        ["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     assert targets and targets == {line.split()[0] for line in shown.splitlines() if line}

@@ -33,8 +33,14 @@ from dl2.studies.spec import expand, load_study
 from dl2.studies.store import record
 from tests.harness import ROOT, TINY_BOXES, compose_cfg, generate_py, run_script, train_py
 
-SHUFFLED = ["data.n_train=200", "data.n_val=60", "data.n_test=60", "data.batch_size=50",
-            "data.shuffle=true", "logger=none"]
+SHUFFLED = [
+    "data.n_train=200",
+    "data.n_val=60",
+    "data.n_test=60",
+    "data.batch_size=50",
+    "data.shuffle=true",
+    "logger=none",
+]
 
 
 class Payload:
@@ -48,14 +54,17 @@ class Payload:
 
 
 def results_of(cfg) -> dict:
-    return json.loads((Path(cfg.paths.output_dir) / "results.json").read_text(),
-                      parse_constant=lambda name: pytest.fail(f"results.json holds {name}"))
+    return json.loads(
+        (Path(cfg.paths.output_dir) / "results.json").read_text(),
+        parse_constant=lambda name: pytest.fail(f"results.json holds {name}"),
+    )
 
 
 def strict_json(path: Path) -> dict:
     """results.json parsed as strict JSON: NaN or Infinity fail the test."""
-    return json.loads(path.read_text(),
-                      parse_constant=lambda name: pytest.fail(f"{path} holds {name}"))
+    return json.loads(
+        path.read_text(), parse_constant=lambda name: pytest.fail(f"{path} holds {name}")
+    )
 
 
 @pytest.fixture
@@ -67,6 +76,7 @@ def finished_run(tmp_path):
 
 
 # --- security ------------------------------------------------------------------------------
+
 
 def test_generate_refuses_a_checkpoint_that_carries_code(tmp_path, capsys):
     marker = tmp_path / "ran"
@@ -94,8 +104,9 @@ def test_resume_never_unpickles_the_best_path_a_checkpoint_names(tmp_path, finis
     crafted = tmp_path / "innocent.ckpt"
     torch.save(innocent, crafted)
     # fit has nothing left to do (same max_epochs): the old code then opened the best path
-    resumed = compose_cfg(tmp_path, [*TINY_BOXES, "logger=none", f"ckpt_path={crafted}"],
-                          job="resumed")
+    resumed = compose_cfg(
+        tmp_path, [*TINY_BOXES, "logger=none", f"ckpt_path={crafted}"], job="resumed"
+    )
     with pytest.raises(ConfigValueError, match="weights_only"):
         train(resumed)
     assert not marker.exists()
@@ -111,8 +122,9 @@ def test_truncated_or_foreign_checkpoints_fail_naming_the_file(tmp_path, finishe
     plain = tmp_path / "tensor.ckpt"
     torch.save(torch.zeros(3), plain)
     for bad in (truncated, text, plain):
-        job = compose_cfg(tmp_path, [*TINY_BOXES, "logger=none", f"ckpt_path={bad}"],
-                          job=f"resume_{bad.stem}")
+        job = compose_cfg(
+            tmp_path, [*TINY_BOXES, "logger=none", f"ckpt_path={bad}"], job=f"resume_{bad.stem}"
+        )
         with pytest.raises(ConfigValueError) as info:
             train(job)
         assert info.value.key == "ckpt_path" and str(bad) in str(info.value)
@@ -124,6 +136,7 @@ def test_truncated_or_foreign_checkpoints_fail_naming_the_file(tmp_path, finishe
 
 # --- resume --------------------------------------------------------------------------------
 
+
 def best_weights(results: dict) -> dict[str, torch.Tensor]:
     return read_checkpoint(results["checkpoint"])["state_dict"]
 
@@ -132,17 +145,21 @@ def assert_same_run(straight: dict, resumed: dict) -> None:
     assert resumed["status"] == straight["status"] == "completed"
     timing = ("train/tokens_per_s",)
     assert {k: v for k, v in resumed["metrics"].items() if k not in timing} == {
-        k: v for k, v in straight["metrics"].items() if k not in timing}
-    assert (resumed["best_epoch"], resumed["best_step"]) == (straight["best_epoch"],
-                                                             straight["best_step"])
+        k: v for k, v in straight["metrics"].items() if k not in timing
+    }
+    assert (resumed["best_epoch"], resumed["best_step"]) == (
+        straight["best_epoch"],
+        straight["best_step"],
+    )
     assert Path(resumed["checkpoint"]).name == Path(straight["checkpoint"]).name
     assert Path(resumed["checkpoint"]).parent != Path(straight["checkpoint"]).parent
     a, b = best_weights(straight), best_weights(resumed)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def stop_and_resume(tmp_path: Path, base: list[str], budget: str, full: int,
-                    part: int) -> tuple[dict, dict]:
+def stop_and_resume(
+    tmp_path: Path, base: list[str], budget: str, full: int, part: int
+) -> tuple[dict, dict]:
     """results.json of a straight run of `budget=full` and of a run stopped at `budget=part`
     and resumed from its last.ckpt into a new folder up to `full`."""
     straight = compose_cfg(tmp_path, [*base, f"{budget}={full}"], job="straight")
@@ -150,8 +167,7 @@ def stop_and_resume(tmp_path: Path, base: list[str], budget: str, full: int,
     first = compose_cfg(tmp_path, [*base, f"{budget}={part}"], job="first")
     train(first)
     last = Path(first.paths.output_dir) / "checkpoints" / "last.ckpt"
-    resumed = compose_cfg(tmp_path, [*base, f"{budget}={full}", f"ckpt_path={last}"],
-                          job="resumed")
+    resumed = compose_cfg(tmp_path, [*base, f"{budget}={full}", f"ckpt_path={last}"], job="resumed")
     train(resumed)
     return results_of(straight), results_of(resumed)
 
@@ -168,14 +184,23 @@ def test_resumed_box_run_equals_the_straight_run(tmp_path):
 def test_resumed_gpt_run_equals_the_straight_run_mid_epoch(tmp_path):
     text = tmp_path / "tiny.txt"
     text.write_text("the cat sat on the mat. the dog sat on the log. " * 40)
-    base = ["experiment=gpt", "model=gpt-nano", f"data.path={text}", "data.block_size=16",
-            "data.batch_size=16", "trainer.val_check_interval=20", "logger=none",
-            "callbacks.text_samples.every_n_steps=30", "callbacks.text_samples.length=10",
-            'callbacks.text_samples.prompts=["the"]']
+    base = [
+        "experiment=gpt",
+        "model=gpt-nano",
+        f"data.path={text}",
+        "data.block_size=16",
+        "data.batch_size=16",
+        "trainer.val_check_interval=20",
+        "logger=none",
+        "callbacks.text_samples.every_n_steps=30",
+        "callbacks.text_samples.length=10",
+        'callbacks.text_samples.prompts=["the"]',
+    ]
     straight, resumed = stop_and_resume(tmp_path, base, "trainer.max_steps", 60, 40)
     assert_same_run(straight, resumed)
-    samples = [(Path(r["checkpoint"]).parents[1] / "samples.csv").read_text()
-               for r in (straight, resumed)]
+    samples = [
+        (Path(r["checkpoint"]).parents[1] / "samples.csv").read_text() for r in (straight, resumed)
+    ]
     assert samples[0] == samples[1]
 
 
@@ -185,11 +210,18 @@ def write_ckpt(path: Path) -> Path:
 
 
 def old_state(old_dir: Path, best: Path, score: float) -> dict:
-    return {"monitor": "val/loss", "best_model_score": torch.tensor(score),
-            "best_model_path": str(best), "current_score": torch.tensor(score + 1),
-            "dirpath": str(old_dir), "best_k_models": {str(best): torch.tensor(score)},
-            "kth_best_model_path": str(best), "kth_value": torch.tensor(score),
-            "last_model_path": str(old_dir / "last.ckpt"), "saved_at": {str(best): [1, 8]}}
+    return {
+        "monitor": "val/loss",
+        "best_model_score": torch.tensor(score),
+        "best_model_path": str(best),
+        "current_score": torch.tensor(score + 1),
+        "dirpath": str(old_dir),
+        "best_k_models": {str(best): torch.tensor(score)},
+        "kth_best_model_path": str(best),
+        "kth_value": torch.tensor(score),
+        "last_model_path": str(old_dir / "last.ckpt"),
+        "saved_at": {str(best): [1, 8]},
+    }
 
 
 def test_best_checkpoint_keeps_the_best_across_a_new_folder(tmp_path):
@@ -214,14 +246,22 @@ def test_resume_whose_best_checkpoint_is_gone_stops_with_a_message(tmp_path):
 
 # --- statuses and exit codes ---------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_sigterm_exits_143_as_interrupted_and_the_run_resumes(tmp_path):
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     out = tmp_path / "run"
-    cmd = [sys.executable, "train.py", *SHUFFLED, "trainer.max_epochs=100000",
-           "callbacks.early_stopping.patience=100000", f"hydra.run.dir={out}"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    cmd = [
+        sys.executable,
+        "train.py",
+        *SHUFFLED,
+        "trainer.max_epochs=100000",
+        "callbacks.early_stopping.patience=100000",
+        f"hydra.run.dir={out}",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     last = out / "checkpoints" / "last.ckpt"
     deadline = time.time() + 120
     while not last.exists() and proc.poll() is None and time.time() < deadline:
@@ -231,11 +271,17 @@ def test_sigterm_exits_143_as_interrupted_and_the_run_resumes(tmp_path):
     assert proc.returncode == 143, stderr[-2000:]
     results = strict_json(out / "results.json")
     assert results["status"] == "interrupted" and results["exit_code"] == 143
-    assert tidy(load_study("padding-reference"), [record(results)]).empty, \
+    assert tidy(load_study("padding-reference"), [record(results)]).empty, (
         "an interrupted job is never in a table"
-    resumed = run_script("train.py", *SHUFFLED, "trainer.max_epochs=2",
-                         "callbacks.early_stopping.patience=100000", f"ckpt_path={last}",
-                         f"hydra.run.dir={tmp_path / 'resumed'}")
+    )
+    resumed = run_script(
+        "train.py",
+        *SHUFFLED,
+        "trainer.max_epochs=2",
+        "callbacks.early_stopping.patience=100000",
+        f"ckpt_path={last}",
+        f"hydra.run.dir={tmp_path / 'resumed'}",
+    )
     assert resumed.returncode == 0
     done = strict_json(tmp_path / "resumed" / "results.json")
     assert done["status"] == "completed"
@@ -274,8 +320,15 @@ def test_earlier_attempts_follow_the_chain_of_stopped_runs(tmp_path):
     def run(name: str, status: str, resumed_from: str | None = None, **extra) -> str:
         folder = tmp_path / name / "checkpoints"
         folder.mkdir(parents=True)
-        results = {"status": status, "started_at": f"{name}-start", "finished_at": f"{name}-end",
-                   "wall_time_s": 10.0, "resumed_from": resumed_from, "metrics": {}, **extra}
+        results = {
+            "status": status,
+            "started_at": f"{name}-start",
+            "finished_at": f"{name}-end",
+            "wall_time_s": 10.0,
+            "resumed_from": resumed_from,
+            "metrics": {},
+            **extra,
+        }
         (tmp_path / name / "results.json").write_text(json.dumps(results))
         return str(folder / "last.ckpt")
 
@@ -294,27 +347,37 @@ def test_earlier_attempts_follow_the_chain_of_stopped_runs(tmp_path):
     assert job_seconds({"config_hash": "untimed"}) is None
 
 
-@pytest.mark.parametrize(("lr", "rule"), [("1e30", "is not finite"),
-                                          ("1e6", "exceeds max_loss")])
+@pytest.mark.parametrize(("lr", "rule"), [("1e30", "is not finite"), ("1e6", "exceeds max_loss")])
 def test_a_diverged_run_stops_as_diverged_with_valid_json(tiny_cfg, lr, rule):
     cfg = tiny_cfg([f"model.task.optimizer.lr={lr}", "trainer.max_epochs=5"])
     with pytest.raises(DivergedError, match=rf"step \d+ .*{rule}.*lr=1e\+"):
         train(cfg)
     results = results_of(cfg)
     assert results["status"] == "diverged" and results["exit_code"] == 1
-    assert tidy(load_study("padding-reference"), [record(results)]).empty, \
+    assert tidy(load_study("padding-reference"), [record(results)]).empty, (
         "a diverged job is never averaged in"
+    )
 
 
 def test_a_diverged_validation_stops_there_and_leaves_its_record(tiny_cfg):
     """lr=1e30 on more data: the training loss stays finite and the validation loss is NaN.
     The run used to train on to the end and then fail writing results.json (NaN in the
     history), leaving no record at all."""
-    cfg = tiny_cfg(["model.task.optimizer.lr=1e30", "trainer.max_epochs=5",
-                    "data.n_train=200", "data.n_val=200", "data.n_test=200",
-                    "data.batch_size=200"])  # one step an epoch, as the default batch
-    with pytest.raises(DivergedError, match=r"validation diverged at step \d+ \(epoch 0\).*"
-                                            r"val/loss=nan.*lr=1e\+30"):
+    cfg = tiny_cfg(
+        [
+            "model.task.optimizer.lr=1e30",
+            "trainer.max_epochs=5",
+            "data.n_train=200",
+            "data.n_val=200",
+            "data.n_test=200",
+            "data.batch_size=200",
+        ]
+    )  # one step an epoch, as the default batch
+    with pytest.raises(
+        DivergedError,
+        match=r"validation diverged at step \d+ \(epoch 0\).*"
+        r"val/loss=nan.*lr=1e\+30",
+    ):
         train(cfg)
     results = results_of(cfg)  # strict JSON
     assert results["status"] == "diverged" and results["exit_code"] == 1
@@ -324,8 +387,15 @@ def test_a_diverged_validation_stops_there_and_leaves_its_record(tiny_cfg):
 
 
 def test_diverged_train_py_exits_nonzero_with_one_line(tmp_path, capsys):
-    assert train_py(*TINY_BOXES, "logger=none", "model.task.optimizer.lr=1e30",
-                    f"hydra.run.dir={tmp_path / 'run'}") == 1
+    assert (
+        train_py(
+            *TINY_BOXES,
+            "logger=none",
+            "model.task.optimizer.lr=1e30",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "training diverged at step" in err and "Traceback" not in err
 
@@ -333,10 +403,20 @@ def test_diverged_train_py_exits_nonzero_with_one_line(tmp_path, capsys):
 def test_gpt_with_a_huge_lr_diverges_before_sampling(tmp_path):
     text = tmp_path / "tiny.txt"
     text.write_text("the cat sat on the mat. " * 40)
-    cfg = compose_cfg(tmp_path, ["experiment=gpt", "model=gpt-nano", f"data.path={text}",
-                                 "data.block_size=16", "data.batch_size=16",
-                                 "model.task.optimizer.lr=1e6", "trainer.max_steps=30",
-                                 "logger=none", 'callbacks.text_samples.prompts=["the"]'])
+    cfg = compose_cfg(
+        tmp_path,
+        [
+            "experiment=gpt",
+            "model=gpt-nano",
+            f"data.path={text}",
+            "data.block_size=16",
+            "data.batch_size=16",
+            "model.task.optimizer.lr=1e6",
+            "trainer.max_steps=30",
+            "logger=none",
+            'callbacks.text_samples.prompts=["the"]',
+        ],
+    )
     with pytest.raises(DivergedError):
         train(cfg)
     assert results_of(cfg)["status"] == "diverged"
@@ -349,6 +429,7 @@ def test_non_finite_metrics_become_null():
 
 
 # --- files ---------------------------------------------------------------------------------
+
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     path = tmp_path / "results.json"
@@ -363,6 +444,7 @@ def _limit_file_size(limit: int):
     def apply() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails with EFBIG
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return apply
 
 
@@ -372,10 +454,22 @@ def test_a_full_disk_fails_the_run_at_its_first_checkpoint(tmp_path):
     50 kB) cannot be written, results.json (a few kB) can."""
     out = tmp_path / "run"
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
-    proc = subprocess.run([sys.executable, "train.py", *TINY_BOXES, "logger=none",
-                           "trainer.max_epochs=5", f"hydra.run.dir={out}"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300,
-                          preexec_fn=_limit_file_size(12_000))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "train.py",
+            *TINY_BOXES,
+            "logger=none",
+            "trainer.max_epochs=5",
+            f"hydra.run.dir={out}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=_limit_file_size(12_000),
+    )
     assert proc.returncode != 0
     results = strict_json(out / "results.json")
     assert results["status"] == "failed" and "File too large" in results["error"]
@@ -390,8 +484,12 @@ def test_a_quick_sweep_does_not_replace_the_stored_report():
     study = load_study("padding-reference")
     stored = ROOT / "reports" / "padding-reference"
     assert default_out(study, []) == stored
-    assert default_out(study, ["launcher=joblib", "torch_threads=1", "logger=csv",
-                               "data.data_dir=/elsewhere"]) == stored, "plumbing only"
+    assert (
+        default_out(
+            study, ["launcher=joblib", "torch_threads=1", "logger=csv", "data.data_dir=/elsewhere"]
+        )
+        == stored
+    ), "plumbing only"
     quick = default_out(study, ["trainer.max_epochs=1"])
     assert quick.parent == ROOT / "logs" / "studies" / "padding-reference"
     assert default_out(study, ["trainer.max_epochs=2"]) != quick
@@ -401,13 +499,24 @@ def test_a_multirun_never_trains_into_a_finished_job(tmp_path, capsys):
     """The same multirun twice used to train both jobs again, overwrite their results.json
     and CSV metrics and write last-v1.ckpt beside last.ckpt."""
     sweep = tmp_path / "sw"
-    args = ["-m", "data.n_train=40", "data.n_val=20", "data.n_test=20", "logger=csv",
-            "trainer.max_epochs=1", "data.batch_size=10,20", f"hydra.sweep.dir={sweep}",
-            "hydra.sweep.subdir=${hydra.job.num}"]  # job folders named by number only
+    args = [
+        "-m",
+        "data.n_train=40",
+        "data.n_val=20",
+        "data.n_test=20",
+        "logger=csv",
+        "trainer.max_epochs=1",
+        "data.batch_size=10,20",
+        f"hydra.sweep.dir={sweep}",
+        "hydra.sweep.subdir=${hydra.job.num}",
+    ]  # job folders named by number only
     assert train_py(*args) == 0
     # each job's files (Hydra rewrites its own .hydra/, train.log and the sweep's record)
-    files = sorted(p for p in sweep.rglob("*") if p.is_file() and ".hydra" not in p.parts
-                   and p.name != "train.log" and p.parent != sweep)
+    files = sorted(
+        p
+        for p in sweep.rglob("*")
+        if p.is_file() and ".hydra" not in p.parts and p.name != "train.log" and p.parent != sweep
+    )
     before = {p: p.read_bytes() for p in files}
     capsys.readouterr()
     assert train_py(*args) == 0, "the same jobs again: skipped"
@@ -425,8 +534,16 @@ def test_a_multirun_never_trains_into_a_finished_job(tmp_path, capsys):
 
 # --- values --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("override", "key"), [("seed=1.5", "seed"), ("test=maybe", "test"),
-                                             ("seed=abc", "seed"), ("max_loss=big", "max_loss")])
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("seed=1.5", "seed"),
+        ("test=maybe", "test"),
+        ("seed=abc", "seed"),
+        ("max_loss=big", "max_loss"),
+    ],
+)
 def test_wrong_types_fail_while_composing(tmp_path, override, key):
     with pytest.raises(ConfigCompositionException, match=key):
         compose_cfg(tmp_path, [override])
@@ -448,9 +565,10 @@ def test_unwritable_output_folder_fails_naming_it(tmp_path):
     assert str(blocker / "run") in str(info.value)
 
 
-@pytest.mark.parametrize(("override", "key"), [("greedy=maybe", "greedy"),
-                                               ("length=1000000000", "length"),
-                                               ("length=abc", "length")])
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [("greedy=maybe", "greedy"), ("length=1000000000", "length"), ("length=abc", "length")],
+)
 def test_generate_checks_its_values_before_loading(tmp_path, override, key, capsys):
     assert generate_py(f"ckpt_path={tmp_path / 'none.ckpt'}", override) == 1
     err = capsys.readouterr().err
@@ -462,10 +580,26 @@ def test_interrupted_and_diverged_jobs_are_to_run_in_reports(tmp_path):
     from dl2.studies.store import Store
 
     store = Store(tmp_path / "jobs.jsonl")
-    store.add([{"config_hash": "a", "status": "interrupted", "seed": 0, "exit_code": 143,
-                "overrides": ["experiment=padding", "seed=0"], "finished_at": "1"},
-               {"config_hash": "b", "status": "diverged", "seed": 1, "exit_code": 1,
-                "overrides": ["experiment=padding", "seed=1"], "finished_at": "1"}])
+    store.add(
+        [
+            {
+                "config_hash": "a",
+                "status": "interrupted",
+                "seed": 0,
+                "exit_code": 143,
+                "overrides": ["experiment=padding", "seed=0"],
+                "finished_at": "1",
+            },
+            {
+                "config_hash": "b",
+                "status": "diverged",
+                "seed": 1,
+                "exit_code": 1,
+                "overrides": ["experiment=padding", "seed=1"],
+                "finished_at": "1",
+            },
+        ]
+    )
     write_report(load_study("padding-reference"), store, tmp_path)
     report = (tmp_path / "report.md").read_text()
     assert "| interrupted | to run: resume" in report
@@ -483,9 +617,12 @@ def test_a_narrowed_run_leaves_the_study_report_an_offline_rebuild_would():
     study = load_study("rotation-vit")
     every = expand(study)
     narrowed = expand(study, seeds=[1], narrow={"data.augment": ["none"]})
-    jobs, job_hashes = report_jobs(study, ROOT / "reports" / "rotation-vit", [], narrowed,
-                                   hashes(narrowed), narrowed=True)
+    jobs, job_hashes = report_jobs(
+        study, ROOT / "reports" / "rotation-vit", [], narrowed, hashes(narrowed), narrowed=True
+    )
     assert jobs == every and job_hashes == hashes(every)
     # a folder of its own (a quick check) counts the jobs run into it
-    assert report_jobs(study, ROOT / "logs" / "x", [], narrowed, ["h"],
-                       narrowed=True) == (narrowed, ["h"])
+    assert report_jobs(study, ROOT / "logs" / "x", [], narrowed, ["h"], narrowed=True) == (
+        narrowed,
+        ["h"],
+    )

@@ -16,8 +16,15 @@ from tests.harness import TINY_BOXES, compose_cfg, run_script, sweep_py, write_c
 
 
 def test_local_copy_loads_with_verification_off(cifar_root):
-    dm = CIFAR10DataModule(data_dir=str(cifar_root), download=False, verify=False, val_size=20,
-                           batch_size=8, num_workers=0, angles=[0, 90])
+    dm = CIFAR10DataModule(
+        data_dir=str(cifar_root),
+        download=False,
+        verify=False,
+        val_size=20,
+        batch_size=8,
+        num_workers=0,
+        angles=[0, 90],
+    )
     dm.setup()
     assert len(dm.train_set) == 80 and len(dm.val_set) == 20
     assert [len(t.dataset) for t in dm.test_dataloader()] == [20, 20]
@@ -29,10 +36,18 @@ def test_local_copy_loads_with_verification_off(cifar_root):
 def test_limits_take_a_seeded_class_balanced_subset(cifar_root):
     """The fake copy is class-sorted, as CIFAR-10's test batch is not but a rebuilt copy may
     be: the first 10 test images would all be airplanes."""
+
     def subset(split_seed):
-        dm = CIFAR10DataModule(data_dir=str(cifar_root), download=False, verify=False,
-                               val_size=20, split_seed=split_seed, limit_train=30,
-                               limit_test=10, angles=[0])
+        dm = CIFAR10DataModule(
+            data_dir=str(cifar_root),
+            download=False,
+            verify=False,
+            val_size=20,
+            split_seed=split_seed,
+            limit_train=30,
+            limit_test=10,
+            angles=[0],
+        )
         dm.setup()
         return dm.train_set, dm.test_set
 
@@ -71,13 +86,17 @@ def test_missing_folder_and_corrupt_file(tmp_path):
     write_cifar(tmp_path / "own")  # damaged below: not the shared copy
     (tmp_path / "own" / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"not a pickle")
     with pytest.raises(ConfigValueError, match="corrupt"):
-        CIFAR10DataModule(data_dir=str(tmp_path / "own"), download=False,
-                          verify=False).setup()
+        CIFAR10DataModule(data_dir=str(tmp_path / "own"), download=False, verify=False).setup()
 
 
-@pytest.mark.parametrize(("kwargs", "key"), [({"angles": []}, "angles"),
-                                             ({"augment": "flip"}, "augment"),
-                                             ({"angles": [0, 360.0, 360]}, "angles")])
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"angles": []}, "angles"),
+        ({"augment": "flip"}, "augment"),
+        ({"angles": [0, 360.0, 360]}, "angles"),
+    ],
+)
 def test_bad_settings(kwargs, key):
     with pytest.raises(ConfigValueError) as info:
         CIFAR10DataModule(**kwargs)
@@ -89,9 +108,12 @@ def test_rotations():
     labels = torch.arange(4)
     items = [ImageSet(images, labels)[i] for i in range(4)]
     plain = torch.stack([image for image, _ in items])
-    for angle, expected in [(0, plain), (360, plain),
-                            (90, torch.rot90(plain, 1, dims=(-2, -1))),
-                            (180, torch.rot90(plain, 2, dims=(-2, -1)))]:
+    for angle, expected in [
+        (0, plain),
+        (360, plain),
+        (90, torch.rot90(plain, 1, dims=(-2, -1))),
+        (180, torch.rot90(plain, 2, dims=(-2, -1))),
+    ]:
         rotated, y = RotateBatch(angle)(items)
         assert torch.equal(rotated, expected) and torch.equal(y, labels), angle
 
@@ -110,14 +132,28 @@ def test_batch_rotation_equals_rotating_each_image(angle):
 
 def test_tiny_rotation_run_reports_every_angle(tmp_path, cifar_root):
     angles = [0, 45, 90]
-    cfg = compose_cfg(tmp_path, [
-        "experiment=rotation", f"data.data_dir={cifar_root}", "data.download=false",
-        "data.verify=false", "data.val_size=20", "data.num_workers=0", "data.batch_size=16",
-        f"data.angles={angles}", "data.augment=rotation", "trainer.max_epochs=1",
-        "logger=wandb"])
+    cfg = compose_cfg(
+        tmp_path,
+        [
+            "experiment=rotation",
+            f"data.data_dir={cifar_root}",
+            "data.download=false",
+            "data.verify=false",
+            "data.val_size=20",
+            "data.num_workers=0",
+            "data.batch_size=16",
+            f"data.angles={angles}",
+            "data.augment=rotation",
+            "trainer.max_epochs=1",
+            "logger=wandb",
+        ],
+    )
     metrics = train(cfg)
     assert [k for k in metrics if k.endswith("/acc") and k.startswith("test_rot")] == [
-        "test_rot000/acc", "test_rot045/acc", "test_rot090/acc"]
+        "test_rot000/acc",
+        "test_rot045/acc",
+        "test_rot090/acc",
+    ]
     out = Path(cfg.paths.output_dir)
     results = json.loads((out / "results.json").read_text())
     assert results["metrics"]["test_rot045/acc"] == metrics["test_rot045/acc"]
@@ -140,18 +176,29 @@ def test_each_training_image_has_the_angle_of_its_key():
 
 
 def rotation_overrides(cifar_root: Path, *extra: str) -> list[str]:
-    return ["experiment=rotation", f"data.data_dir={cifar_root}", "data.download=false",
-            "data.verify=false", "data.val_size=20", "data.batch_size=16", "data.angles=[0,90]",
-            "data.augment=rotation", "logger=none", *extra]
+    return [
+        "experiment=rotation",
+        f"data.data_dir={cifar_root}",
+        "data.download=false",
+        "data.verify=false",
+        "data.val_size=20",
+        "data.batch_size=16",
+        "data.angles=[0,90]",
+        "data.augment=rotation",
+        "logger=none",
+        *extra,
+    ]
 
 
 def test_the_rotation_arm_does_not_depend_on_the_worker_count(tmp_path, cifar_root):
     """Before: each image's angle was drawn in the DataLoader workers, seeded per worker."""
     runs = []
     for workers in (0, 2):
-        cfg = compose_cfg(tmp_path, rotation_overrides(cifar_root, "trainer.max_epochs=2",
-                                                       f"data.num_workers={workers}"),
-                          job=f"workers{workers}")
+        cfg = compose_cfg(
+            tmp_path,
+            rotation_overrides(cifar_root, "trainer.max_epochs=2", f"data.num_workers={workers}"),
+            job=f"workers{workers}",
+        )
         train(cfg)
         runs.append(json.loads((Path(cfg.paths.output_dir) / "results.json").read_text()))
     assert runs[0]["metrics"] == runs[1]["metrics"]
@@ -163,16 +210,21 @@ def test_a_resumed_rotation_job_is_the_straight_run(tmp_path, cifar_root, worker
     angles, the same weights (before: shuffle=True and per-worker angles drew anew). With
     workers, whose iterator takes items from the sampler before training starts; the same
     numbers without them: the test above."""
+
     def run(job: str, *extra: str) -> dict:
-        cfg = compose_cfg(tmp_path, rotation_overrides(cifar_root, f"data.num_workers={workers}",
-                                                       *extra), job=job)
+        cfg = compose_cfg(
+            tmp_path, rotation_overrides(cifar_root, f"data.num_workers={workers}", *extra), job=job
+        )
         train(cfg)
         return json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
 
     straight = run("straight", "trainer.max_epochs=4")
     run("first", "trainer.max_epochs=2")
-    resumed = run("resumed", "trainer.max_epochs=4",
-                  f"ckpt_path={tmp_path / 'first' / 'checkpoints' / 'last.ckpt'}")
+    resumed = run(
+        "resumed",
+        "trainer.max_epochs=4",
+        f"ckpt_path={tmp_path / 'first' / 'checkpoints' / 'last.ckpt'}",
+    )
     assert resumed["resumed_from"]
     assert resumed["metrics"] == straight["metrics"]
     assert resumed["history"]["val/loss"] == straight["history"]["val/loss"]
@@ -181,18 +233,37 @@ def test_a_resumed_rotation_job_is_the_straight_run(tmp_path, cifar_root, worker
 @pytest.mark.parametrize("pool", ["cls", "mean"])
 @pytest.mark.parametrize("pos_emb", ["learned", "none"])
 def test_vit_shapes(pool, pos_emb):
-    vit = ViT(image_size=32, patch_size=8, num_classes=7, n_layer=2, n_head=2, n_embd=32,
-              pool=pool, pos_emb=pos_emb)
+    vit = ViT(
+        image_size=32,
+        patch_size=8,
+        num_classes=7,
+        n_layer=2,
+        n_head=2,
+        n_embd=32,
+        pool=pool,
+        pos_emb=pos_emb,
+    )
     assert vit(torch.randn(3, 3, 32, 32)).shape == (3, 7)
     with pytest.raises(ConfigValueError):
         ViT(image_size=32, patch_size=5)
 
 
 def test_vit_learns_the_box_task(tmp_path):
-    cfg = compose_cfg(tmp_path, [*TINY_BOXES, "model=vit", "model.n_layer=2", "model.n_embd=32",
-                                 "model.patch_size=8", "model.dropout=0.0", "logger=none",
-                                 "data.n_train=200", "trainer.max_epochs=15",
-                                 "callbacks.early_stopping.patience=20"])
+    cfg = compose_cfg(
+        tmp_path,
+        [
+            *TINY_BOXES,
+            "model=vit",
+            "model.n_layer=2",
+            "model.n_embd=32",
+            "model.patch_size=8",
+            "model.dropout=0.0",
+            "logger=none",
+            "data.n_train=200",
+            "trainer.max_epochs=15",
+            "callbacks.early_stopping.patience=20",
+        ],
+    )
     assert cfg.model.num_classes == 2
     metrics = train(cfg)
     assert metrics["train/acc"] > 0.9, metrics
@@ -203,11 +274,24 @@ def test_sweep_rotation_tiny(tmp_path, cifar_root, launch):
     """The study on tiny data: its jobs trained in this process, or two at a time in joblib's
     process pool, each with a DataLoader worker, as `--jobs 2` runs the CIFAR studies."""
     out = tmp_path / "report"
-    args = ["rotation-cnn", "--seeds", "0,1", "--out", str(out), "--log-dir",
-            str(tmp_path / "logs")]
-    overrides = [f"data.data_dir={cifar_root}", "data.download=false", "data.verify=false",
-                 "data.val_size=20", "data.angles=[0,90,180]", "trainer.max_epochs=1",
-                 "logger=csv"]
+    args = [
+        "rotation-cnn",
+        "--seeds",
+        "0,1",
+        "--out",
+        str(out),
+        "--log-dir",
+        str(tmp_path / "logs"),
+    ]
+    overrides = [
+        f"data.data_dir={cifar_root}",
+        "data.download=false",
+        "data.verify=false",
+        "data.val_size=20",
+        "data.angles=[0,90,180]",
+        "trainer.max_epochs=1",
+        "logger=csv",
+    ]
     if launch == "joblib":
         run_script("sweep.py", *args, "--jobs", "2", *overrides, "data.num_workers=1")
     else:

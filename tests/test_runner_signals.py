@@ -16,17 +16,35 @@ import pytest
 
 from tests.harness import ROOT, TINY_BOXES, run_script
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not Path("/proc/self/cmdline").exists(),
-                                 reason="reads the process table from /proc")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not Path("/proc/self/cmdline").exists(), reason="reads the process table from /proc"
+    ),
+]
 
 FOREVER = ["trainer.max_epochs=100000", "callbacks.early_stopping.patience=100000"]
 
 
 def study_args(tmp_path: Path, jobs: int) -> list[str]:
-    return ["padding-reference", "--seeds", "0,1", "--nets", "net1", "--conv-types", "fconv",
-            "--jobs", str(jobs), "--out", str(tmp_path / "out"), "--log-dir",
-            str(tmp_path / "logs"), *TINY_BOXES, "logger=none", *FOREVER]
+    return [
+        "padding-reference",
+        "--seeds",
+        "0,1",
+        "--nets",
+        "net1",
+        "--conv-types",
+        "fconv",
+        "--jobs",
+        str(jobs),
+        "--out",
+        str(tmp_path / "out"),
+        "--log-dir",
+        str(tmp_path / "logs"),
+        *TINY_BOXES,
+        "logger=none",
+        *FOREVER,
+    ]
 
 
 def processes_mentioning(text: str) -> list[str]:
@@ -47,10 +65,20 @@ def processes_mentioning(text: str) -> list[str]:
 
 
 def start_runner(tmp_path: Path, jobs: int) -> subprocess.Popen:
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true",
-           "DL2_TEST_MARK": str(tmp_path)}  # inherited by every process the runner starts
-    return subprocess.Popen([sys.executable, "sweep.py", *study_args(tmp_path, jobs)], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "WANDB_MODE": "offline",
+        "WANDB_SILENT": "true",
+        "DL2_TEST_MARK": str(tmp_path),
+    }  # inherited by every process the runner starts
+    return subprocess.Popen(
+        [sys.executable, "sweep.py", *study_args(tmp_path, jobs)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(condition, timeout: float, what: str) -> None:
@@ -64,15 +92,19 @@ def job_folders(tmp_path: Path) -> list[Path]:
     return sorted(p.parent.parent for p in (tmp_path / "logs").rglob("checkpoints/last.ckpt"))
 
 
-@pytest.mark.parametrize(("sig", "code", "jobs"), [(signal.SIGTERM, 143, 2),
-                                                   (signal.SIGINT, 130, 1),
-                                                   (signal.SIGKILL, -9, 2)],
-                         ids=["sigterm-joblib", "ctrl-c", "kill-9-joblib"])
+@pytest.mark.parametrize(
+    ("sig", "code", "jobs"),
+    [(signal.SIGTERM, 143, 2), (signal.SIGINT, 130, 1), (signal.SIGKILL, -9, 2)],
+    ids=["sigterm-joblib", "ctrl-c", "kill-9-joblib"],
+)
 def test_stopping_the_runner_stops_every_job_it_started(tmp_path, sig, code, jobs):
     runner = start_runner(tmp_path, jobs)
     try:
-        wait_for(lambda: len(job_folders(tmp_path)) >= jobs or runner.poll() is not None,
-                 240, "the jobs' first checkpoints")
+        wait_for(
+            lambda: len(job_folders(tmp_path)) >= jobs or runner.poll() is not None,
+            240,
+            "the jobs' first checkpoints",
+        )
         assert runner.poll() is None, runner.communicate()[1][-3000:]
         runner.send_signal(sig)
         _, err = runner.communicate(timeout=120)
@@ -82,8 +114,11 @@ def test_stopping_the_runner_stops_every_job_it_started(tmp_path, sig, code, job
     assert runner.returncode == code, err[-3000:]
     assert "Traceback" not in err, err[-3000:]
     # no process the runner started trains on, re-parented or not
-    wait_for(lambda: not processes_mentioning(str(tmp_path)), 60,
-             f"the runner's processes to end: {processes_mentioning(str(tmp_path))}")
+    wait_for(
+        lambda: not processes_mentioning(str(tmp_path)),
+        60,
+        f"the runner's processes to end: {processes_mentioning(str(tmp_path))}",
+    )
     folders = job_folders(tmp_path)
     assert len(folders) >= jobs
     for folder in folders:

@@ -19,11 +19,11 @@ def test_top_p_keeps_the_smallest_set_reaching_p():
     probs = torch.tensor([[0.1, 0.5, 0.25, 0.15]])
     logits = probs.log()
     keep = lambda p: torch.isfinite(filter_top_p(logits, p)).tolist()[0]  # noqa: E731
-    assert keep(0.5) == [False, True, False, False]        # 0.5 alone reaches 0.5
-    assert keep(0.6) == [False, True, True, False]         # 0.5 + 0.25
-    assert keep(0.8) == [False, True, True, True]          # + 0.15 = 0.9
+    assert keep(0.5) == [False, True, False, False]  # 0.5 alone reaches 0.5
+    assert keep(0.6) == [False, True, True, False]  # 0.5 + 0.25
+    assert keep(0.8) == [False, True, True, True]  # + 0.15 = 0.9
     assert keep(1.0) == [True, True, True, True]
-    assert keep(0.01) == [False, True, False, False]       # the top token always stays
+    assert keep(0.01) == [False, True, False, False]  # the top token always stays
 
 
 def test_sampling_respects_the_filter():
@@ -34,11 +34,18 @@ def test_sampling_respects_the_filter():
     assert next_token(logits, greedy=True).unique().tolist() == [1]
 
 
-@pytest.mark.parametrize(("kwargs", "key"), [
-    ({"top_k": 5, "top_p": 0.9}, "top_k"), ({"temperature": 0.0}, "temperature"),
-    ({"temperature": -1.0}, "temperature"), ({"top_p": 0.0}, "top_p"),
-    ({"top_p": 1.5}, "top_p"), ({"length": 0}, "length"), ({"top_k": 0}, "top_k"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"top_k": 5, "top_p": 0.9}, "top_k"),
+        ({"temperature": 0.0}, "temperature"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"top_p": 0.0}, "top_p"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"length": 0}, "length"),
+        ({"top_k": 0}, "top_k"),
+    ],
+)
 def test_bad_sampling_settings(kwargs, key):
     args = {"temperature": 1.0, "top_k": None, "top_p": None, "length": 10, **kwargs}
     with pytest.raises(ConfigValueError) as info:
@@ -49,8 +56,9 @@ def test_bad_sampling_settings(kwargs, key):
 @pytest.mark.parametrize("pos_emb", ["rope", "absolute"])
 def test_cached_greedy_equals_uncached_past_block_size(pos_emb):
     torch.manual_seed(0)
-    model = GPT(vocab_size=13, block_size=12, n_layer=2, n_head=2, n_embd=16, dropout=0.0,
-                pos_emb=pos_emb)
+    model = GPT(
+        vocab_size=13, block_size=12, n_layer=2, n_head=2, n_embd=16, dropout=0.0, pos_emb=pos_emb
+    )
     prompt = torch.randint(0, 13, (2, 5))
     cached = generate(model, prompt, 20, greedy=True, use_cache=True)
     plain = generate(model, prompt, 20, greedy=True, use_cache=False)
@@ -62,8 +70,18 @@ def test_cached_sampling_equals_uncached_with_the_same_seed():
     torch.manual_seed(1)
     model = GPT(vocab_size=13, block_size=32, n_layer=2, n_head=2, n_embd=16, dropout=0.0)
     prompt = torch.randint(0, 13, (3, 4))
-    runs = [generate(model, prompt, 15, temperature=0.9, top_p=0.9, use_cache=c,
-                     generator=torch.Generator().manual_seed(7)) for c in (True, False)]
+    runs = [
+        generate(
+            model,
+            prompt,
+            15,
+            temperature=0.9,
+            top_p=0.9,
+            use_cache=c,
+            generator=torch.Generator().manual_seed(7),
+        )
+        for c in (True, False)
+    ]
     assert torch.equal(*runs)
 
 

@@ -34,22 +34,28 @@ def cluster_up() -> str | None:
 
 
 # a job queued behind others, then requeued, may take longer than the suite's 300 s limit
-pytestmark = [pytest.mark.slurm, pytest.mark.timeout(1800),
-              pytest.mark.skipif(cluster_up() is not None, reason=str(cluster_up()))]
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.timeout(1800),
+    pytest.mark.skipif(cluster_up() is not None, reason=str(cluster_up())),
+]
 
 # a CPU-only node: one CPU and 1 GB a job, the partition the local cluster has
 PARTITION = os.environ.get("DL2_SLURM_PARTITION", "debug")
-SLURM = ["launcher=slurm", f"hydra.launcher.partition={PARTITION}",
-         "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1",
-         "hydra.launcher.timeout_min=20"]
+SLURM = [
+    "launcher=slurm",
+    f"hydra.launcher.partition={PARTITION}",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_gb=1",
+    "hydra.launcher.timeout_min=20",
+]
 
 
 def results_by_overrides(sweep: Path) -> dict[str, dict]:
     out = {}
     for path in sweep.glob("*/results.json"):
         payload = json.loads(path.read_text())
-        key = ",".join(sorted(o for o in payload["overrides"]
-                              if o.startswith(("model.", "seed="))))
+        key = ",".join(sorted(o for o in payload["overrides"] if o.startswith(("model.", "seed="))))
         out[key] = payload
     return out
 
@@ -58,8 +64,7 @@ def test_a_slurm_multirun_gives_the_local_results(tmp_path):
     sweep = ["model.pad=zeros,reflect", "seed=0,1", *TINY_BOXES, "logger=none"]
     proc = run_script("train.py", "-m", *sweep, *SLURM, f"hydra.sweep.dir={tmp_path / 'slurm'}")
     assert "sacct error" not in proc.stdout + proc.stderr
-    run_script("train.py", "-m", *sweep, "torch_threads=1",
-               f"hydra.sweep.dir={tmp_path / 'local'}")
+    run_script("train.py", "-m", *sweep, "torch_threads=1", f"hydra.sweep.dir={tmp_path / 'local'}")
     on_slurm = results_by_overrides(tmp_path / "slurm")
     local = results_by_overrides(tmp_path / "local")
     assert len(on_slurm) == 4 and set(on_slurm) == set(local)
@@ -80,16 +85,28 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 
 
 def test_a_requeued_job_resumes_and_ends_as_the_straight_run(tmp_path):
-    job = ["data.n_train=2000", "data.n_val=100", "data.n_test=100", "data.batch_size=50",
-           "trainer.max_epochs=8", "callbacks.early_stopping.patience=100", "logger=none"]
+    job = [
+        "data.n_train=2000",
+        "data.n_val=100",
+        "data.n_test=100",
+        "data.batch_size=50",
+        "trainer.max_epochs=8",
+        "callbacks.early_stopping.patience=100",
+        "logger=none",
+    ]
     sweep = tmp_path / "slurm"
-    launcher = subprocess.Popen([sys.executable, "train.py", "-m", *job, *SLURM,
-                                 f"hydra.sweep.dir={sweep}"], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    launcher = subprocess.Popen(
+        [sys.executable, "train.py", "-m", *job, *SLURM, f"hydra.sweep.dir={sweep}"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     # requeue once the job has a last.ckpt to resume from, and before it ends
     wait_for(lambda: any(sweep.glob("*/checkpoints/last.ckpt")), 600, "the first last.ckpt")
-    ids = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True,
-                         text=True).stdout.split()
+    ids = subprocess.run(
+        ["squeue", "-h", "-o", "%i"], capture_output=True, text=True
+    ).stdout.split()
     assert len(ids) == 1, ids
     try:
         subprocess.run(["scontrol", "requeue", ids[0]], check=True)

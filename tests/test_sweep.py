@@ -27,8 +27,17 @@ from tests.harness import (
     train_py,
 )
 
-TINY_ARGS = ["--seeds", "0,1", "--nets", "net1", "--conv-types", "valid,fconv", *TINY_BOXES,
-             "trainer.max_epochs=1", "logger=none"]
+TINY_ARGS = [
+    "--seeds",
+    "0,1",
+    "--nets",
+    "net1",
+    "--conv-types",
+    "valid,fconv",
+    *TINY_BOXES,
+    "trainer.max_epochs=1",
+    "logger=none",
+]
 
 
 def parse_table(report: str, heading: str) -> list[list[str]]:
@@ -45,8 +54,14 @@ def parse_table(report: str, heading: str) -> list[list[str]]:
 def test_every_study_file_loads_and_lists_its_jobs():
     names = study_names()
     # the report's studies and their sizes: nets x conv types, models, models x noise levels
-    sizes = {"padding-reference": 120, "padding-independent": 120, "gnn-models": 30,
-             "gnn-noise": 150, "rotation-cnn": 6, "gpt": 12}
+    sizes = {
+        "padding-reference": 120,
+        "padding-independent": 120,
+        "gnn-models": 30,
+        "gnn-noise": 150,
+        "rotation-cnn": 6,
+        "gpt": 12,
+    }
     for name in names:
         study = load_study(name)
         jobs = expand(study)
@@ -68,13 +83,15 @@ def test_a_job_hash_ignores_plumbing_but_not_what_changes_results(tmp_path):
         return job_hashes(compose_cfg(tmp_path, list(overrides)))
 
     base = hashes_of("seed=1")
-    assert hashes_of("seed=1", "logger=csv", "torch_threads=1", f"paths.data_dir={tmp_path}") \
-        == base
+    assert (
+        hashes_of("seed=1", "logger=csv", "torch_threads=1", f"paths.data_dir={tmp_path}") == base
+    )
     other_seed = hashes_of("seed=2")
     assert other_seed["config_hash"] != base["config_hash"]
     assert other_seed["setting_hash"] == base["setting_hash"]
-    assert hashes_of("seed=1", "model.task.optimizer.lr=0.5")["setting_hash"] != \
-        base["setting_hash"]
+    assert (
+        hashes_of("seed=1", "model.task.optimizer.lr=0.5")["setting_hash"] != base["setting_hash"]
+    )
 
 
 def test_planned_hashes_match_the_jobs_own(tmp_path):
@@ -98,9 +115,11 @@ def test_settings_share_a_composition_and_compose_as_hydra_does(tmp_path):
     from dl2.config.compose import Composer
     from dl2.paths import CONF
 
-    settings = [("experiment=gnn", "model=gat", "data.noise=0.5", "model.task.optimizer.lr=0.01"),
-                ("experiment=gnn", "model=gat", "data.noise=1.0"),
-                ("experiment=padding", "model=net2", "model.conv_type=valid")]
+    settings = [
+        ("experiment=gnn", "model=gat", "data.noise=0.5", "model.task.optimizer.lr=0.01"),
+        ("experiment=gnn", "model=gat", "data.noise=1.0"),
+        ("experiment=padding", "model=net2", "model.conv_type=valid"),
+    ]
     composer = Composer(CONF)
     configs = composer.compose_all(settings)
     assert len(composer._bases) == 2, "one composition per set of group choices"
@@ -122,15 +141,21 @@ def test_missing_jobs_run_as_few_multiruns_as_their_shape_allows():
             self.job = job
 
     grid = [P(j) for j in expand(study, seeds=[0, 1], narrow={"model": ["net1"]})]
-    assert blocks(grid) == [["experiment=padding", "data.protocol=reference", "model=net1",
-                             "model.conv_type=valid,replicate,reflect,circular,sconv,fconv",
-                             "seed=0,1"]]
-    ragged = [p for p in grid if not (p.job.seed == 1 and "model.conv_type=valid"
-                                      in p.job.overrides)]
+    assert blocks(grid) == [
+        [
+            "experiment=padding",
+            "data.protocol=reference",
+            "model=net1",
+            "model.conv_type=valid,replicate,reflect,circular,sconv,fconv",
+            "seed=0,1",
+        ]
+    ]
+    ragged = [
+        p for p in grid if not (p.job.seed == 1 and "model.conv_type=valid" in p.job.overrides)
+    ]
     parts = blocks(ragged)
     assert len(parts) == 2  # the five conv types with both seeds, valid with seed 0
-    assert sum(math.prod(len(o.split("=", 1)[1].split(",")) for o in part)
-               for part in parts) == 11
+    assert sum(math.prod(len(o.split("=", 1)[1].split(",")) for o in part) for part in parts) == 11
 
 
 def test_run_twice_runs_the_missing_jobs_only(tmp_path, capsys):
@@ -140,8 +165,9 @@ def test_run_twice_runs_the_missing_jobs_only(tmp_path, capsys):
     common = ["--out", str(out), "--log-dir", str(logs)]
     first = run_script("sweep.py", "padding-reference", *TINY_ARGS, *common, "--jobs", "1")
     assert "0/4 done; multirun 1/1" in first.stderr
-    assert "4/4 jobs of this multirun ended (0/4 of the study done before it)" in first.stderr, \
+    assert "4/4 jobs of this multirun ended (0/4 of the study done before it)" in first.stderr, (
         "a progress line per ended job"
+    )
     assert "4 completed jobs" in first.stderr
     assert len(Store(out / "jobs.jsonl").completed()) == 4
     assert sweep_py("padding-reference", *TINY_ARGS, *common) == 0
@@ -164,11 +190,14 @@ def test_run_twice_runs_the_missing_jobs_only(tmp_path, capsys):
     # the job run again in this process scores as it did in train.py -m's (same threads)
     rerun = Store(out / "jobs.jsonl").completed()[lost["config_hash"]]
     assert {k: v for k, v in rerun["metrics"].items() if not k.startswith("train/")} == {
-        k: v for k, v in lost["metrics"].items() if not k.startswith("train/")}
+        k: v for k, v in lost["metrics"].items() if not k.startswith("train/")
+    }
     report = (out / "report.md").read_text()
     rows = parse_table(report, "### net = net1")
-    assert rows[0][:2] == ["conv type", "val/acc"] and [r[0] for r in rows[2:]] == ["valid",
-                                                                                 "fconv"]
+    assert rows[0][:2] == ["conv type", "val/acc"] and [r[0] for r in rows[2:]] == [
+        "valid",
+        "fconv",
+    ]
     assert all(r[-1] == "2" for r in rows[2:]), "n = 2 seeds per row"
     assert "trainer.max_epochs=1" in report, "the report names the overrides every job had"
 
@@ -178,8 +207,12 @@ def test_a_job_killed_mid_training_resumes_from_its_last_checkpoint(tmp_path, ca
     and continues it from last.ckpt: the stored result is the straight run's."""
     extra = [*TINY_BOXES, "data.shuffle=true", "logger=none", "trainer.max_epochs=4"]
     full = ["--seeds", "0", "--nets", "net1", "--conv-types", "fconv", *extra]
-    (job,) = expand(load_study("padding-reference"), extra, [0],
-                    {"model": ["net1"], "model.conv_type": ["fconv"]})
+    (job,) = expand(
+        load_study("padding-reference"),
+        extra,
+        [0],
+        {"model": ["net1"], "model.conv_type": ["fconv"]},
+    )
     assert train_py(*job.overrides, f"hydra.run.dir={tmp_path / 'straight'}") == 0
     a = json.loads((tmp_path / "straight" / "results.json").read_text())
     # a job stopped after epoch 2 of 4: its folder as the runner's multirun left it
@@ -188,8 +221,9 @@ def test_a_job_killed_mid_training_resumes_from_its_last_checkpoint(tmp_path, ca
     assert train_py(*job.overrides, "trainer.max_epochs=2", f"hydra.run.dir='{killed}'") == 0
     (killed / "results.json").unlink()
     hydra_overrides = killed / ".hydra" / "overrides.yaml"
-    hydra_overrides.write_text(hydra_overrides.read_text().replace("trainer.max_epochs=2",
-                                                                   "trainer.max_epochs=4"))
+    hydra_overrides.write_text(
+        hydra_overrides.read_text().replace("trainer.max_epochs=2", "trainer.max_epochs=4")
+    )
     hydra_config = killed / ".hydra" / "config.yaml"
     assert hydra_config.read_text().count("max_epochs: 2") == 1
     hydra_config.write_text(hydra_config.read_text().replace("max_epochs: 2", "max_epochs: 4"))
@@ -204,11 +238,13 @@ def test_a_job_killed_mid_training_resumes_from_its_last_checkpoint(tmp_path, ca
     assert "ckpt_path=" in resumed and "0_model=net1,seed=0" in resumed
     (b,) = Store(tmp_path / "out" / "jobs.jsonl").completed().values()
     assert a["config_hash"] == b["config_hash"]
-    assert (a["metrics"], a["best_epoch"], a["epochs_run"]) == (b["metrics"], b["best_epoch"],
-                                                                b["epochs_run"])
+    assert (a["metrics"], a["best_epoch"], a["epochs_run"]) == (
+        b["metrics"],
+        b["best_epoch"],
+        b["epochs_run"],
+    )
     (new,) = [r for r in logs.rglob("results.json") if killed not in r.parents]
-    assert json.loads(new.read_text())["resumed_from"] == str(killed / "checkpoints" /
-                                                             "last.ckpt")
+    assert json.loads(new.read_text())["resumed_from"] == str(killed / "checkpoints" / "last.ckpt")
 
 
 def test_planning_a_study_imports_no_lightning():
@@ -217,8 +253,11 @@ def test_planning_a_study_imports_no_lightning():
     proc = run_script("-X", "importtime", "sweep.py", "--help")
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()}
     assert "torch" in imported, "the import times were read"
-    assert not {m for m in imported if m.split(".")[0] in ("lightning", "pytorch_lightning",
-                                                           "torch_geometric")}
+    assert not {
+        m
+        for m in imported
+        if m.split(".")[0] in ("lightning", "pytorch_lightning", "torch_geometric")
+    }
 
 
 def test_one_runner_per_study_at_a_time(tmp_path, capsys):
@@ -228,8 +267,7 @@ def test_one_runner_per_study_at_a_time(tmp_path, capsys):
     from dl2.studies.claim import CLAIM_FILE, claimed
 
     out = tmp_path / "out"
-    args = ["padding-reference", *TINY_ARGS, "--out", str(out), "--log-dir",
-            str(tmp_path / "logs")]
+    args = ["padding-reference", *TINY_ARGS, "--out", str(out), "--log-dir", str(tmp_path / "logs")]
     with claimed(out, "padding-reference"):  # the first runner, still running
         assert sweep_py(*args) == 1
         err = capsys.readouterr().err
@@ -244,8 +282,10 @@ def test_one_runner_per_study_at_a_time(tmp_path, capsys):
 
 
 def test_bad_study_arguments(tmp_path, capsys):
-    assert sweep_py("padding-reference", "--nets", "net7", "--dry-run",
-                    "--out", str(tmp_path / "out")) != 0
+    assert (
+        sweep_py("padding-reference", "--nets", "net7", "--dry-run", "--out", str(tmp_path / "out"))
+        != 0
+    )
     err = capsys.readouterr().err
     assert "net7" in err and "net1" in err
     assert sweep_py("padding-reference", "--seeds", "a,b", "--dry-run") != 0
@@ -253,10 +293,21 @@ def test_bad_study_arguments(tmp_path, capsys):
 
 
 def fake(config_hash, setting, seed, acc, finished, lr="1.0", status="completed"):
-    return {"config_hash": config_hash, "setting_hash": setting, "seed": seed, "status": status,
-            "finished_at": finished, "metrics": {"test/acc": acc, "val/acc": acc},
-            "overrides": ["experiment=gnn", "model=gcn", f"seed={seed}",
-                          f"model.task.optimizer.lr={lr}"], "wall_time_s": 1.0}
+    return {
+        "config_hash": config_hash,
+        "setting_hash": setting,
+        "seed": seed,
+        "status": status,
+        "finished_at": finished,
+        "metrics": {"test/acc": acc, "val/acc": acc},
+        "overrides": [
+            "experiment=gnn",
+            "model=gcn",
+            f"seed={seed}",
+            f"model.task.optimizer.lr={lr}",
+        ],
+        "wall_time_s": 1.0,
+    }
 
 
 def test_two_runners_adding_to_one_store_keep_each_others_records(tmp_path):
@@ -273,19 +324,31 @@ def test_two_runners_adding_to_one_store_keep_each_others_records(tmp_path):
     assert sorted(Store(path).completed()) == ["a0", "a1"], "a read-only store writes nothing"
 
 
-def test_a_damaged_store_line_is_named_kept_aside_and_its_job_counts_as_missing(tmp_path,
-                                                                              capsys):
+def test_a_damaged_store_line_is_named_kept_aside_and_its_job_counts_as_missing(tmp_path, capsys):
     """One truncated line (and one without a hash) in jobs.jsonl used to stop every command
     of the study with "Expecting value: line 1 column 13"."""
     out = tmp_path / "out"
     out.mkdir()
     path = out / "jobs.jsonl"
-    good, lost = (json.dumps(fake(h, "A", s, 0.8, "2026-01-01"), sort_keys=True)
-                  for h, s in (("a0", 0), ("a1", 1)))
+    good, lost = (
+        json.dumps(fake(h, "A", s, 0.8, "2026-01-01"), sort_keys=True)
+        for h, s in (("a0", 0), ("a1", 1))
+    )
     damaged = [lost[:12], '{"status": "completed"}']
     path.write_text("\n".join([good, *damaged]) + "\n")
-    args = ["padding-reference", "--seeds", "0", "--nets", "net1", "--conv-types", "valid",
-            "--out", str(out), "--log-dir", str(tmp_path / "logs")]
+    args = [
+        "padding-reference",
+        "--seeds",
+        "0",
+        "--nets",
+        "net1",
+        "--conv-types",
+        "valid",
+        "--out",
+        str(out),
+        "--log-dir",
+        str(tmp_path / "logs"),
+    ]
     assert sweep_py(*args, "--dry-run") == 0, "a dry run reads the good records"
     err = capsys.readouterr().err
     assert f"{path}: lines 2, 3 are not job records" in err and err.count(str(path)) == 1
@@ -300,10 +363,15 @@ def test_a_damaged_store_line_is_named_kept_aside_and_its_job_counts_as_missing(
 def test_aggregator_newest_wins_and_settings_never_merge(tmp_path):
     study = load_study("gnn-models")
     store = Store(tmp_path / "jobs.jsonl")
-    store.add([fake("a0", "A", 0, 0.80, "2026-01-01"), fake("a0", "A", 0, 0.70, "2026-01-02"),
-               fake("a1", "A", 1, 0.90, "2026-01-01"),
-               fake("b0", "B", 0, 0.50, "2026-01-01", lr="0.5"),
-               fake("b1", "B", 1, 0.0, "2026-01-01", lr="0.5", status="diverged")])
+    store.add(
+        [
+            fake("a0", "A", 0, 0.80, "2026-01-01"),
+            fake("a0", "A", 0, 0.70, "2026-01-02"),
+            fake("a1", "A", 1, 0.90, "2026-01-01"),
+            fake("b0", "B", 0, 0.50, "2026-01-01", lr="0.5"),
+            fake("b1", "B", 1, 0.0, "2026-01-01", lr="0.5", status="diverged"),
+        ]
+    )
     summary = summarise(study, tidy(study, list(store.latest().values())))
     test = summary[summary["metric"] == "test/acc"].set_index("model.task.optimizer.lr")
     assert test.loc["1.0", "n"] == 2 and test.loc["0.5", "n"] == 1
@@ -352,8 +420,12 @@ plot: {x: data.noise, metric: test/acc, lines: [model], x_scale: 100}
 
 def test_report_from_any_folder_lists_failed_and_unfinished_jobs(tmp_path, capsys):
     sweep = tmp_path / "sweep"
-    assert train_py("-m", "model.pad_size=1,3", *TINY_BOXES, "logger=wandb",
-                    f"hydra.sweep.dir={sweep}") != 0, "a failed job makes the multirun fail"
+    assert (
+        train_py(
+            "-m", "model.pad_size=1,3", *TINY_BOXES, "logger=wandb", f"hydra.sweep.dir={sweep}"
+        )
+        != 0
+    ), "a failed job makes the multirun fail"
     jobs = {j.results["config"]["model"]["pad_size"]: j for j in collect(sweep)}
     assert jobs[1].status == "completed" and jobs[3].status == "failed"
     group = jobs[1].results["config"]["logger"]["wandb"]["group"]
@@ -365,8 +437,7 @@ def test_report_from_any_folder_lists_failed_and_unfinished_jobs(tmp_path, capsy
     (unfinished / "config.yaml").write_text("seed: 0\n")
     (unfinished / "overrides.yaml").write_text("- seed=0\n")
     out = tmp_path / "report"
-    assert sweep_py("report", str(sweep), "--study", "padding-independent", "--out",
-                    str(out)) == 0
+    assert sweep_py("report", str(sweep), "--study", "padding-independent", "--out", str(out)) == 0
     report = (out / "report.md").read_text()
     assert report in capsys.readouterr().out, "the report is printed too"
     left = report.split("## Jobs left out of the tables", 1)[1]
@@ -381,8 +452,17 @@ def test_a_table_from_any_multirun_folder(tmp_path, capsys):
     overrides that vary (the padding mode) are the rows, n the seeds behind each (before:
     "the following arguments are required: --study")."""
     folder = tmp_path / "multirun"
-    assert train_py("-m", "model.pad=zeros,reflect,replicate,circular", "seed=range(2)",
-                    *TINY_BOXES, "logger=none", f"hydra.sweep.dir={folder}") == 0
+    assert (
+        train_py(
+            "-m",
+            "model.pad=zeros,reflect,replicate,circular",
+            "seed=range(2)",
+            *TINY_BOXES,
+            "logger=none",
+            f"hydra.sweep.dir={folder}",
+        )
+        == 0
+    )
     capsys.readouterr()
     assert sweep_py("report", str(folder)) == 0
     printed = capsys.readouterr().out
@@ -426,8 +506,9 @@ def page_section(page: str, name: str) -> str:
     return text.split(f"<!-- study:{name} -->\n", 1)[1].split(f"<!-- /study:{name} -->", 1)[0]
 
 
-@pytest.mark.parametrize("name", [n for n in study_names()
-                                  if (REPORTS / n / "jobs.jsonl").exists()])
+@pytest.mark.parametrize(
+    "name", [n for n in study_names() if (REPORTS / n / "jobs.jsonl").exists()]
+)
 def test_committed_reports_rebuild_byte_identically_offline(tmp_path, name):
     study = load_study(name)
     jobs, job_hashes = declared_hashes(name)
@@ -437,8 +518,7 @@ def test_committed_reports_rebuild_byte_identically_offline(tmp_path, name):
     for file in ("report.md", "results.csv", "summary.json"):
         assert (tmp_path / file).read_text() == (REPORTS / name / file).read_text(), file
     block = (REPORTS / name / PAGE_BLOCK).read_text()
-    assert (tmp_path / PAGE_BLOCK).read_text().replace(str(tmp_path),
-                                                       f"../reports/{name}") == block
+    assert (tmp_path / PAGE_BLOCK).read_text().replace(str(tmp_path), f"../reports/{name}") == block
     assert study.page and page_section(study.page, name) == block, "the results page shows it"
 
 
@@ -446,8 +526,11 @@ def test_a_study_run_fills_its_results_page_and_never_the_readme(capsys):
     """`python sweep.py gnn-models` with every job done: nothing to run, its results page's
     block and stored report rebuilt as they are, README.md untouched (studies used to splice
     their blocks into it)."""
-    watched = [ROOT / "README.md", RESULTS_PAGES / "gnn-models.md",
-               *sorted((REPORTS / "gnn-models").iterdir())]
+    watched = [
+        ROOT / "README.md",
+        RESULTS_PAGES / "gnn-models.md",
+        *sorted((REPORTS / "gnn-models").iterdir()),
+    ]
     before = {path: path.read_bytes() for path in watched}
     assert sweep_py("gnn-models", "--offline") == 0
     assert "gnn-models" in capsys.readouterr().err
@@ -458,16 +541,23 @@ def test_the_cost_section_is_the_stored_job_times():
     """The results index's cost table is what `sweep.py all` builds from every study's stored
     jobs."""
     seen: set[str] = set()
-    costs = [study_cost(name, Store.of(name).completed(), declared_hashes(name)[1], seen)
-             for name in study_names()]
+    costs = [
+        study_cost(name, Store.of(name).completed(), declared_hashes(name)[1], seen)
+        for name in study_names()
+    ]
     assert page_section("index", COST_BLOCK) == cost_block(costs)
 
 
 def test_cost_counts_overlapping_jobs_once_and_shared_jobs_in_one_study():
     def rec(h, start, end, wall):
-        return {"config_hash": h, "started_at": f"2026-01-01T00:{start:02d}:00+00:00",
-                "finished_at": f"2026-01-01T00:{end:02d}:00+00:00", "wall_time_s": wall,
-                "status": "completed", "machine": {"cpu_count": 2}}
+        return {
+            "config_hash": h,
+            "started_at": f"2026-01-01T00:{start:02d}:00+00:00",
+            "finished_at": f"2026-01-01T00:{end:02d}:00+00:00",
+            "wall_time_s": wall,
+            "status": "completed",
+            "machine": {"cpu_count": 2},
+        }
 
     assert covered([(0, 10), (5, 15), (20, 30), (21, 22)]) == 25
     first = {"a": rec("a", 0, 10, 600), "b": rec("b", 5, 15, 600)}
@@ -484,8 +574,15 @@ def test_cost_counts_overlapping_jobs_once_and_shared_jobs_in_one_study():
     assert "1 jobs ran before job times were stored" in block
 
 
-@pytest.mark.parametrize("args", [["--help"], ["all", "--help"], ["report", "--help"],
-                                  *[[name, "--help"] for name in study_names()]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["all", "--help"],
+        ["report", "--help"],
+        *[[name, "--help"] for name in study_names()],
+    ],
+)
 def test_every_help_page_prints(args, capsys):
     """argparse formats help strings with %: a stray % in one crashes --help."""
     with pytest.raises(SystemExit) as done:
@@ -504,14 +601,25 @@ def test_a_forced_rerun_that_stopped_resumes_and_an_old_checkpoint_does_not(tmp_
     study = load_study("padding-reference")
     logs = tmp_path / "logs"
     store = Store(tmp_path / "out" / "jobs.jsonl")
-    store.add([{"config_hash": "a" * 16, "status": "completed", "seed": 0, "metrics": {},
-                "overrides": ["seed=0"], "finished_at": "2026-12-01T12:00:00+00:00"}])
+    store.add(
+        [
+            {
+                "config_hash": "a" * 16,
+                "status": "completed",
+                "seed": 0,
+                "metrics": {},
+                "overrides": ["seed=0"],
+                "finished_at": "2026-12-01T12:00:00+00:00",
+            }
+        ]
+    )
     folder = logs / "studies" / study.name / "sweeps" / "x_jobs" / "0_seed=0"
     last = folder / "checkpoints" / "last.ckpt"
     last.parent.mkdir(parents=True)
     last.write_bytes(b"")
-    (folder / "results.json").write_text(json.dumps({"status": "interrupted",
-                                                     "config_hash": "a" * 16}))
+    (folder / "results.json").write_text(
+        json.dumps({"status": "interrupted", "config_hash": "a" * 16})
+    )
     before = datetime(2026, 12, 1, 11, tzinfo=timezone.utc).timestamp()
     after = datetime(2026, 12, 1, 13, tzinfo=timezone.utc).timestamp()
     os.utime(last, (before, before))
@@ -527,8 +635,9 @@ def test_the_padding_and_graph_studies_have_their_figure(tmp_path):
     from dl2.studies.aggregate import _reference_value
 
     study = load_study("padding-reference")
-    assert _reference_value(study, {"model": "net1", "model.conv_type": "fconv"},
-                            "test/acc") == 88.85
+    assert (
+        _reference_value(study, {"model": "net1", "model.conv_type": "fconv"}, "test/acc") == 88.85
+    )
     assert _reference_value(load_study("gnn-models"), {"model": "meanconv"}, "test/acc") is None
     for name in ("padding-reference", "gnn-models"):
         jobs, job_hashes = declared_hashes(name)

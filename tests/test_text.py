@@ -12,10 +12,12 @@ from dl2.data.text import (
 )
 from dl2.errors import ConfigValueError
 
-GUTENBERG = ("\ufeffThe Project Gutenberg eBook of Tales\n\nLicence words here.\n\n"
-             "*** START OF THE PROJECT GUTENBERG EBOOK TALES ***\n\n"
-             "Once upon a time there was a king.\nThe end.\n\n"
-             "*** END OF THE PROJECT GUTENBERG EBOOK TALES ***\n\nMore licence text.\n")
+GUTENBERG = (
+    "\ufeffThe Project Gutenberg eBook of Tales\n\nLicence words here.\n\n"
+    "*** START OF THE PROJECT GUTENBERG EBOOK TALES ***\n\n"
+    "Once upon a time there was a king.\nThe end.\n\n"
+    "*** END OF THE PROJECT GUTENBERG EBOOK TALES ***\n\nMore licence text.\n"
+)
 
 
 def test_strip_keeps_only_the_book():
@@ -51,8 +53,9 @@ def write(tmp_path, text, name="book.txt"):
 
 def test_datamodule_splits_the_tail_for_validation(tmp_path):
     text = "abcdefghij" * 50  # 500 characters
-    dm = CharDataModule(path=write(tmp_path, text), block_size=8, batch_size=4, val_fraction=0.1,
-                        strip_header=False)
+    dm = CharDataModule(
+        path=write(tmp_path, text), block_size=8, batch_size=4, val_fraction=0.1, strip_header=False
+    )
     assert dm.model_kwargs() == {"vocab_size": 10}
     assert len(dm.train_set.tokens) == 450 and len(dm.val_set.tokens) == 50
     assert dm.tokenizer.decode(dm.val_set.tokens) == text[450:]
@@ -64,8 +67,7 @@ def test_gutenberg_file_is_stripped_by_default_and_kept_on_request(tmp_path):
     path = write(tmp_path, GUTENBERG * 1)
     dm = CharDataModule(path=path, block_size=4, val_fraction=0.2)
     dm.setup()
-    assert "Licence" not in dm.tokenizer.decode(torch.cat([dm.train_set.tokens,
-                                                           dm.val_set.tokens]))
+    assert "Licence" not in dm.tokenizer.decode(torch.cat([dm.train_set.tokens, dm.val_set.tokens]))
     kept = CharDataModule(path=path, block_size=4, val_fraction=0.2, strip_header=False)
     kept.setup()
     assert "L" in kept.tokenizer.chars
@@ -109,8 +111,10 @@ def test_download_writes_the_served_text(tmp_path, monkeypatch):
             return False
 
     seen = []
-    monkeypatch.setattr("urllib.request.urlopen",
-                        lambda url, timeout: seen.append(url) or Response(GUTENBERG.encode()))
+    monkeypatch.setattr(
+        "urllib.request.urlopen",
+        lambda url, timeout: seen.append(url) or Response(GUTENBERG.encode()),
+    )
     path = download_gutenberg(2591, tmp_path)
     assert seen == ["https://www.gutenberg.org/cache/epub/2591/pg2591.txt"]
     assert path.read_text(encoding="utf-8") == GUTENBERG

@@ -10,8 +10,16 @@ from dl2.errors import ConfigValueError
 from dl2.run.job import train
 from tests.harness import TINY_BOXES, run_script, traced, train_py
 
-EXPECTED = {"train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc",
-            "test_unshifted/loss", "test_unshifted/acc"}
+EXPECTED = {
+    "train/loss",
+    "train/acc",
+    "val/loss",
+    "val/acc",
+    "test/loss",
+    "test/acc",
+    "test_unshifted/loss",
+    "test_unshifted/acc",
+}
 
 
 def test_train_returns_metrics_and_writes_results(tiny_cfg, tmp_path):
@@ -45,22 +53,26 @@ def test_test_split_uses_best_checkpoint(tiny_cfg, tmp_path):
     assert results["checkpoint"].endswith(f"epoch_{results['best_epoch']:03d}.ckpt")
 
 
-@pytest.mark.parametrize(("override", "key"), [
-    ("model.pad=mirror", "model.pad"),
-    ("model.pad_size=3", "model.pad_size"),
-    ("data.n_train=0", "data.n_train"),
-    ("data.offset1=1", "data.offset1"),
-    ("data.protocol=shuffled", "data.protocol"),
-    # checked before anything is built (dl2/config/preflight.py)
-    ("seed=-1", "seed"), (f"seed={2**32}", "seed"),
-    ("trainer.max_epochs=0", "trainer.max_epochs"),
-    ("trainer.max_epochs=ten", "trainer.max_epochs"),
-    ("+trainer.max_steps=0", "trainer.max_steps"),
-    ("trainer.devices=100000", "trainer.devices"),
-    ("callbacks.early_stopping.patience=abc", "callbacks.early_stopping.patience"),
-    # checked after the sanity-check validation, before the first training step
-    ("callbacks.model_checkpoint.monitor=val/nope", "callbacks.model_checkpoint.monitor"),
-])
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("model.pad=mirror", "model.pad"),
+        ("model.pad_size=3", "model.pad_size"),
+        ("data.n_train=0", "data.n_train"),
+        ("data.offset1=1", "data.offset1"),
+        ("data.protocol=shuffled", "data.protocol"),
+        # checked before anything is built (dl2/config/preflight.py)
+        ("seed=-1", "seed"),
+        (f"seed={2**32}", "seed"),
+        ("trainer.max_epochs=0", "trainer.max_epochs"),
+        ("trainer.max_epochs=ten", "trainer.max_epochs"),
+        ("+trainer.max_steps=0", "trainer.max_steps"),
+        ("trainer.devices=100000", "trainer.devices"),
+        ("callbacks.early_stopping.patience=abc", "callbacks.early_stopping.patience"),
+        # checked after the sanity-check validation, before the first training step
+        ("callbacks.model_checkpoint.monitor=val/nope", "callbacks.model_checkpoint.monitor"),
+    ],
+)
 def test_bad_values_fail_before_training_naming_the_key(tiny_cfg, override, key):
     cfg = tiny_cfg([override])
     with pytest.raises(ConfigValueError) as info:
@@ -88,7 +100,8 @@ def test_train_py_with_csv_and_wandb_offline(tmp_path, capsys):
     assert "test/acc" in capsys.readouterr().out
     csv_metrics = (runs[0] / "csv" / "metrics.csv").read_text().splitlines()[0].split(",")
     assert {"train/loss", "val/loss", "val/acc", "test/acc", "test_unshifted/acc"} <= set(
-        csv_metrics)
+        csv_metrics
+    )
     offline = list((runs[0] / "wandb").glob("offline-run-*"))
     assert len(offline) == 1
     # what every logger got (Lightning sends them all the same): the resolved config, once,
@@ -105,19 +118,29 @@ def test_train_py_as_a_command(tmp_path):
     logger: nothing on stderr (no warning from an import, W&B quiet without WANDB_SILENT). A
     bad value: exit status 1 and a message naming the key and the value, no traceback."""
     run = tmp_path / "run"
-    proc = run_script("train.py", "experiment=gnn", "data=sbm_graph", "trainer.max_epochs=2",
-                      "logger=many", f"hydra.run.dir={run}", env={"WANDB_SILENT": None})
+    proc = run_script(
+        "train.py",
+        "experiment=gnn",
+        "data=sbm_graph",
+        "trainer.max_epochs=2",
+        "logger=many",
+        f"hydra.run.dir={run}",
+        env={"WANDB_SILENT": None},
+    )
     assert proc.stderr.strip() == "", proc.stderr
     assert "gnn completed" in proc.stdout and "test/acc" in proc.stdout
     assert json.loads((run / "results.json").read_text())["status"] == "completed"
     assert "val/acc" in (run / "csv" / "metrics.csv").read_text().splitlines()[0]
     assert len(list(run.glob("wandb/offline-run-*"))) == 1
     # a value of the wrong type fails while composing, before anything is imported for training
-    proc = run_script("train.py", "seed=1.5", "logger=none", f"hydra.run.dir={run}-bad",
-                      check=False)
+    proc = run_script(
+        "train.py", "seed=1.5", "logger=none", f"hydra.run.dir={run}-bad", check=False
+    )
     assert proc.returncode == 1
-    assert "seed=1.5" in proc.stderr and "Value '1.5' of type 'float' could not be converted " \
-        "to Integer" in proc.stderr, proc.stderr
+    assert (
+        "seed=1.5" in proc.stderr
+        and "Value '1.5' of type 'float' could not be converted to Integer" in proc.stderr
+    ), proc.stderr
     assert "Traceback" not in proc.stderr or traced(), proc.stderr
     assert not (tmp_path / "run-bad" / "checkpoints").exists()
 
@@ -137,9 +160,14 @@ def test_unknown_conv_type_and_net_fail(tmp_path, capsys):
     assert "net3" in err and "net1" in err
 
 
-@pytest.mark.parametrize(("name", "target", "folder"), [
-    ("csv", "CSVLogger", "csv"), ("tensorboard", "TensorBoardLogger", "tensorboard"),
-    ("wandb", "WandbLogger", "wandb")])
+@pytest.mark.parametrize(
+    ("name", "target", "folder"),
+    [
+        ("csv", "CSVLogger", "csv"),
+        ("tensorboard", "TensorBoardLogger", "tensorboard"),
+        ("wandb", "WandbLogger", "wandb"),
+    ],
+)
 def test_each_logger_writes_into_the_run_folder(tiny_cfg, name, target, folder):
     from dl2.run.build import build_loggers
 

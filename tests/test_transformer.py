@@ -67,8 +67,9 @@ def test_rope_rotates_even_odd_pairs_as_written_out():
     q = qkv.permute(2, 0, 3, 1, 4)[0]
     angle = torch.arange(16.0)[:, None] * 100.0 ** (-torch.arange(0, 8, 2) / 8)
     x1, x2 = q[..., 0::2], q[..., 1::2]
-    written = torch.stack((x1 * angle.cos() - x2 * angle.sin(),
-                           x1 * angle.sin() + x2 * angle.cos()), dim=-1).flatten(-2)
+    written = torch.stack(
+        (x1 * angle.cos() - x2 * angle.sin(), x1 * angle.sin() + x2 * angle.cos()), dim=-1
+    ).flatten(-2)
     grad = torch.randn_like(written)
     (g_written,) = torch.autograd.grad(written, qkv, grad)
     out = rope(q)
@@ -106,7 +107,7 @@ def test_rmsnorm_matches_formula():
     with torch.no_grad():
         norm.weight.copy_(torch.randn(10))
     x = torch.randn(4, 7, 10)
-    expected = x / torch.sqrt((x ** 2).mean(-1, keepdim=True) + 1e-6) * norm.weight
+    expected = x / torch.sqrt((x**2).mean(-1, keepdim=True) + 1e-6) * norm.weight
     torch.testing.assert_close(norm(x), expected)
 
 
@@ -143,7 +144,7 @@ def test_cached_forward_equals_full_forward(pos_emb):
     full = model(idx)
     cache = KVCache(len(model.blocks))
     first = model(idx[:, :6], cache)
-    steps = [model(idx[:, t:t + 1], cache) for t in range(6, 10)]
+    steps = [model(idx[:, t : t + 1], cache) for t in range(6, 10)]
     torch.testing.assert_close(torch.cat([first, *steps], dim=1), full, atol=1e-5, rtol=1e-5)
     # a multi-token chunk after a cached prefix (needs the offset causal mask)
     cache = KVCache(len(model.blocks))
@@ -151,10 +152,16 @@ def test_cached_forward_equals_full_forward(pos_emb):
     torch.testing.assert_close(model(idx[:, 4:10], cache), full[:, 4:], atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize(("kwargs", "key"), [
-    ({"pos_emb": "alibi"}, "pos_emb"), ({"attn": "flash3"}, "attn"),
-    ({"n_embd": 15}, "n_embd"), ({"n_layer": 0}, "n_layer"), ({"dropout": 1.5}, "dropout"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"pos_emb": "alibi"}, "pos_emb"),
+        ({"attn": "flash3"}, "attn"),
+        ({"n_embd": 15}, "n_embd"),
+        ({"n_layer": 0}, "n_layer"),
+        ({"dropout": 1.5}, "dropout"),
+    ],
+)
 def test_bad_values(kwargs, key):
     args = dict(vocab_size=11, block_size=16, n_layer=2, n_head=2, n_embd=16)
     args.update(kwargs)

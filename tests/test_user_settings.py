@@ -65,8 +65,11 @@ def test_the_machines_local_config_is_composed_last(tmp_path):
     """conf/local/default.yaml (git-ignored) is found like any group option: here through an
     added search path, so that the test leaves the checkout's conf/local/ alone."""
     local = tmp_path / "extra" / "local" / "default.yaml"
-    settings(local, "# @package _global_\ncluster:\n  partition: gpu-short\n  account: lab\n"
-             "paths:\n  data_dir: /scratch/data\n")
+    settings(
+        local,
+        "# @package _global_\ncluster:\n  partition: gpu-short\n  account: lab\n"
+        "paths:\n  data_dir: /scratch/data\n",
+    )
     search = f"hydra.searchpath=[file://{tmp_path / 'extra'}]"
     cfg = compose_cfg(tmp_path, ["experiment=gnn", search])
     assert cfg.paths.data_dir == "/scratch/data" and cfg.cluster.partition == "gpu-short"
@@ -75,8 +78,9 @@ def test_the_machines_local_config_is_composed_last(tmp_path):
     assert job_hashes(cfg) == job_hashes(plain), "where a job runs is not what it is"
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        slurm = compose("train", ["experiment=gnn", "launcher=slurm", search],
-                        return_hydra_config=True)
+        slurm = compose(
+            "train", ["experiment=gnn", "launcher=slurm", search], return_hydra_config=True
+        )
     GlobalHydra.instance().clear()
     launcher = slurm.hydra.launcher
     assert (launcher.partition, launcher.account, launcher.qos) == ("gpu-short", "lab", None)
@@ -89,22 +93,46 @@ def test_extras_print_the_config_tree_and_insist_on_tags(tmp_path, capsys):
     from tests.harness import TINY_BOXES, train_py
 
     run = tmp_path / "run"
-    assert train_py(*TINY_BOXES, "logger=none", "extras.print_config=true",
-                    f"hydra.run.dir={run}") == 0
+    assert (
+        train_py(*TINY_BOXES, "logger=none", "extras.print_config=true", f"hydra.run.dir={run}")
+        == 0
+    )
     out = capsys.readouterr().out
     tree = (run / "config_tree.log").read_text()
     assert "pad: zeros" in tree and "max_epochs: 2" in tree and str(run) in tree
     assert tree.splitlines()[0] == "config" and tree.splitlines()[1] in out
     sweep = tmp_path / "sweep"
-    assert train_py("-m", *TINY_BOXES, "logger=none", "seed=1,2", "extras.enforce_tags=true",
-                    f"hydra.sweep.dir={sweep}") == 1
-    assert "tags=[] is not allowed: a multirun with extras.enforce_tags=true" in \
-        capsys.readouterr().err
-    assert train_py("-m", *TINY_BOXES, "logger=none", "seed=1", "extras.enforce_tags=true",
-                    "tags=[check]", f"hydra.sweep.dir={sweep}") == 0
+    assert (
+        train_py(
+            "-m",
+            *TINY_BOXES,
+            "logger=none",
+            "seed=1,2",
+            "extras.enforce_tags=true",
+            f"hydra.sweep.dir={sweep}",
+        )
+        == 1
+    )
+    assert (
+        "tags=[] is not allowed: a multirun with extras.enforce_tags=true"
+        in capsys.readouterr().err
+    )
+    assert (
+        train_py(
+            "-m",
+            *TINY_BOXES,
+            "logger=none",
+            "seed=1",
+            "extras.enforce_tags=true",
+            "tags=[check]",
+            f"hydra.sweep.dir={sweep}",
+        )
+        == 0
+    )
     plain = compose_cfg(tmp_path, [])
-    extra = compose_cfg(tmp_path, ["extras.print_config=true", "extras.ignore_warnings=true"],
-                        job="extra")
+    extra = compose_cfg(
+        tmp_path, ["extras.print_config=true", "extras.ignore_warnings=true"], job="extra"
+    )
     assert job_hashes(plain) == job_hashes(extra)
 
 

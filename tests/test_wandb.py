@@ -24,8 +24,11 @@ def test_tags_and_notes_reach_the_run_without_changing_the_job(tiny_cfg):
 
 
 def test_names_and_groups_leave_out_paths_and_stay_under_128(tiny_cfg):
-    long = [f"paths.data_dir=/{'very/' * 40}long", "model.task.optimizer.lr=0.123456789",
-            *[f"+data.extra{i}=value_number_{i}" for i in range(12)]]
+    long = [
+        f"paths.data_dir=/{'very/' * 40}long",
+        "model.task.optimizer.lr=0.123456789",
+        *[f"+data.extra{i}=value_number_{i}" for i in range(12)],
+    ]
     cfg = tiny_cfg(["logger=wandb", *long])
     name, group = cfg.logger.wandb.name, cfg.logger.wandb.group
     assert "very" not in name and "very" not in group
@@ -99,8 +102,16 @@ def test_run_names_keep_what_the_job_is_and_leave_out_how_it_runs(tmp_path, text
     alphabetically earlier callback keys, and carried torch_threads, launcher and logger."""
     from tests.harness import compose_cfg, tiny_gpt_overrides
 
-    cfg = compose_cfg(tmp_path, [*tiny_gpt_overrides(text_file), "logger=wandb",
-                                 "torch_threads=1", "launcher=joblib", "seed=3"])
+    cfg = compose_cfg(
+        tmp_path,
+        [
+            *tiny_gpt_overrides(text_file),
+            "logger=wandb",
+            "torch_threads=1",
+            "launcher=joblib",
+            "seed=3",
+        ],
+    )
     name = cfg.logger.wandb.name
     assert name.startswith("experiment=gpt,model=gpt-nano,") and "seed=3" in name
     assert not any(k in name for k in ("torch_threads", "launcher", "logger"))
@@ -115,13 +126,16 @@ def test_watch_records_the_models_gradients_when_asked(tiny_cfg, monkeypatch):
     from dl2.run.job import train
 
     calls = []
-    monkeypatch.setattr(WandbLogger, "watch",
-                        lambda self, model, log, log_freq: calls.append((type(model).__name__,
-                                                                         log, log_freq)))
+    monkeypatch.setattr(
+        WandbLogger,
+        "watch",
+        lambda self, model, log, log_freq: calls.append((type(model).__name__, log, log_freq)),
+    )
     train(tiny_cfg(["logger=wandb"]))
     assert calls == []
-    train(tiny_cfg(["logger=wandb", "logger.wandb.watch=gradients",
-                    "logger.wandb.watch_log_freq=5"]))
+    train(
+        tiny_cfg(["logger=wandb", "logger.wandb.watch=gradients", "logger.wandb.watch_log_freq=5"])
+    )
     assert calls == [("ImageClassifier", "gradients", 5)]
     with pytest.raises(ConfigValueError, match="logger.wandb.watch"):
         check_values(tiny_cfg(["logger=wandb", "logger.wandb.watch=weights"]))

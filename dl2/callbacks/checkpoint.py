@@ -50,8 +50,13 @@ class BestCheckpoint(ModelCheckpoint):
         # recorded first: the checkpoint written now carries its own (epoch, step)
         self.saved_at[filepath] = (trainer.current_epoch, trainer.global_step)
         super()._save_checkpoint(trainer, filepath)
-        kept = {self.best_model_path, self.kth_best_model_path, self.last_model_path, filepath,
-                *self.best_k_models}
+        kept = {
+            self.best_model_path,
+            self.kth_best_model_path,
+            self.last_model_path,
+            filepath,
+            *self.best_k_models,
+        }
         self.saved_at = {p: v for p, v in self.saved_at.items() if p in kept}
 
     def state_dict(self) -> dict[str, Any]:
@@ -60,8 +65,7 @@ class BestCheckpoint(ModelCheckpoint):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        saved_at = {p: (int(v[0]), int(v[1]))
-                    for p, v in state_dict.get("saved_at", {}).items()}
+        saved_at = {p: (int(v[0]), int(v[1])) for p, v in state_dict.get("saved_at", {}).items()}
         old_dir = state_dict.get("dirpath", self.dirpath)
         if old_dir == self.dirpath or self.dirpath is None:
             super().load_state_dict(state_dict)
@@ -85,7 +89,8 @@ class BestCheckpoint(ModelCheckpoint):
                 f"the run being resumed kept {old} as a best checkpoint "
                 f"({self.monitor}={float(state_dict['best_k_models'][old]):.6g}), but it is "
                 f"not readable ({err}); resume in the original output folder "
-                f"(hydra.run.dir=<its folder>) or restore that file") from None
+                f"(hydra.run.dir=<its folder>) or restore that file"
+            ) from None
         os.makedirs(self.dirpath, exist_ok=True)
         if os.path.abspath(old) != os.path.abspath(new):
             shutil.copy2(old, new)

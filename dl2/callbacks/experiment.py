@@ -18,6 +18,7 @@ class ExperimentRecord(L.Callback):
     def __init__(self, record: Mapping[str, str]) -> None:
         self.record = dict(record)
 
-    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule,
-                           checkpoint: dict[str, Any]) -> None:
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
         checkpoint[KEY] = dict(self.record)

@@ -26,8 +26,9 @@ class MetricHistory(L.Callback):
             value = metrics.get(key)
             if key.startswith(prefix) and value is not None:
                 value = float(value)  # JSON has no NaN: a non-finite value is kept as null
-                self.history[key].append([int(step), round(value, 6)
-                                          if math.isfinite(value) else None])
+                self.history[key].append(
+                    [int(step), round(value, 6) if math.isfinite(value) else None]
+                )
 
     @staticmethod
     def records_training_at(step: int, log_every_n_steps: int) -> bool:
@@ -46,8 +47,7 @@ class MetricHistory(L.Callback):
         return {"history": self.history}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.history = {k: [list(p) for p in v]
-                        for k, v in state_dict.get("history", {}).items()}
+        self.history = {k: [list(p) for p in v] for k, v in state_dict.get("history", {}).items()}
 
     def results_entries(self) -> dict[str, Any]:
         return {"history": {k: v for k, v in self.history.items() if v}}

@@ -41,8 +41,14 @@ class ProgressLog(L.Callback):
         if not trainer.sanity_checking and trainer.state.fn == "fit":
             self._validated = True
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
-                           outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
         if self._validated:
             self._emit(trainer)
             return
@@ -64,8 +70,11 @@ class ProgressLog(L.Callback):
             self._emit(trainer)
 
     def _emit(self, trainer: L.Trainer) -> None:
-        metrics = {k: float(v) for k, v in sorted(trainer.callback_metrics.items())
-                   if isinstance(v, torch.Tensor) and v.numel() == 1}
+        metrics = {
+            k: float(v)
+            for k, v in sorted(trainer.callback_metrics.items())
+            if isinstance(v, torch.Tensor) and v.numel() == 1
+        }
         if trainer.is_global_zero:
             log.info(self.line(trainer, metrics))
         self._validated = False

@@ -18,9 +18,11 @@ def rng_state() -> dict[str, Any]:
     """torch (CPU and CUDA), numpy and Python RNG states as plain data (weights_only-safe)."""
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     version, internal, gauss_next = random.getstate()
-    state = {"torch": torch.get_rng_state(),
-             "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
-             "python": [version, list(internal), gauss_next]}
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+        "python": [version, list(internal), gauss_next],
+    }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -84,21 +86,23 @@ class ResumeState(L.Callback):
                 seed = draw_seed() if order is not None else None
                 state = rng_state()
             return {"rng": state, "sampler": {"seed": seed}, "skip": 0}
-        return {"rng": rng_state(),
-                "sampler": order.sampler.state_dict() if order is not None else None,
-                "skip": done * order.batch_size if order is not None else 0}
+        return {
+            "rng": rng_state(),
+            "sampler": order.sampler.state_dict() if order is not None else None,
+            "skip": done * order.batch_size if order is not None else 0,
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         # restored after setup and before the training loader is built: the datamodule
         # applies the sampler's place as it builds it
         self._pending = state_dict or None
         datamodule = self._trainer.datamodule if self._trainer is not None else None
-        if self._pending and self._pending.get("sampler") and isinstance(datamodule,
-                                                                          DataModule):
+        if self._pending and self._pending.get("sampler") and isinstance(datamodule, DataModule):
             datamodule.resume_train_order(self._pending["sampler"], self._pending["skip"])
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule,
-                             batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if self._pending:
             set_rng_state(self._pending["rng"])
             self._pending = None

@@ -15,8 +15,9 @@ ROT_METRIC = re.compile(r"^test_rot(\d+(?:\.\d+)?)/acc$")
 
 def accuracy_by_angle(metrics: dict[str, float]) -> list[tuple[float, float]]:
     """[(angle, accuracy)] from `test_rotXXX/acc` metrics, sorted by angle."""
-    pairs = [(float(m.group(1)), float(v)) for k, v in metrics.items()
-             if (m := ROT_METRIC.match(k))]
+    pairs = [
+        (float(m.group(1)), float(v)) for k, v in metrics.items() if (m := ROT_METRIC.match(k))
+    ]
     return sorted(pairs)
 
 
@@ -53,9 +54,13 @@ class RotationCurve(L.Callback):
                 import wandb
 
                 table = wandb.Table(data=[[a, v] for a, v in pairs], columns=["angle", "acc"])
-                logger.experiment.log({
-                    "test/acc_by_angle": table,
-                    "test/acc_by_angle_plot": wandb.plot.line(
-                        table, "angle", "acc", title="test accuracy vs rotation")})
+                logger.experiment.log(
+                    {
+                        "test/acc_by_angle": table,
+                        "test/acc_by_angle_plot": wandb.plot.line(
+                            table, "angle", "acc", title="test accuracy vs rotation"
+                        ),
+                    }
+                )
         if self.output_dir:
             plot_accuracy(pairs, Path(self.output_dir) / "accuracy_by_angle.png")

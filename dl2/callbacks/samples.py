@@ -21,18 +21,34 @@ class TextSamples(L.Callback):
     job's output folder. Sampling uses its own seeded generator, so it does not change the
     training run's random stream."""
 
-    def __init__(self, prompts: list[str] | None, every_n_steps: int = 500, length: int = 200,
-                 greedy: bool = False, temperature: float = 0.8, top_k: int | None = None,
-                 top_p: float | None = 0.9, seed: int = 0, output_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        prompts: list[str] | None,
+        every_n_steps: int = 500,
+        length: int = 200,
+        greedy: bool = False,
+        temperature: float = 0.8,
+        top_k: int | None = None,
+        top_p: float | None = 0.9,
+        seed: int = 0,
+        output_dir: str | None = None,
+    ) -> None:
         check_positive("every_n_steps", every_n_steps)
         check_sampling(temperature, top_k, top_p, length)
         if prompts is not None and not prompts:
-            raise ConfigValueError("prompts", prompts, "give at least one prompt, or null for "
-                                   "prompts from the validation text")
+            raise ConfigValueError(
+                "prompts",
+                prompts,
+                "give at least one prompt, or null for prompts from the validation text",
+            )
         self.prompts = None if prompts is None else list(prompts)
         self.every, self.length = every_n_steps, length
-        self.sampling = {"greedy": greedy, "temperature": temperature, "top_k": top_k,
-                         "top_p": top_p}
+        self.sampling = {
+            "greedy": greedy,
+            "temperature": temperature,
+            "top_k": top_k,
+            "top_p": top_p,
+        }
         self.seed, self.output_dir = seed, output_dir
         self.rows: list[list] = []
         self._last_step = -1
@@ -42,8 +58,7 @@ class TextSamples(L.Callback):
         if not self.rows:
             return {}
         last = max(row[0] for row in self.rows)
-        return {"samples": {"step": last, "texts": [[p, t] for s, p, t in self.rows
-                                                    if s == last]}}
+        return {"samples": {"step": last, "texts": [[p, t] for s, p, t in self.rows if s == last]}}
 
     def state_dict(self) -> dict:
         """The samples so far, so that a resumed run's samples.csv is the whole run's."""
@@ -55,21 +70,28 @@ class TextSamples(L.Callback):
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not isinstance(trainer.datamodule, TextDataModule):
-            raise ConfigValueError("callbacks.text_samples", type(trainer.datamodule).__name__,
-                                   "needs text data (a TextDataModule, as experiment=gpt has): "
-                                   "leave it out of this experiment's callbacks")
+            raise ConfigValueError(
+                "callbacks.text_samples",
+                type(trainer.datamodule).__name__,
+                "needs text data (a TextDataModule, as experiment=gpt has): "
+                "leave it out of this experiment's callbacks",
+            )
         if self.prompts is None:  # the data's own (a text without the Grimm prompts' letters)
             self.prompts = trainer.datamodule.sample_prompts()
-            rank_zero_info("text samples: prompts from the validation text: "
-                           + ", ".join(map(repr, self.prompts)))
+            rank_zero_info(
+                "text samples: prompts from the validation text: "
+                + ", ".join(map(repr, self.prompts))
+            )
         tokenizer = trainer.datamodule.tokenizer
         for prompt in self.prompts:  # fail now, naming the characters, not after training
             missing = tokenizer.unknown(prompt)
             if missing:
                 raise ConfigValueError(
-                    "callbacks.text_samples.prompts", prompt,
+                    "callbacks.text_samples.prompts",
+                    prompt,
                     "has characters outside the training text's vocabulary: "
-                    + ", ".join(map(repr, missing)))
+                    + ", ".join(map(repr, missing)),
+                )
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args) -> None:
         step = trainer.global_step
@@ -87,12 +109,13 @@ class TextSamples(L.Callback):
         for prompt in self.prompts:
             idx = torch.tensor([tokenizer.encode(prompt)], device=pl_module.device)
             out = generate(pl_module.net, idx, self.length, generator=gen, **self.sampling)
-            text = tokenizer.decode(out[0, idx.shape[1]:].tolist())
+            text = tokenizer.decode(out[0, idx.shape[1] :].tolist())
             self.rows.append([step, prompt, text])
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                logger.log_text("samples", columns=["step", "prompt", "text"], data=self.rows,
-                                step=step)
+                logger.log_text(
+                    "samples", columns=["step", "prompt", "text"], data=self.rows, step=step
+                )
         if self.output_dir and trainer.is_global_zero:
             path = Path(self.output_dir) / "samples.csv"
             path.parent.mkdir(parents=True, exist_ok=True)

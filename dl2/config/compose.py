@@ -45,8 +45,7 @@ class Composer:
         self._bases: dict[tuple[str, ...], DictConfig] = {}
         self._parser = OverridesParser.create()
 
-    def compose_all(self, settings: Iterable[tuple[str, ...]]) -> dict[tuple[str, ...],
-                                                                        DictConfig]:
+    def compose_all(self, settings: Iterable[tuple[str, ...]]) -> dict[tuple[str, ...], DictConfig]:
         """{overrides: the composed config} for each list of overrides."""
         settings = list(dict.fromkeys(settings))
         bases = {tuple(o for o in s if not is_plain(o)) for s in settings} - set(self._bases)
@@ -56,8 +55,7 @@ class Composer:
                 with initialize_config_dir(config_dir=str(self.conf), version_base="1.3"):
                     for base in sorted(bases):
                         try:
-                            self._bases[base] = compose(self.config_name,
-                                                        overrides=list(base))
+                            self._bases[base] = compose(self.config_name, overrides=list(base))
                         except HydraException as err:  # an unknown option or key
                             reason = " ".join(str(err).split("Config search path")[0].split())
                             raise OverrideError("overrides", " ".join(base), reason) from None
@@ -73,10 +71,15 @@ class Composer:
                 OmegaConf.update(cfg, key, override.value(), merge=True)
             except (ConfigAttributeError, ConfigKeyError):
                 choices = " ".join(o for o in setting if not is_plain(o))
-                raise OverrideError(key, override.value(), f"the config of {choices} has no "
-                                    f"such key (a new key is added with "
-                                    f"+{override.input_line})") from None
+                raise OverrideError(
+                    key,
+                    override.value(),
+                    f"the config of {choices} has no "
+                    f"such key (a new key is added with "
+                    f"+{override.input_line})",
+                ) from None
             except OmegaConfBaseException as err:
-                raise OverrideError(key, override.value(), " ".join(str(err).split()[:30])
-                                    ) from None
+                raise OverrideError(
+                    key, override.value(), " ".join(str(err).split()[:30])
+                ) from None
         return cfg

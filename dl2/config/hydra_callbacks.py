@@ -20,8 +20,12 @@ def check_folder(key: str, folder: str) -> None:
     """Raise ConfigValueError naming `key` unless files can be written under `folder`."""
     reason = unwritable_reason(folder)
     if reason:
-        raise ConfigValueError(key, folder, f"must be a folder dl2 can make and write in "
-                               f"({reason}); set {key} or paths.log_dir to one")
+        raise ConfigValueError(
+            key,
+            folder,
+            f"must be a folder dl2 can make and write in "
+            f"({reason}); set {key} or paths.log_dir to one",
+        )
 
 
 class OutputFolderCheck(Callback):
@@ -52,7 +56,8 @@ class SearchLogging(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if OmegaConf.select(config, "hydra.sweeper._target_", default="").startswith(
-                "hydra_plugins.hydra_optuna_sweeper"):
+            "hydra_plugins.hydra_optuna_sweeper"
+        ):
             import optuna
 
             optuna.logging.disable_default_handler()

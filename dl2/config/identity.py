@@ -18,8 +18,20 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 # top-level keys that say where and how a job runs, not what it computes
-PLUMBING = ("paths", "logger", "hydra", "torch_threads", "ckpt_path", "optimized_metric",
-            "parallel_seeds", "tags", "notes", "verbose", "cluster", "extras")
+PLUMBING = (
+    "paths",
+    "logger",
+    "hydra",
+    "torch_threads",
+    "ckpt_path",
+    "optimized_metric",
+    "parallel_seeds",
+    "tags",
+    "notes",
+    "verbose",
+    "cluster",
+    "extras",
+)
 # leaves that only follow the plumbing: output folders, data folders, the terminal
 PLUMBING_REF = re.compile(r"\$\{(paths\.|hydra:|dl2\.interactive|dl2\.run_)")
 # leaves that say where data comes from, not what it is (a local CIFAR-10 copy, no checksums)
@@ -103,12 +115,13 @@ def job_hashes(cfg: DictConfig) -> dict[str, str]:
 def experiment_of(cfg: DictConfig) -> dict[str, str]:
     """What kind of job `cfg` runs: its task name and the classes of its net and data (what a
     checkpoint must match to be resumed or evaluated by it)."""
-    return {"task_name": str(cfg.get("task_name")),
-            "net": str(OmegaConf.select(cfg, "model.net._target_")),
-            "data": str(OmegaConf.select(cfg, "data._target_"))}
+    return {
+        "task_name": str(cfg.get("task_name")),
+        "net": str(OmegaConf.select(cfg, "model.net._target_")),
+        "data": str(OmegaConf.select(cfg, "data._target_")),
+    }
 
 
 def describe_experiment(record: dict[str, Any]) -> str:
     """`task padding (net dl2.nets.cnn.BoxCNN, data dl2.data.boxes.BoxDataModule)`."""
-    return (f"task {record.get('task_name')} (net {record.get('net')}, data "
-            f"{record.get('data')})")
+    return f"task {record.get('task_name')} (net {record.get('net')}, data {record.get('data')})"

@@ -21,8 +21,7 @@ def training_overrides(ckpt_path: str | Path) -> list[str]:
     """The overrides of the run that wrote `ckpt_path` (`<run>/checkpoints/<file>.ckpt`), read
     from `<run>/results.json`; empty when the checkpoint is not in a dl2 run folder."""
     overrides = checkpoint_results(ckpt_path).get("overrides") or []
-    return [o for o in overrides
-            if top_key(o) not in NOT_CARRIED]
+    return [o for o in overrides if top_key(o) not in NOT_CARRIED]
 
 
 def training_experiment(ckpt_path: str | Path) -> str | None:
@@ -43,8 +42,7 @@ def with_training_overrides(argv: list[str]) -> list[str]:
     ckpt = next((override_value(a) for a in argv[1:] if override_key(a) == "ckpt_path"), None)
     if ckpt is None or any(a in ("-m", "--multirun") for a in argv):
         return argv
-    asked = next((override_value(a) for a in argv[1:] if override_key(a) == "experiment"),
-                 None)
+    asked = next((override_value(a) for a in argv[1:] if override_key(a) == "experiment"), None)
     if asked is not None and asked != training_experiment(ckpt):
         return argv
     given = {override_key(a) for a in argv[1:] if "=" in a}

@@ -34,8 +34,11 @@ def machine() -> str:
     """What this machine offers torch, in words."""
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     mps = torch.backends.mps.is_available()
-    return (f"{gpus} CUDA GPU{'s' if gpus != 1 else ''}" + (", Apple MPS" if mps else "")
-            + f", {os.cpu_count() or 1} CPU cores (torch {torch.__version__})")
+    return (
+        f"{gpus} CUDA GPU{'s' if gpus != 1 else ''}"
+        + (", Apple MPS" if mps else "")
+        + f", {os.cpu_count() or 1} CPU cores (torch {torch.__version__})"
+    )
 
 
 def check_accelerator(trainer: DictConfig) -> None:
@@ -43,14 +46,22 @@ def check_accelerator(trainer: DictConfig) -> None:
     imports and the data, 7-10 s in): GPU settings on a machine without one fail here."""
     accelerator, devices = trainer.get("accelerator", "auto"), trainer.get("devices", 1)
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if accelerator in ("gpu", "cuda") and gpus == 0 and not (
-            accelerator == "gpu" and torch.backends.mps.is_available()):
-        raise ConfigValueError("trainer.accelerator", accelerator, f"this machine has "
-                               f"{machine()}: use trainer=cpu (or trainer=default, which takes "
-                               "what there is)")
+    if (
+        accelerator in ("gpu", "cuda")
+        and gpus == 0
+        and not (accelerator == "gpu" and torch.backends.mps.is_available())
+    ):
+        raise ConfigValueError(
+            "trainer.accelerator",
+            accelerator,
+            f"this machine has "
+            f"{machine()}: use trainer=cpu (or trainer=default, which takes "
+            "what there is)",
+        )
     if accelerator == "mps" and not torch.backends.mps.is_available():
-        raise ConfigValueError("trainer.accelerator", accelerator,
-                               f"this machine has {machine()}: use trainer=cpu")
+        raise ConfigValueError(
+            "trainer.accelerator", accelerator, f"this machine has {machine()}: use trainer=cpu"
+        )
     if accelerator in ("gpu", "cuda") and gpus and _is_int(devices) and devices > gpus:
         raise ConfigValueError("trainer.devices", devices, f"this machine has {machine()}")
 
@@ -59,22 +70,34 @@ def check_trainer(trainer: DictConfig) -> None:
     """Epoch and step budgets, and a device count the machine has."""
     epochs, steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
     if steps is not None and not (_is_int(steps) and (steps == -1 or steps >= 1)):
-        raise ConfigValueError("trainer.max_steps", steps, "must be a positive integer or -1 "
-                               "(no step limit)")
+        raise ConfigValueError(
+            "trainer.max_steps", steps, "must be a positive integer or -1 (no step limit)"
+        )
     if epochs is not None and not (_is_int(epochs) and (epochs >= 1 or epochs == -1)):
-        raise ConfigValueError("trainer.max_epochs", epochs, "must be a positive integer, or -1 "
-                               "with trainer.max_steps set")
+        raise ConfigValueError(
+            "trainer.max_epochs",
+            epochs,
+            "must be a positive integer, or -1 with trainer.max_steps set",
+        )
     if epochs == -1 and (steps is None or steps == -1):
-        raise ConfigValueError("trainer.max_epochs", epochs, "-1 (no epoch limit) needs "
-                               "trainer.max_steps >= 1")
+        raise ConfigValueError(
+            "trainer.max_epochs", epochs, "-1 (no epoch limit) needs trainer.max_steps >= 1"
+        )
     accelerator, devices = trainer.get("accelerator", "auto"), trainer.get("devices", 1)
-    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available()
-                                      and not torch.backends.mps.is_available())
+    on_cpu = accelerator == "cpu" or (
+        accelerator == "auto"
+        and not torch.cuda.is_available()
+        and not torch.backends.mps.is_available()
+    )
     cores = os.cpu_count() or 1
     if on_cpu and _is_int(devices) and devices > cores:
-        raise ConfigValueError("trainer.devices", devices, f"must be at most {cores} on this "
-                               f"machine (one process per device on {cores} CPU cores; "
-                               "use a GPU machine for more)")
+        raise ConfigValueError(
+            "trainer.devices",
+            devices,
+            f"must be at most {cores} on this "
+            f"machine (one process per device on {cores} CPU cores; "
+            "use a GPU machine for more)",
+        )
 
 
 def check_callbacks(callbacks: DictConfig | None) -> None:
@@ -84,8 +107,11 @@ def check_callbacks(callbacks: DictConfig | None) -> None:
             continue
         patience = node.patience
         if not (_is_int(patience) and patience >= 0):
-            raise ConfigValueError(f"callbacks.{name}.patience", patience,
-                                   "must be a non-negative integer (validation checks)")
+            raise ConfigValueError(
+                f"callbacks.{name}.patience",
+                patience,
+                "must be a non-negative integer (validation checks)",
+            )
 
 
 def _is_number(value: Any) -> bool:
@@ -110,8 +136,9 @@ def check_optimizer(task: DictConfig | None) -> None:
     if eps is not None and not (_is_number(eps) and eps > 0):
         raise ConfigValueError(f"{key}.eps", eps, "must be a positive number")
     betas = optimizer.get("betas")
-    if betas is not None and not (len(betas) == 2 and all(_is_number(b) and 0 <= b < 1
-                                                         for b in betas)):
+    if betas is not None and not (
+        len(betas) == 2 and all(_is_number(b) and 0 <= b < 1 for b in betas)
+    ):
         raise ConfigValueError(f"{key}.betas", list(betas), "must be two numbers in [0, 1)")
     decay = task.get("weight_decay")
     if decay is not None and not (_is_number(decay) and decay >= 0):
@@ -127,29 +154,36 @@ def check_loggers(loggers: DictConfig | None) -> None:
         if "log_model" in node:
             value = node.log_model
             if not (isinstance(value, bool) or value == "all"):
-                raise ConfigValueError(f"logger.{name}.log_model", value,
-                                       'choose one of true, false, "all"')
+                raise ConfigValueError(
+                    f"logger.{name}.log_model", value, 'choose one of true, false, "all"'
+                )
         if node.get("watch") not in (None, "gradients", "parameters", "all"):
-            raise ConfigValueError(f"logger.{name}.watch", node.watch,
-                                   "choose one of gradients, parameters, all, null")
+            raise ConfigValueError(
+                f"logger.{name}.watch", node.watch, "choose one of gradients, parameters, all, null"
+            )
         freq = node.get("watch_log_freq", 1)
         if not (_is_int(freq) and freq >= 1):
-            raise ConfigValueError(f"logger.{name}.watch_log_freq", freq,
-                                   "must be a positive integer (steps)")
+            raise ConfigValueError(
+                f"logger.{name}.watch_log_freq", freq, "must be a positive integer (steps)"
+            )
 
 
 def check_output_dir(path: Path) -> None:
     """The job's output folder exists (or can be made) and takes files."""
     reason = unwritable_reason(path)
     if reason:
-        raise ConfigValueError("paths.output_dir", str(path), f"must be a writable folder "
-                               f"({reason})")
+        raise ConfigValueError(
+            "paths.output_dir", str(path), f"must be a writable folder ({reason})"
+        )
 
 
 def monitors(callbacks: DictConfig | None) -> dict[str, str]:
     """{callback name: monitor} of the configured callbacks that monitor a metric."""
-    return {name: str(node.monitor) for name, node in (callbacks or {}).items()
-            if isinstance(node, DictConfig) and node.get("monitor")}
+    return {
+        name: str(node.monitor)
+        for name, node in (callbacks or {}).items()
+        if isinstance(node, DictConfig) and node.get("monitor")
+    }
 
 
 def check_checkpoint_fits(checkpoint: dict[str, Any], cfg: DictConfig) -> None:
@@ -159,20 +193,28 @@ def check_checkpoint_fits(checkpoint: dict[str, Any], cfg: DictConfig) -> None:
     theirs = checkpoint.get("dl2_experiment")
     if isinstance(theirs, dict):
         if any(theirs.get(k) != v for k, v in ours.items()):
-            raise ConfigValueError("ckpt_path", str(cfg.ckpt_path), f"is a checkpoint of "
-                                   f"{describe_experiment(theirs)} and this run is "
-                                   f"{describe_experiment(ours)}: give a checkpoint of this "
-                                   "experiment, or the experiment= it was trained with")
+            raise ConfigValueError(
+                "ckpt_path",
+                str(cfg.ckpt_path),
+                f"is a checkpoint of "
+                f"{describe_experiment(theirs)} and this run is "
+                f"{describe_experiment(ours)}: give a checkpoint of this "
+                "experiment, or the experiment= it was trained with",
+            )
         return
     data = checkpoint.get("datamodule_hyper_parameters")
     ours_data = OmegaConf.select(cfg, "data")
     if isinstance(data, dict) and isinstance(ours_data, DictConfig):
         keys = set(ours_data) - {"_target_"}
         if data and keys and set(data) != keys:
-            raise ConfigValueError("ckpt_path", str(cfg.ckpt_path), "is a checkpoint of "
-                                   f"another experiment: its data has {', '.join(sorted(data))}"
-                                   f"; this run ({describe_experiment(ours)}) has "
-                                   f"{', '.join(sorted(keys))}")
+            raise ConfigValueError(
+                "ckpt_path",
+                str(cfg.ckpt_path),
+                "is a checkpoint of "
+                f"another experiment: its data has {', '.join(sorted(data))}"
+                f"; this run ({describe_experiment(ours)}) has "
+                f"{', '.join(sorted(keys))}",
+            )
 
 
 def check_values(cfg: DictConfig) -> None:

@@ -58,9 +58,14 @@ def _overrides(group: bool) -> str:
         items = list(HydraConfig.get().overrides.task)
     else:
         return "default"
-    items = [o for o in items
-             if not any(override_key(o) == k or override_key(o).startswith(f"{k}.")
-                        for k in (*PATH_KEYS, *NOTE_KEYS))]
+    items = [
+        o
+        for o in items
+        if not any(
+            override_key(o) == k or override_key(o).startswith(f"{k}.")
+            for k in (*PATH_KEYS, *NOTE_KEYS)
+        )
+    ]
     left_out = GROUP_LEAVES_OUT if group else NAME_LEAVES_OUT
     items = [o for o in items if top_key(o) not in left_out]
     # the config-group choices first (experiment=gpt, model=gpt-nano): what a cut name keeps
@@ -100,8 +105,9 @@ def run_tags(_root_: DictConfig) -> ListConfig:
     """W&B tags: the task name, then the user's `tags` (a ListConfig: a plain list cannot be
     resolved in place, which `train.py --cfg job --resolve` does)."""
     tags = [str(_root_.task_name)]
-    return OmegaConf.create(tags + [str(t) for t in (_root_.get("tags") or [])
-                                    if str(t) not in tags])
+    return OmegaConf.create(
+        tags + [str(t) for t in (_root_.get("tags") or []) if str(t) not in tags]
+    )
 
 
 def job_dirname(overrides: str, max_len: int = 120) -> str:
@@ -112,7 +118,7 @@ def job_dirname(overrides: str, max_len: int = 120) -> str:
     if len(name) <= max_len:
         return name
     digest = hashlib.sha1(name.encode()).hexdigest()[:10]
-    return f"{name[:max_len - 11]}~{digest}"
+    return f"{name[: max_len - 11]}~{digest}"
 
 
 def register_resolvers() -> None:

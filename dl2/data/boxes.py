@@ -23,31 +23,41 @@ from dl2.errors import ConfigValueError, check_choice, check_positive
 PROTOCOLS = ("reference", "independent")
 
 
-def check_geometry(image_size: int, box_size: int, offset1: int, offset2: int,
-                   fluctuation: int) -> None:
+def check_geometry(
+    image_size: int, box_size: int, offset1: int, offset2: int, fluctuation: int
+) -> None:
     """Fail unless every box the generator can draw lies inside the image."""
-    for key, value in (("image_size", image_size), ("box_size", box_size),
-                       ("fluctuation", fluctuation)):
+    for key, value in (
+        ("image_size", image_size),
+        ("box_size", box_size),
+        ("fluctuation", fluctuation),
+    ):
         check_positive(key, value)
     off = image_size - box_size
     if int(off / 2 - box_size) < 1:
-        raise ConfigValueError("box_size", box_size,
-                               f"must leave room for the left box: int(({image_size} - box_size)"
-                               " / 2 - box_size) >= 1")
+        raise ConfigValueError(
+            "box_size",
+            box_size,
+            f"must leave room for the left box: int(({image_size} - box_size) / 2 - box_size) >= 1",
+        )
     x1_max = int(off / 2 - box_size) - 1
     if x1_max + box_size + 1 > off - 1:
-        raise ConfigValueError("box_size", box_size,
-                               "must leave room for the right box at least box_size + 1 columns"
-                               " right of the left one")
+        raise ConfigValueError(
+            "box_size",
+            box_size,
+            "must leave room for the right box at least box_size + 1 columns right of the left one",
+        )
     low, high = int(-off / fluctuation), int(off / fluctuation)
     for key, row in (("offset1", offset1), ("offset2", offset2)):
         if isinstance(row, bool) or not isinstance(row, int):
             raise ConfigValueError(key, row, "must be an integer row")
         if row + low < 0 or row + high - 1 + box_size > image_size:
             raise ConfigValueError(
-                key, row,
+                key,
+                row,
                 f"boxes near this row (jitter {low}..{high - 1}) must fit rows 0..{image_size - 1}:"
-                f" need {-low} <= {key} <= {image_size - box_size - high + 1}")
+                f" need {-low} <= {key} <= {image_size - box_size - high + 1}",
+            )
 
 
 def memory_bytes() -> int | None:
@@ -64,14 +74,25 @@ def check_fits_in_memory(n_train: int, n_val: int, n_test: int, image_size: int)
     images = n_train + n_val + 2 * n_test
     need, have = images * 3 * image_size**2 * 4, memory_bytes()
     if have is not None and need > have:
-        raise ConfigValueError("n_train", n_train, f"with n_val={n_val} and n_test={n_test} "
-                               f"the images need {need / 2**30:,.1f} GiB of memory and this "
-                               f"machine has {have / 2**30:,.1f} GiB")
+        raise ConfigValueError(
+            "n_train",
+            n_train,
+            f"with n_val={n_val} and n_test={n_test} "
+            f"the images need {need / 2**30:,.1f} GiB of memory and this "
+            f"machine has {have / 2**30:,.1f} GiB",
+        )
 
 
-def generate_boxes(n: int, seed: int = 42, shifted: bool = False, image_size: int = 32,
-                   box_size: int = 4, offset1: int = 7, offset2: int = 23,
-                   fluctuation: int = 6) -> tuple[np.ndarray, np.ndarray]:
+def generate_boxes(
+    n: int,
+    seed: int = 42,
+    shifted: bool = False,
+    image_size: int = 32,
+    box_size: int = 4,
+    offset1: int = 7,
+    offset2: int = 23,
+    fluctuation: int = 6,
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw `n` box images exactly as the reference generator does.
 
     Returns float32 images of shape (n, 3, image_size, image_size) and int64 labels (i % 2).
@@ -93,13 +114,13 @@ def generate_boxes(n: int, seed: int = 42, shifted: bool = False, image_size: in
             row, first, second = offset2 - shift, 1, 0
         x1 = np.random.randint(int(off / 2 - box_size))
         y1 = np.random.randint(low, high) + row
-        images[i, first, y1:y1 + box_size, x1:x1 + box_size] = 1.0
+        images[i, first, y1 : y1 + box_size, x1 : x1 + box_size] = 1.0
         x2 = np.random.randint(x1, off)
         y2 = np.random.randint(low, high) + row
         while abs(x1 - x2) < box_size + 1:
             x2 = np.random.randint(x1, off)
             y2 = np.random.randint(low, high) + row
-        images[i, second, y2:y2 + box_size, x2:x2 + box_size] = 1.0
+        images[i, second, y2 : y2 + box_size, x2 : x2 + box_size] = 1.0
     return images, labels
 
 
@@ -118,14 +139,29 @@ class BoxDataModule(DataModule):
     test_split_names = ("test", "test_unshifted")
     num_classes = 2
 
-    def __init__(self, protocol: str = "independent", seed: int = 42, n_train: int = 2000,
-                 n_val: int = 1000, n_test: int = 1000, batch_size: int = 200,
-                 shuffle: bool = False, image_size: int = 32, box_size: int = 4,
-                 offset1: int = 7, offset2: int = 23, fluctuation: int = 6) -> None:
+    def __init__(
+        self,
+        protocol: str = "independent",
+        seed: int = 42,
+        n_train: int = 2000,
+        n_val: int = 1000,
+        n_test: int = 1000,
+        batch_size: int = 200,
+        shuffle: bool = False,
+        image_size: int = 32,
+        box_size: int = 4,
+        offset1: int = 7,
+        offset2: int = 23,
+        fluctuation: int = 6,
+    ) -> None:
         super().__init__()
         check_choice("protocol", protocol, PROTOCOLS)
-        for key, value in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test),
-                           ("batch_size", batch_size)):
+        for key, value in (
+            ("n_train", n_train),
+            ("n_val", n_val),
+            ("n_test", n_test),
+            ("batch_size", batch_size),
+        ):
             check_positive(key, value)
         check_geometry(image_size, box_size, offset1, offset2, fluctuation)
         check_fits_in_memory(n_train, n_val, n_test, image_size)
@@ -137,13 +173,20 @@ class BoxDataModule(DataModule):
         if self.splits:
             return
         hp = self.hparams
-        geometry = dict(image_size=hp.image_size, box_size=hp.box_size, offset1=hp.offset1,
-                        offset2=hp.offset2, fluctuation=hp.fluctuation)
+        geometry = dict(
+            image_size=hp.image_size,
+            box_size=hp.box_size,
+            offset1=hp.offset1,
+            offset2=hp.offset2,
+            fluctuation=hp.fluctuation,
+        )
         seeds = split_seeds(hp.protocol, hp.seed)
-        plan = {"train": (hp.n_train, seeds["train"], False),
-                "val": (hp.n_val, seeds["val"], False),
-                "test": (hp.n_test, seeds["test"], True),
-                "test_unshifted": (hp.n_test, seeds["test"], False)}
+        plan = {
+            "train": (hp.n_train, seeds["train"], False),
+            "val": (hp.n_val, seeds["val"], False),
+            "test": (hp.n_test, seeds["test"], True),
+            "test_unshifted": (hp.n_test, seeds["test"], False),
+        }
         for name, (n, seed, shifted) in plan.items():
             images, labels = generate_boxes(n, seed=seed, shifted=shifted, **geometry)
             self.splits[name] = TensorDataset(torch.from_numpy(images), torch.from_numpy(labels))
@@ -154,8 +197,9 @@ class BoxDataModule(DataModule):
     def train_dataloader(self) -> DataLoader:
         if not self.hparams.shuffle:
             return self._loader("train")
-        sampler = self.keep_train_order(TrainOrder(
-            ResumableRandomSampler(self.splits["train"]), self.hparams.batch_size))
+        sampler = self.keep_train_order(
+            TrainOrder(ResumableRandomSampler(self.splits["train"]), self.hparams.batch_size)
+        )
         return tensor_loader(self.splits["train"], self.hparams.batch_size, sampler)
 
     def val_dataloader(self) -> DataLoader:

@@ -25,8 +25,7 @@ from dl2.data.workers import worker_context
 from dl2.errors import ConfigValueError, check_choice, check_positive
 
 AUGMENTS = ("none", "rotation")
-CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-           "truck")
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
 class UncheckedCIFAR10(CIFAR10):
@@ -35,8 +34,9 @@ class UncheckedCIFAR10(CIFAR10):
 
     def _check_integrity(self) -> bool:
         folder = Path(self.root) / self.base_folder
-        return all(check_integrity(str(folder / name)) for name, _ in
-                   self.train_list + self.test_list)
+        return all(
+            check_integrity(str(folder / name)) for name, _ in self.train_list + self.test_list
+        )
 
     def _load_meta(self) -> None:
         path = os.path.join(self.root, self.base_folder, self.meta["filename"])
@@ -47,22 +47,31 @@ class UncheckedCIFAR10(CIFAR10):
         self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
 
 
-def load_cifar10(root: str | Path, train: bool, download: bool, verify: bool
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+def load_cifar10(
+    root: str | Path, train: bool, download: bool, verify: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Images as uint8 (N, 3, 32, 32) and labels as int64, read through torchvision."""
     folder = Path(root) / CIFAR10.base_folder
     if not download and not folder.is_dir():
-        raise ConfigValueError("data_dir", str(root),
-                               f"has no {CIFAR10.base_folder}/ folder and data.download=false; "
-                               "set data.download=true or point data.data_dir at a copy")
+        raise ConfigValueError(
+            "data_dir",
+            str(root),
+            f"has no {CIFAR10.base_folder}/ folder and data.download=false; "
+            "set data.download=true or point data.data_dir at a copy",
+        )
     if folder.is_dir():  # a copy is there: every batch file must be, or say which is not
         names = [name for name, _ in CIFAR10.train_list + CIFAR10.test_list]
-        missing = [name for name in [*names, CIFAR10.meta["filename"]]
-                   if not (folder / name).is_file()]
+        missing = [
+            name for name in [*names, CIFAR10.meta["filename"]] if not (folder / name).is_file()
+        ]
         if missing:
-            raise ConfigValueError("data_dir", str(root), f"has an incomplete {folder}: "
-                                   f"{', '.join(missing)} missing (restore them, or delete "
-                                   "the folder to download it again)")
+            raise ConfigValueError(
+                "data_dir",
+                str(root),
+                f"has an incomplete {folder}: "
+                f"{', '.join(missing)} missing (restore them, or delete "
+                "the folder to download it again)",
+            )
     cls = CIFAR10 if verify else UncheckedCIFAR10
     try:
         ds = cls(str(root), train=train, download=download)
@@ -72,14 +81,20 @@ def load_cifar10(root: str | Path, train: bool, download: bool, verify: bool
     except OSError as err:  # no network (urllib's URLError, a timeout, ...)
         if folder.is_dir() and not download:
             raise
-        raise ConfigValueError("data_dir", str(root), f"has no {CIFAR10.base_folder}/ folder and "
-                               f"downloading CIFAR-10 failed ({err}); copy the python "
-                               f"version's {CIFAR10.base_folder}/ into {root} (or point "
-                               "data.data_dir at a copy) and set data.download=false") from None
+        raise ConfigValueError(
+            "data_dir",
+            str(root),
+            f"has no {CIFAR10.base_folder}/ folder and "
+            f"downloading CIFAR-10 failed ({err}); copy the python "
+            f"version's {CIFAR10.base_folder}/ into {root} (or point "
+            "data.data_dir at a copy) and set data.download=false",
+        ) from None
     except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as err:
-        raise ConfigValueError("data_dir", str(root),
-                               f"holds a corrupt CIFAR-10 batch file ({type(err).__name__}: "
-                               f"{err})") from None
+        raise ConfigValueError(
+            "data_dir",
+            str(root),
+            f"holds a corrupt CIFAR-10 batch file ({type(err).__name__}: {err})",
+        ) from None
     images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
     return images, torch.tensor(ds.targets, dtype=torch.long)
 
@@ -89,10 +104,16 @@ def balanced_subset(labels: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     differ by at most one while a class has items left), drawn at random within each class
     (seeded): the first n of a class-sorted file would all be one class."""
     gen = torch.Generator().manual_seed(seed)
-    per_class = [idx[torch.randperm(len(idx), generator=gen)]
-                 for idx in (torch.nonzero(labels == c).flatten() for c in labels.unique())]
-    rounds = [cls[i] for i in range(max(map(len, per_class), default=0))
-              for cls in per_class if i < len(cls)]
+    per_class = [
+        idx[torch.randperm(len(idx), generator=gen)]
+        for idx in (torch.nonzero(labels == c).flatten() for c in labels.unique())
+    ]
+    rounds = [
+        cls[i]
+        for i in range(max(map(len, per_class), default=0))
+        for cls in per_class
+        if i < len(cls)
+    ]
     return torch.stack(rounds[:n]) if rounds[:n] else torch.zeros(0, dtype=torch.long)
 
 
@@ -103,8 +124,9 @@ class ImageSet(Dataset):
     torchvision's RandomRotation(max_rotation) rotates (nearest pixel, same size, black
     corners); a plain index is served upright."""
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor,
-                 max_rotation: float | None = None) -> None:
+    def __init__(
+        self, images: torch.Tensor, labels: torch.Tensor, max_rotation: float | None = None
+    ) -> None:
         self.images, self.labels, self.max_rotation = images, labels, max_rotation
 
     def __len__(self) -> int:
@@ -131,8 +153,9 @@ class RotateBatch:
     def __init__(self, angle: float) -> None:
         self.angle = angle
 
-    def __call__(self, items: list[tuple[torch.Tensor, torch.Tensor]]
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, items: list[tuple[torch.Tensor, torch.Tensor]]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         images = torch.stack([image for image, _ in items])
         labels = torch.stack([label for _, label in items])
         if self.angle % 360:
@@ -153,11 +176,21 @@ class CIFAR10DataModule(DataModule):
 
     num_classes = 10
 
-    def __init__(self, data_dir: str = "data", download: bool = True, verify: bool = True,
-                 augment: str = "none", max_rotation: float = 360.0, val_size: int = 5000,
-                 split_seed: int = 0, batch_size: int = 64, num_workers: int = 0,
-                 angles: list[float] | None = None, limit_train: int | None = None,
-                 limit_test: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: str = "data",
+        download: bool = True,
+        verify: bool = True,
+        augment: str = "none",
+        max_rotation: float = 360.0,
+        val_size: int = 5000,
+        split_seed: int = 0,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        angles: list[float] | None = None,
+        limit_train: int | None = None,
+        limit_test: int | None = None,
+    ) -> None:
         super().__init__()
         check_choice("augment", augment, AUGMENTS)
         check_positive("batch_size", batch_size)
@@ -187,13 +220,13 @@ class CIFAR10DataModule(DataModule):
         hp = self.hparams
         images, labels = load_cifar10(hp.data_dir, True, False, hp.verify)
         if hp.val_size >= len(labels):
-            raise ConfigValueError("val_size", hp.val_size,
-                                   f"must be smaller than the {len(labels)} training images")
+            raise ConfigValueError(
+                "val_size", hp.val_size, f"must be smaller than the {len(labels)} training images"
+            )
         order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(hp.split_seed))
-        val_idx, train_idx = order[:hp.val_size], order[hp.val_size:]
+        val_idx, train_idx = order[: hp.val_size], order[hp.val_size :]
         if hp.limit_train:
-            train_idx = train_idx[balanced_subset(labels[train_idx], hp.limit_train,
-                                                  hp.split_seed)]
+            train_idx = train_idx[balanced_subset(labels[train_idx], hp.limit_train, hp.split_seed)]
         rotation = float(hp.max_rotation) if hp.augment == "rotation" else None
         self.train_set = ImageSet(images[train_idx], labels[train_idx], max_rotation=rotation)
         self.val_set = ImageSet(images[val_idx], labels[val_idx])
@@ -210,12 +243,18 @@ class CIFAR10DataModule(DataModule):
         RNG here, where a loader with persistent workers draws its one base seed: the global
         stream then sees the same draws for any worker count."""
         hp = self.hparams
-        sampler = self.keep_train_order(TrainOrder(KeyedRandomSampler(self.train_set),
-                                                   hp.batch_size, base_seed_per_epoch=False))
-        return DataLoader(self.train_set, batch_size=hp.batch_size, sampler=sampler,
-                          generator=torch.Generator().manual_seed(draw_seed()),
-                          num_workers=hp.num_workers, persistent_workers=hp.num_workers > 0,
-                          multiprocessing_context=worker_context(hp.num_workers))
+        sampler = self.keep_train_order(
+            TrainOrder(KeyedRandomSampler(self.train_set), hp.batch_size, base_seed_per_epoch=False)
+        )
+        return DataLoader(
+            self.train_set,
+            batch_size=hp.batch_size,
+            sampler=sampler,
+            generator=torch.Generator().manual_seed(draw_seed()),
+            num_workers=hp.num_workers,
+            persistent_workers=hp.num_workers > 0,
+            multiprocessing_context=worker_context(hp.num_workers),
+        )
 
     def val_dataloader(self) -> DataLoader:
         # in-memory images and no transform: worker processes would only add start-up time
@@ -223,5 +262,7 @@ class CIFAR10DataModule(DataModule):
 
     def test_dataloader(self) -> list[DataLoader]:
         """One loader per angle over the same test images, each batch rotated at once."""
-        return [DataLoader(self.test_set, batch_size=self.hparams.batch_size,
-                           collate_fn=RotateBatch(a)) for a in self.angles]
+        return [
+            DataLoader(self.test_set, batch_size=self.hparams.batch_size, collate_fn=RotateBatch(a))
+            for a in self.angles
+        ]

@@ -25,21 +25,28 @@ def undirected_pairs(edge_index: torch.Tensor) -> set[tuple[int, int]]:
     return set(zip(lo[keep].tolist(), hi[keep].tolist(), strict=True))
 
 
-def add_random_edges(edge_index: torch.Tensor, num_nodes: int, fraction: float,
-                     seed: int = 0) -> torch.Tensor:
+def add_random_edges(
+    edge_index: torch.Tensor, num_nodes: int, fraction: float, seed: int = 0
+) -> torch.Tensor:
     """Add round(fraction x #undirected edges) new undirected edges between random node pairs:
     no self-loops, none already present, no duplicates; both directions are added."""
     if fraction < 0:
         raise ConfigValueError("noise", fraction, "must be >= 0 (a fraction of the edge count)")
     if edge_index.numel() and (edge_index.min() < 0 or edge_index.max() >= num_nodes):
-        raise ConfigValueError("edge_index", f"ids {int(edge_index.min())}.."
-                               f"{int(edge_index.max())}", f"must lie in 0..{num_nodes - 1}")
+        raise ConfigValueError(
+            "edge_index",
+            f"ids {int(edge_index.min())}..{int(edge_index.max())}",
+            f"must lie in 0..{num_nodes - 1}",
+        )
     existing = undirected_pairs(edge_index)
     wanted = round(fraction * len(existing))
     free = num_nodes * (num_nodes - 1) // 2 - len(existing)
     if wanted > free:
-        raise ConfigValueError("noise", fraction, f"asks for {wanted} new edges but only "
-                               f"{free} node pairs are not yet joined")
+        raise ConfigValueError(
+            "noise",
+            fraction,
+            f"asks for {wanted} new edges but only {free} node pairs are not yet joined",
+        )
     gen = torch.Generator().manual_seed(seed)
     new: set[tuple[int, int]] = set()
     while len(new) < wanted:
@@ -77,16 +84,16 @@ class GraphDataModule(DataModule, ABC):
             return
         graph = self.load()
         if self.noise:
-            graph.edge_index = add_random_edges(graph.edge_index, graph.num_nodes, self.noise,
-                                                self.noise_seed)
+            graph.edge_index = add_random_edges(
+                graph.edge_index, graph.num_nodes, self.noise, self.noise_seed
+            )
         self.graph = graph
 
     def model_kwargs(self) -> dict[str, int]:
         """The net's input width and number of classes."""
         self.prepare_data()
         self.setup()
-        return {"in_channels": self.graph.num_features,
-                "num_classes": int(self.graph.y.max()) + 1}
+        return {"in_channels": self.graph.num_features, "num_classes": int(self.graph.y.max()) + 1}
 
     def _loader(self) -> DataLoader:
         return DataLoader([self.graph], batch_size=None, collate_fn=None)
@@ -105,8 +112,14 @@ class PlanetoidDataModule(GraphDataModule):
     """torch_geometric's Planetoid (downloaded into `data_dir/<name>` on first use), the public
     split (140/500/1000 nodes for Cora), features row-normalised by default."""
 
-    def __init__(self, data_dir: str = "data", name: str = "Cora", normalize_features: bool = True,
-                 noise: float = 0.0, noise_seed: int = 0) -> None:
+    def __init__(
+        self,
+        data_dir: str = "data",
+        name: str = "Cora",
+        normalize_features: bool = True,
+        noise: float = 0.0,
+        noise_seed: int = 0,
+    ) -> None:
         super().__init__(noise, noise_seed)
         check_choice("name", name, PLANETOIDS)
         self.data_dir, self.name, self.normalize = data_dir, name, normalize_features
@@ -116,8 +129,12 @@ class PlanetoidDataModule(GraphDataModule):
         from torch_geometric.transforms import NormalizeFeatures
 
         root = Path(self.data_dir) / "planetoid"
-        return Planetoid(str(root), self.name, split="public",
-                         transform=NormalizeFeatures() if self.normalize else None)
+        return Planetoid(
+            str(root),
+            self.name,
+            split="public",
+            transform=NormalizeFeatures() if self.normalize else None,
+        )
 
     def prepare_data(self) -> None:
         self._dataset_or_message()
@@ -134,11 +151,13 @@ class PlanetoidDataModule(GraphDataModule):
         except OSError as err:  # no network (urllib's URLError, a timeout, ...)
             raw = Path(self.data_dir) / "planetoid" / self.name / "raw"
             raise ConfigValueError(
-                "data_dir", self.data_dir,
+                "data_dir",
+                self.data_dir,
                 f"has no {self.name} raw files in {raw} and downloading them failed ({err}); "
                 f"copy ind.{self.name.lower()}.* (x, tx, allx, y, ty, ally, graph, test.index)"
                 f" from the Planetoid data into {raw}, or point paths.data_dir at a folder "
-                f"with planetoid/{self.name}/raw/") from None
+                f"with planetoid/{self.name}/raw/",
+            ) from None
 
     def _corrupt(self, err: Exception) -> str:
         """Which raw file is unreadable (PyG reads them in this order), for the message."""
@@ -149,9 +168,11 @@ class PlanetoidDataModule(GraphDataModule):
             try:
                 read_file(str(raw), self.name.lower(), part)
             except Exception as part_err:  # noqa: BLE001  (any failure names the file)
-                return (f"holds an unreadable Planetoid file {raw}/ind.{self.name.lower()}."
-                        f"{part} ({type(part_err).__name__}: {part_err}); delete it to "
-                        "download it again, or copy it anew")
+                return (
+                    f"holds an unreadable Planetoid file {raw}/ind.{self.name.lower()}."
+                    f"{part} ({type(part_err).__name__}: {part_err}); delete it to "
+                    "download it again, or copy it anew"
+                )
         return f"holds Planetoid files under {raw} that PyG cannot read ({err})"
 
 
@@ -161,26 +182,53 @@ class SyntheticGraphDataModule(GraphDataModule):
     a block and `p_out` across; features are Gaussian noise plus `signal` on the channel of the
     node's class. A seeded random train/val/test split. For tests and quick checks."""
 
-    def __init__(self, num_nodes: int = 200, num_classes: int = 3, num_channels: int = 16,
-                 p_in: float = 0.1, p_out: float = 0.01, signal: float = 1.0, seed: int = 0,
-                 n_train: int = 60, n_val: int = 40, noise: float = 0.0,
-                 noise_seed: int = 0) -> None:
+    def __init__(
+        self,
+        num_nodes: int = 200,
+        num_classes: int = 3,
+        num_channels: int = 16,
+        p_in: float = 0.1,
+        p_out: float = 0.01,
+        signal: float = 1.0,
+        seed: int = 0,
+        n_train: int = 60,
+        n_val: int = 40,
+        noise: float = 0.0,
+        noise_seed: int = 0,
+    ) -> None:
         super().__init__(noise, noise_seed)
-        for key, value in (("num_nodes", num_nodes), ("num_channels", num_channels),
-                           ("num_classes", num_classes), ("n_train", n_train), ("n_val", n_val)):
+        for key, value in (
+            ("num_nodes", num_nodes),
+            ("num_channels", num_channels),
+            ("num_classes", num_classes),
+            ("n_train", n_train),
+            ("n_val", n_val),
+        ):
             check_positive(key, value)
         if num_channels < num_classes:
-            raise ConfigValueError("num_channels", num_channels,
-                                   f"must be >= num_classes={num_classes}")
+            raise ConfigValueError(
+                "num_channels", num_channels, f"must be >= num_classes={num_classes}"
+            )
         if n_train + n_val >= num_nodes:
-            raise ConfigValueError("n_train", n_train, "n_train + n_val must leave test nodes "
-                                   f"among num_nodes={num_nodes}")
+            raise ConfigValueError(
+                "n_train",
+                n_train,
+                f"n_train + n_val must leave test nodes among num_nodes={num_nodes}",
+            )
         for key, value in (("p_in", p_in), ("p_out", p_out)):
             if not 0.0 <= value <= 1.0:
                 raise ConfigValueError(key, value, "must be a probability in [0, 1]")
-        self.kw = dict(num_nodes=num_nodes, num_classes=num_classes, num_channels=num_channels,
-                       p_in=p_in, p_out=p_out, signal=signal, seed=seed, n_train=n_train,
-                       n_val=n_val)
+        self.kw = dict(
+            num_nodes=num_nodes,
+            num_classes=num_classes,
+            num_channels=num_channels,
+            p_in=p_in,
+            p_out=p_out,
+            signal=signal,
+            seed=seed,
+            n_train=n_train,
+            n_val=n_val,
+        )
 
     def load(self) -> Data:
         from torch_geometric.utils import stochastic_blockmodel_graph
@@ -198,8 +246,14 @@ class SyntheticGraphDataModule(GraphDataModule):
             x[torch.arange(n), y] += kw["signal"]
             order = torch.randperm(n)
         masks = [torch.zeros(n, dtype=torch.bool) for _ in range(3)]
-        masks[0][order[:kw["n_train"]]] = True
-        masks[1][order[kw["n_train"]:kw["n_train"] + kw["n_val"]]] = True
-        masks[2][order[kw["n_train"] + kw["n_val"]:]] = True
-        return Data(x=x, edge_index=edge_index, y=y, train_mask=masks[0], val_mask=masks[1],
-                    test_mask=masks[2])
+        masks[0][order[: kw["n_train"]]] = True
+        masks[1][order[kw["n_train"] : kw["n_train"] + kw["n_val"]]] = True
+        masks[2][order[kw["n_train"] + kw["n_val"] :]] = True
+        return Data(
+            x=x,
+            edge_index=edge_index,
+            y=y,
+            train_mask=masks[0],
+            val_mask=masks[1],
+            test_mask=masks[2],
+        )

@@ -13,8 +13,9 @@ from torch.utils.data import DataLoader, TensorDataset
 from dl2.data.samplers import ResumableRandomSampler
 
 
-def tensor_loader(dataset: TensorDataset, batch_size: int,
-                  sampler: ResumableRandomSampler | None = None) -> DataLoader:
+def tensor_loader(
+    dataset: TensorDataset, batch_size: int, sampler: ResumableRandomSampler | None = None
+) -> DataLoader:
     """Batches of `dataset` in order, or in the order of `sampler` (shuffled from torch's
     global RNG, seeded, as RandomSampler does, and resumable mid-epoch)."""
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler)

@@ -34,8 +34,10 @@ def download_gutenberg(ebook_id: int, data_dir: Path | str) -> Path:
             f.write(response.read())
     except OSError as err:
         tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"could not download {url} ({err}); without a network, point "
-                           f"data.path at a local copy of the text") from err
+        raise RuntimeError(
+            f"could not download {url} ({err}); without a network, point "
+            f"data.path at a local copy of the text"
+        ) from err
     tmp.rename(path)
     return path
 
@@ -90,8 +92,11 @@ class CharTokenizer:
     def encode(self, text: str) -> list[int]:
         missing = self.unknown(text)
         if missing:
-            raise ConfigValueError("prompt", text, "has characters outside the vocabulary: "
-                                   + ", ".join(repr(c) for c in missing))
+            raise ConfigValueError(
+                "prompt",
+                text,
+                "has characters outside the vocabulary: " + ", ".join(repr(c) for c in missing),
+            )
         return [self.index[c] for c in text]
 
     def decode(self, ids: list[int] | torch.Tensor) -> str:
@@ -131,9 +136,17 @@ class CharDataModule(TextDataModule):
     otherwise from Project Gutenberg ebook `gutenberg_id`, downloaded into `data_dir`.
     """
 
-    def __init__(self, data_dir: str = "data", path: str | None = None,
-                 gutenberg_id: int = 2591, strip_header: bool = True, block_size: int = 128,
-                 batch_size: int = 128, val_fraction: float = 0.1, num_workers: int = 0) -> None:
+    def __init__(
+        self,
+        data_dir: str = "data",
+        path: str | None = None,
+        gutenberg_id: int = 2591,
+        strip_header: bool = True,
+        block_size: int = 128,
+        batch_size: int = 128,
+        val_fraction: float = 0.1,
+        num_workers: int = 0,
+    ) -> None:
         super().__init__()
         check_positive("block_size", block_size)
         check_positive("batch_size", batch_size)
@@ -160,18 +173,23 @@ class CharDataModule(TextDataModule):
         hp = self.hparams
         text = read_text(self.text_path(), strip=hp.strip_header)
         if len(set(text)) < 2:  # nothing to predict: the loss would fall to 0 at once
-            raise ConfigValueError("path", str(self.text_path()), f"must hold at least 2 "
-                                   f"distinct characters (it holds only {text[0]!r})")
+            raise ConfigValueError(
+                "path",
+                str(self.text_path()),
+                f"must hold at least 2 distinct characters (it holds only {text[0]!r})",
+            )
         self._tokenizer = CharTokenizer.from_text(text)
         tokens = torch.tensor(self.tokenizer.encode(text), dtype=torch.long)
         n_val = int(len(tokens) * hp.val_fraction)
-        train, val = tokens[:-n_val] if n_val else tokens, tokens[len(tokens) - n_val:]
+        train, val = tokens[:-n_val] if n_val else tokens, tokens[len(tokens) - n_val :]
         for name, part in (("training", train), ("validation", val)):
             if len(part) < hp.block_size + 1:
                 raise ConfigValueError(
-                    "block_size", hp.block_size,
+                    "block_size",
+                    hp.block_size,
                     f"must be shorter than the {name} text ({len(part)} characters; the text "
-                    f"has {len(tokens)}, val_fraction={hp.val_fraction})")
+                    f"has {len(tokens)}, val_fraction={hp.val_fraction})",
+                )
         self.train_set = Windows(train, hp.block_size)
         self.val_set = Windows(val, hp.block_size, stride=hp.block_size)
 
@@ -181,7 +199,7 @@ class CharDataModule(TextDataModule):
         self.setup()
         val = self.val_set.tokens
         starts = [i * max(len(val) - length, 0) // max(count - 1, 1) for i in range(count)]
-        return [self.tokenizer.decode(val[s:s + length].tolist()) for s in starts]
+        return [self.tokenizer.decode(val[s : s + length].tolist()) for s in starts]
 
     def model_kwargs(self) -> dict[str, int]:
         """What the net must know of the data: its vocabulary size."""
@@ -206,16 +224,24 @@ class CharDataModule(TextDataModule):
             return
         self.setup()
         if saved != self._tokenizer.state_dict():
-            raise ConfigValueError("data.path", self.hparams.path, "must be the text the "
-                                   "checkpoint was trained on (its characters differ)")
+            raise ConfigValueError(
+                "data.path",
+                self.hparams.path,
+                "must be the text the checkpoint was trained on (its characters differ)",
+            )
 
     def train_dataloader(self) -> DataLoader:
-        sampler = self.keep_train_order(TrainOrder(ResumableRandomSampler(self.train_set),
-                                                   self.hparams.batch_size))
-        return DataLoader(self.train_set, batch_size=self.hparams.batch_size, drop_last=True,
-                          sampler=sampler,
-                          num_workers=self.hparams.num_workers,
-                          multiprocessing_context=worker_context(self.hparams.num_workers))
+        sampler = self.keep_train_order(
+            TrainOrder(ResumableRandomSampler(self.train_set), self.hparams.batch_size)
+        )
+        return DataLoader(
+            self.train_set,
+            batch_size=self.hparams.batch_size,
+            drop_last=True,
+            sampler=sampler,
+            num_workers=self.hparams.num_workers,
+            multiprocessing_context=worker_context(self.hparams.num_workers),
+        )
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.hparams.batch_size)

@@ -66,46 +66,68 @@ class BoxCNN(nn.Module):
     epoch. The modules and their state_dict are nn.Conv2d's either way.
     """
 
-    def __init__(self, arch: str = "net1", pad: str = "zeros", pad_size: int = 2,
-                 conv_type: str | None = None, in_channels: int = 3, num_classes: int = 2,
-                 image_size: int = 32, width: int = 32, channels_last: bool = True,
-                 fused_pad: bool = True) -> None:
+    def __init__(
+        self,
+        arch: str = "net1",
+        pad: str = "zeros",
+        pad_size: int = 2,
+        conv_type: str | None = None,
+        in_channels: int = 3,
+        num_classes: int = 2,
+        image_size: int = 32,
+        width: int = 32,
+        channels_last: bool = True,
+        fused_pad: bool = True,
+    ) -> None:
         super().__init__()
         check_choice("arch", arch, tuple(ARCHS))
         check_choice("pad", pad, PAD_MODES)
         check_choice("pad_size", pad_size, PAD_SIZES)
-        for key, value in (("in_channels", in_channels), ("num_classes", num_classes),
-                           ("image_size", image_size), ("width", width)):
+        for key, value in (
+            ("in_channels", in_channels),
+            ("num_classes", num_classes),
+            ("image_size", image_size),
+            ("width", width),
+        ):
             check_positive(key, value)
         if conv_type is not None:
             check_choice("conv_type", conv_type, tuple(CONV_TYPES))
             if CONV_TYPES[conv_type] != (pad, pad_size):
                 mode, size = CONV_TYPES[conv_type]
                 raise ConfigValueError(
-                    "conv_type", conv_type,
+                    "conv_type",
+                    conv_type,
                     f"it means pad={mode} pad_size={size}, but pad={pad} pad_size={pad_size}"
-                    " was given; set either conv_type or pad/pad_size")
+                    " was given; set either conv_type or pad/pad_size",
+                )
         self.arch, self.pad, self.pad_size = arch, pad, pad_size
         channels = [in_channels, width, width, 2 * width, 2 * width]
         strides = [1, 2, 2, 2]
         layers: list[nn.Module] = []
         size = image_size
         for c_in, c_out, stride in zip(channels[:-1], channels[1:], strides, strict=True):
-            layers += [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=pad_size,
-                                 padding_mode=pad, bias=False), nn.ReLU()]
+            layers += [
+                nn.Conv2d(
+                    c_in, c_out, 3, stride=stride, padding=pad_size, padding_mode=pad, bias=False
+                ),
+                nn.ReLU(),
+            ]
             size = conv_output_size(size, stride, pad_size)
             if size < 1:
-                raise ConfigValueError("image_size", image_size,
-                                       "too small for four 3x3 convolutions at this padding")
+                raise ConfigValueError(
+                    "image_size", image_size, "too small for four 3x3 convolutions at this padding"
+                )
         self.features = nn.Sequential(*layers)
         self.feature_size = size
         c = channels[-1]
         if ARCHS[arch] == "maxpool":
-            self.head = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten(),
-                                      nn.Linear(c, num_classes))
+            self.head = nn.Sequential(
+                nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(c, num_classes)
+            )
         else:
-            self.head = nn.Sequential(nn.Flatten(), nn.Linear(c * size * size, c),
-                                      nn.Linear(c, num_classes))
+            self.head = nn.Sequential(
+                nn.Flatten(), nn.Linear(c * size * size, c), nn.Linear(c, num_classes)
+            )
         self.channels_last = channels_last
         self.fused_pad = fused_pad and pad != "zeros" and pad_size > 0
         if channels_last:
@@ -129,22 +151,32 @@ class SmallCNN(nn.Module):
     """The rotation study's CNN: three (3x3 conv, pad 1 -> ReLU -> 2x2 max pool) stages with
     32, 64, 64 channels, then flatten -> Linear(64) -> ReLU -> Linear(num_classes)."""
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 10, image_size: int = 32,
-                 hidden: int = 64) -> None:
+    def __init__(
+        self, in_channels: int = 3, num_classes: int = 10, image_size: int = 32, hidden: int = 64
+    ) -> None:
         super().__init__()
-        for key, value in (("in_channels", in_channels), ("num_classes", num_classes),
-                           ("image_size", image_size), ("hidden", hidden)):
+        for key, value in (
+            ("in_channels", in_channels),
+            ("num_classes", num_classes),
+            ("image_size", image_size),
+            ("hidden", hidden),
+        ):
             check_positive(key, value)
         if image_size % 8:
-            raise ConfigValueError("image_size", image_size,
-                                   "must be divisible by 8 (three 2x2 poolings)")
+            raise ConfigValueError(
+                "image_size", image_size, "must be divisible by 8 (three 2x2 poolings)"
+            )
         stages: list[nn.Module] = []
         for c_in, c_out in ((in_channels, 32), (32, 64), (64, 64)):
             stages += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
         self.features = nn.Sequential(*stages)
         side = image_size // 8
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(64 * side * side, hidden), nn.ReLU(),
-                                  nn.Linear(hidden, num_classes))
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(64 * side * side, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, num_classes),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of shape (batch, num_classes)."""

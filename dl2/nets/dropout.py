@@ -50,14 +50,22 @@ class DropoutStream(nn.Module):
             return torch.zeros_like(x)
         if x.layout == torch.sparse_csr:
             values = x.values()
-            return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(),
-                                           values * self.mask(values, p), x.shape,
-                                           check_invariants=False)
+            return torch.sparse_csr_tensor(
+                x.crow_indices(),
+                x.col_indices(),
+                values * self.mask(values, p),
+                x.shape,
+                check_invariants=False,
+            )
         if x.is_sparse:
             values = x._values()
-            return torch.sparse_coo_tensor(x._indices(), values * self.mask(values, p),
-                                           x.shape, is_coalesced=True,
-                                           check_invariants=False)
+            return torch.sparse_coo_tensor(
+                x._indices(),
+                values * self.mask(values, p),
+                x.shape,
+                is_coalesced=True,
+                check_invariants=False,
+            )
         return x * self.mask(x, p)
 
     def get_extra_state(self) -> dict[str, Any]:

@@ -45,8 +45,13 @@ class MeanConv(MessagePassing):
         return x_j
 
 
-def mean_conv_dense(x: torch.Tensor, adj: torch.Tensor, weight: torch.Tensor,
-                    root_weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+def mean_conv_dense(
+    x: torch.Tensor,
+    adj: torch.Tensor,
+    weight: torch.Tensor,
+    root_weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+) -> torch.Tensor:
     """The matrix form D⁻¹ A H Wᵀ + H Bᵀ (+ b), with adj[v, u] = 1 when u sends to v and D⁻¹
     taken as 0 for a node of in-degree 0 (its aggregate is then 0, as in MeanConv)."""
     deg = adj.sum(dim=1, keepdim=True)
@@ -63,9 +68,15 @@ class SeededGATConv(GATConv):
         super().__init__(*args, **kwargs)
         self.attention_dropout = DropoutStream()
 
-    def edge_update(self, alpha_j: torch.Tensor, alpha_i: torch.Tensor | None,
-                    edge_attr: torch.Tensor | None, index: torch.Tensor,
-                    ptr: torch.Tensor | None, dim_size: int | None) -> torch.Tensor:
+    def edge_update(
+        self,
+        alpha_j: torch.Tensor,
+        alpha_i: torch.Tensor | None,
+        edge_attr: torch.Tensor | None,
+        index: torch.Tensor,
+        ptr: torch.Tensor | None,
+        dim_size: int | None,
+    ) -> torch.Tensor:
         if edge_attr is not None:
             raise ValueError("dl2's GAT takes no edge features")
         alpha = alpha_j if alpha_i is None else alpha_j + alpha_i
@@ -123,11 +134,20 @@ class GCN(TwoLayerGNN):
     """Kipf & Welling: dropout -> GCNConv(hidden) -> ReLU -> dropout -> GCNConv(classes).
     `conv="mean"` puts MeanConv in place of GCNConv (the same recipe otherwise)."""
 
-    def __init__(self, in_channels: int, num_classes: int, hidden: int = 16,
-                 dropout: float = 0.5, conv: str = "gcn") -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        hidden: int = 16,
+        dropout: float = 0.5,
+        conv: str = "gcn",
+    ) -> None:
         super().__init__()
-        for key, value in (("in_channels", in_channels), ("num_classes", num_classes),
-                           ("hidden", hidden)):
+        for key, value in (
+            ("in_channels", in_channels),
+            ("num_classes", num_classes),
+            ("hidden", hidden),
+        ):
             check_positive(key, value)
         check_choice("conv", conv, ("gcn", "mean"))
         self.num_classes = num_classes
@@ -145,16 +165,29 @@ class GAT(TwoLayerGNN):
     """Veličković et al.: dropout -> GATConv(hidden x heads, concat) -> ELU -> dropout ->
     GATConv(classes, out_heads heads, averaged); attention dropout as the feature dropout."""
 
-    def __init__(self, in_channels: int, num_classes: int, hidden: int = 8, heads: int = 8,
-                 out_heads: int = 1, dropout: float = 0.6) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        hidden: int = 8,
+        heads: int = 8,
+        out_heads: int = 1,
+        dropout: float = 0.6,
+    ) -> None:
         super().__init__()
-        for key, value in (("in_channels", in_channels), ("num_classes", num_classes),
-                           ("hidden", hidden), ("heads", heads), ("out_heads", out_heads)):
+        for key, value in (
+            ("in_channels", in_channels),
+            ("num_classes", num_classes),
+            ("hidden", hidden),
+            ("heads", heads),
+            ("out_heads", out_heads),
+        ):
             check_positive(key, value)
         self.num_classes = num_classes
         self.conv1 = SeededGATConv(in_channels, hidden, heads=heads, dropout=dropout)
-        self.conv2 = SeededGATConv(hidden * heads, num_classes, heads=out_heads, concat=False,
-                                   dropout=dropout)
+        self.conv2 = SeededGATConv(
+            hidden * heads, num_classes, heads=out_heads, concat=False, dropout=dropout
+        )
         accept_csr(self.conv1.lin)
         self.dropout = dropout
         self.drop = DropoutStream()

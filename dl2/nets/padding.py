@@ -51,14 +51,15 @@ class _ReluPad(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, p: int, mode: str, relu: bool) -> torch.Tensor:  # noqa: ANN001
         n, c, h, w = x.shape
         layout = _layout(x)
-        out = torch.empty((n, c, h + 2 * p, w + 2 * p), dtype=x.dtype, device=x.device,
-                          memory_format=layout)
-        inner = out[:, :, p:p + h, p:p + w]
+        out = torch.empty(
+            (n, c, h + 2 * p, w + 2 * p), dtype=x.dtype, device=x.device, memory_format=layout
+        )
+        inner = out[:, :, p : p + h, p : p + w]
         if relu:
             torch.clamp_min(x, 0, out=inner)
         else:
             inner.copy_(x)
-        rows = out[:, :, p:p + h]
+        rows = out[:, :, p : p + h]
         for i, s in border_sources(w, p, mode):
             rows[..., i] = rows[..., p + s]
         for i, s in border_sources(h, p, mode):
@@ -74,7 +75,7 @@ class _ReluPad(torch.autograd.Function):
         h, w = grad.shape[-2] - 2 * p, grad.shape[-1] - 2 * p
         if ctx.relu:
             (out,) = ctx.saved_tensors
-            kept = out[:, :, p:p + h, p:p + w]
+            kept = out[:, :, p : p + h, p : p + w]
 
             def masked(g: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
                 return torch.ops.aten.threshold_backward(g, where, 0)
@@ -83,19 +84,20 @@ class _ReluPad(torch.autograd.Function):
 
             def masked(g: torch.Tensor, where: torch.Tensor | None) -> torch.Tensor:
                 return g
-        inner = grad[:, :, p:p + h, p:p + w]
+
+        inner = grad[:, :, p : p + h, p : p + w]
         gx = masked(inner, kept)
         if gx is inner or not gx.is_contiguous(memory_format=ctx.layout):
             gx = gx.clone(memory_format=ctx.layout)
         cols, rows = border_sources(w, p, mode), border_sources(h, p, mode)
         for i, s in cols:
-            gx[..., s] += masked(grad[:, :, p:p + h, i], None if kept is None else kept[..., s])
+            gx[..., s] += masked(grad[:, :, p : p + h, i], None if kept is None else kept[..., s])
         for i, s in rows:
-            gx[:, :, s] += masked(grad[:, :, i, p:p + w],
-                                  None if kept is None else kept[:, :, s])
+            gx[:, :, s] += masked(grad[:, :, i, p : p + w], None if kept is None else kept[:, :, s])
             for j, t in cols:
-                gx[:, :, s, t] += masked(grad[:, :, i, j],
-                                         None if kept is None else kept[:, :, s, t])
+                gx[:, :, s, t] += masked(
+                    grad[:, :, i, j], None if kept is None else kept[:, :, s, t]
+                )
         return gx, None, None, None
 
 

@@ -13,14 +13,14 @@ from dl2.nets.transformer import GPT, KVCache
 MAX_LENGTH = 100_000
 
 
-def check_sampling(temperature: float, top_k: int | None, top_p: float | None,
-                   length: int) -> None:
+def check_sampling(temperature: float, top_k: int | None, top_p: float | None, length: int) -> None:
     """Fail on settings that have no meaning, naming the key."""
     if top_k is not None and top_p is not None:
         raise ConfigValueError("top_k", top_k, f"give top_k or top_p, not both (top_p={top_p})")
     if temperature <= 0:
-        raise ConfigValueError("temperature", temperature,
-                               "must be > 0 (use greedy=true for argmax decoding)")
+        raise ConfigValueError(
+            "temperature", temperature, "must be > 0 (use greedy=true for argmax decoding)"
+        )
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise ConfigValueError("top_k", top_k, "must be a positive integer")
     if top_p is not None and not 0.0 < top_p <= 1.0:
@@ -47,9 +47,14 @@ def filter_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
     return logits.masked_fill(drop, float("-inf"))
 
 
-def next_token(logits: torch.Tensor, greedy: bool = False, temperature: float = 1.0,
-               top_k: int | None = None, top_p: float | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+def next_token(
+    logits: torch.Tensor,
+    greedy: bool = False,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """One token id per row of `logits` (batch, vocab)."""
     if greedy:
         return logits.argmax(dim=-1)
@@ -62,9 +67,17 @@ def next_token(logits: torch.Tensor, greedy: bool = False, temperature: float = 
 
 
 @torch.no_grad()
-def generate(model: GPT, idx: torch.Tensor, length: int, greedy: bool = False,
-             temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-             use_cache: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
+def generate(
+    model: GPT,
+    idx: torch.Tensor,
+    length: int,
+    greedy: bool = False,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    use_cache: bool = True,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Append `length` tokens to `idx` (batch, time); returns (batch, time + length).
 
     The context is the last block_size tokens. With `use_cache`, each new token costs one

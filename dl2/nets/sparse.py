@@ -17,8 +17,9 @@ from torch_geometric.nn.dense.linear import Linear
 
 # (crow, col, shape) of recent sparsity patterns -> (perm, crowᵀ, colᵀ); the index tensors
 # are held so that their memory (whose address is the key) is not reused while cached
-_TRANSPOSES: list[tuple[torch.Tensor, torch.Tensor, tuple[int, int], torch.Tensor,
-                        torch.Tensor, torch.Tensor]] = []
+_TRANSPOSES: list[
+    tuple[torch.Tensor, torch.Tensor, tuple[int, int], torch.Tensor, torch.Tensor, torch.Tensor]
+] = []
 
 
 def to_csr(x: torch.Tensor) -> torch.Tensor:
@@ -44,8 +45,9 @@ def transpose_of(x: torch.Tensor) -> torch.Tensor:
         col_t = row[perm].to(col.dtype)
         _TRANSPOSES.insert(0, (crow, col, (rows, cols), perm, crow_t, col_t))
         del _TRANSPOSES[4:]
-    return torch.sparse_csr_tensor(crow_t, col_t, x.values()[perm], (cols, rows),
-                                   check_invariants=False)
+    return torch.sparse_csr_tensor(
+        crow_t, col_t, x.values()[perm], (cols, rows), check_invariants=False
+    )
 
 
 class _CSRMatmul(torch.autograd.Function):
@@ -63,8 +65,7 @@ class _CSRMatmul(torch.autograd.Function):
         return (transpose_of(ctx.x) @ grad).t(), None
 
 
-def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
-           ) -> torch.Tensor:
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """F.linear, with the fast product for a CSR `x`."""
     if x.layout != torch.sparse_csr:
         return F.linear(x, weight, bias)

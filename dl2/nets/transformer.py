@@ -40,14 +40,15 @@ class RotaryEmbedding(nn.Module):
             raise ConfigValueError("head_dim", head_dim, "RoPE needs an even head dimension")
         inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
         angles = torch.outer(torch.arange(max_len, dtype=torch.float32), inv_freq)
-        self.register_buffer("rotation", torch.complex(angles.cos(), angles.sin()),
-                             persistent=False)
+        self.register_buffer(
+            "rotation", torch.complex(angles.cos(), angles.sin()), persistent=False
+        )
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
         """x: (batch, heads, time, head_dim), positions start..start+time-1."""
         t = x.shape[-2]
         pairs = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
-        rotated = torch.view_as_real(pairs * self.rotation[start:start + t])
+        rotated = torch.view_as_real(pairs * self.rotation[start : start + t])
         return rotated.flatten(-2).type_as(x)
 
 
@@ -63,8 +64,9 @@ class KVCache:
         keys = self.keys[layer]
         return 0 if keys is None else keys.shape[-2]
 
-    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor,
-                                                                          torch.Tensor]:
+    def update(
+        self, layer: int, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.keys[layer] is not None:
             k = torch.cat([self.keys[layer], k], dim=-2)
             v = torch.cat([self.values[layer], v], dim=-2)
@@ -76,8 +78,15 @@ class Attention(nn.Module):
     """Multi-head self-attention: one fused qkv Linear (with bias), an output projection,
     attention and residual dropout, scale 1/sqrt(head_dim). `causal=False` for encoders."""
 
-    def __init__(self, n_embd: int, n_head: int, dropout: float = 0.1, causal: bool = True,
-                 attn: str = "sdpa", rope: RotaryEmbedding | None = None) -> None:
+    def __init__(
+        self,
+        n_embd: int,
+        n_head: int,
+        dropout: float = 0.1,
+        causal: bool = True,
+        attn: str = "sdpa",
+        rope: RotaryEmbedding | None = None,
+    ) -> None:
         super().__init__()
         if n_embd % n_head:
             raise ConfigValueError("n_embd", n_embd, f"must be divisible by n_head={n_head}")
@@ -89,8 +98,9 @@ class Attention(nn.Module):
         self.attn_drop = nn.Dropout(dropout)
         self.resid_drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None,
-                layer: int = 0) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0
+    ) -> torch.Tensor:
         b, t, c = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)
         start = cache.seen(layer) if cache is not None else 0
@@ -101,13 +111,21 @@ class Attention(nn.Module):
         mask = self._mask(t, k.shape[-2], x.device)
         if self.attn == "sdpa":
             y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
-                is_causal=self.causal and mask is None and t > 1)
+                q,
+                k,
+                v,
+                attn_mask=mask,
+                dropout_p=self.dropout if self.training else 0.0,
+                is_causal=self.causal and mask is None and t > 1,
+            )
         else:
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim)
             if self.causal and t > 1:
-                full = mask if mask is not None else torch.ones(
-                    t, t, dtype=torch.bool, device=x.device).tril()
+                full = (
+                    mask
+                    if mask is not None
+                    else torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
+                )
                 scores = scores.masked_fill(~full, float("-inf"))
             y = self.attn_drop(scores.softmax(dim=-1)) @ v
         return self.resid_drop(self.proj(y.transpose(1, 2).reshape(b, t, c)))
@@ -136,16 +154,24 @@ class MLP(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block: x + attn(RMSNorm(x)), then x + mlp(RMSNorm(x))."""
 
-    def __init__(self, n_embd: int, n_head: int, dropout: float = 0.1, causal: bool = True,
-                 attn: str = "sdpa", rope: RotaryEmbedding | None = None) -> None:
+    def __init__(
+        self,
+        n_embd: int,
+        n_head: int,
+        dropout: float = 0.1,
+        causal: bool = True,
+        attn: str = "sdpa",
+        rope: RotaryEmbedding | None = None,
+    ) -> None:
         super().__init__()
         self.norm1 = RMSNorm(n_embd)
         self.attn = Attention(n_embd, n_head, dropout, causal, attn, rope)
         self.norm2 = RMSNorm(n_embd)
         self.mlp = MLP(n_embd, dropout)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None,
-                layer: int = 0) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0
+    ) -> torch.Tensor:
         x = x + self.attn(self.norm1(x), cache, layer)
         return x + self.mlp(self.norm2(x))
 
@@ -170,8 +196,9 @@ def init_weights(model: nn.Module, n_layer: int) -> None:
     projections (`*.proj` into the residual stream) normal(0, 0.02/sqrt(2*n_layer))."""
     for name, module in model.named_modules():
         if isinstance(module, nn.Linear):
-            std = 0.02 / math.sqrt(2 * n_layer) if name.endswith(("attn.proj", "mlp.proj")) \
-                else 0.02
+            std = (
+                0.02 / math.sqrt(2 * n_layer) if name.endswith(("attn.proj", "mlp.proj")) else 0.02
+            )
             nn.init.normal_(module.weight, 0.0, std)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
@@ -182,12 +209,26 @@ def init_weights(model: nn.Module, n_layer: int) -> None:
 class GPT(nn.Module):
     """Decoder-only transformer over tokens: embeddings, n_layer causal blocks, RMSNorm, head."""
 
-    def __init__(self, vocab_size: int, block_size: int = 128, n_layer: int = 6,
-                 n_head: int = 6, n_embd: int = 384, dropout: float = 0.1,
-                 pos_emb: str = "rope", attn: str = "sdpa", rope_base: float = 10000.0) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        block_size: int = 128,
+        n_layer: int = 6,
+        n_head: int = 6,
+        n_embd: int = 384,
+        dropout: float = 0.1,
+        pos_emb: str = "rope",
+        attn: str = "sdpa",
+        rope_base: float = 10000.0,
+    ) -> None:
         super().__init__()
-        for key, value in (("vocab_size", vocab_size), ("block_size", block_size),
-                           ("n_layer", n_layer), ("n_head", n_head), ("n_embd", n_embd)):
+        for key, value in (
+            ("vocab_size", vocab_size),
+            ("block_size", block_size),
+            ("n_layer", n_layer),
+            ("n_head", n_head),
+            ("n_embd", n_embd),
+        ):
             check_positive(key, value)
         if n_embd % n_head:
             raise ConfigValueError("n_embd", n_embd, f"must be divisible by n_head={n_head}")
@@ -195,15 +236,18 @@ class GPT(nn.Module):
         check_choice("attn", attn, ATTNS)
         if not 0.0 <= dropout < 1.0:
             raise ConfigValueError("dropout", dropout, "must be in [0, 1)")
-        self.config = GPTConfig(vocab_size, block_size, n_layer, n_head, n_embd, dropout,
-                                pos_emb, attn, rope_base)
+        self.config = GPTConfig(
+            vocab_size, block_size, n_layer, n_head, n_embd, dropout, pos_emb, attn, rope_base
+        )
         self.tok_emb = nn.Embedding(vocab_size, n_embd)
         self.pos_emb = nn.Embedding(block_size, n_embd) if pos_emb == "absolute" else None
-        rope = RotaryEmbedding(n_embd // n_head, block_size, rope_base) \
-            if pos_emb == "rope" else None
+        rope = (
+            RotaryEmbedding(n_embd // n_head, block_size, rope_base) if pos_emb == "rope" else None
+        )
         self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(Block(n_embd, n_head, dropout, True, attn, rope)
-                                    for _ in range(n_layer))
+        self.blocks = nn.ModuleList(
+            Block(n_embd, n_head, dropout, True, attn, rope) for _ in range(n_layer)
+        )
         self.norm = RMSNorm(n_embd)
         self.head = nn.Linear(n_embd, vocab_size, bias=False)
         init_weights(self, n_layer)
@@ -214,8 +258,9 @@ class GPT(nn.Module):
         start = cache.seen() if cache is not None else 0
         t = idx.shape[1]
         if start + t > self.config.block_size:
-            raise ValueError(f"sequence of {start + t} tokens exceeds block_size="
-                             f"{self.config.block_size}")
+            raise ValueError(
+                f"sequence of {start + t} tokens exceeds block_size={self.config.block_size}"
+            )
         x = self.tok_emb(idx)
         if self.pos_emb is not None:
             x = x + self.pos_emb(torch.arange(start, start + t, device=idx.device))
@@ -236,5 +281,7 @@ def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     for param in model.parameters():
         if param.requires_grad:
             (decay if id(param) in linear_weights else no_decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]

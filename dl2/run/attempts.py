@@ -38,5 +38,6 @@ def job_seconds(record: dict[str, Any]) -> float | None:
     job without a stored time."""
     if "wall_time_s" not in record:
         return None
-    return float(record["wall_time_s"]) + sum(float(a.get("wall_time_s", 0.0))
-                                              for a in record.get("attempts", []))
+    return float(record["wall_time_s"]) + sum(
+        float(a.get("wall_time_s", 0.0)) for a in record.get("attempts", [])
+    )

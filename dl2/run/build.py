@@ -47,9 +47,12 @@ def build_model(cfg: DictConfig) -> tuple[DataModule, L.LightningModule]:
     the data (`DataModule.model_kwargs`: a vocabulary size)."""
     datamodule = build(cfg, "data")
     if not isinstance(datamodule, DataModule):
-        raise ConfigValueError("data._target_", OmegaConf.select(cfg, "data._target_"),
-                               "must be a dl2.data.base.DataModule (what the net, the task and "
-                               "the callbacks expect of data)")
+        raise ConfigValueError(
+            "data._target_",
+            OmegaConf.select(cfg, "data._target_"),
+            "must be a dl2.data.base.DataModule (what the net, the task and "
+            "the callbacks expect of data)",
+        )
     try:
         data_kwargs = datamodule.model_kwargs()
     except ConfigValueError as err:
@@ -63,16 +66,22 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
     if cfg.get("logger") is None:
         return []
     default_wandb_offline()  # unless WANDB_MODE or `wandb online` / `wandb offline` say
-    return [build(cfg, f"logger.{name}") for name, node in cfg.logger.items()
-            if isinstance(node, DictConfig) and "_target_" in node]
+    return [
+        build(cfg, f"logger.{name}")
+        for name, node in cfg.logger.items()
+        if isinstance(node, DictConfig) and "_target_" in node
+    ]
 
 
 def build_callbacks(cfg: DictConfig) -> list[L.Callback]:
     """One callback per `_target_` node under `cfg.callbacks`."""
     if cfg.get("callbacks") is None:
         return []
-    return [build(cfg, f"callbacks.{name}") for name, node in cfg.callbacks.items()
-            if isinstance(node, DictConfig) and "_target_" in node]
+    return [
+        build(cfg, f"callbacks.{name}")
+        for name, node in cfg.callbacks.items()
+        if isinstance(node, DictConfig) and "_target_" in node
+    ]
 
 
 # exit codes by status: SIGTERM and Ctrl-C as the shell reports them (128 + signal number)

@@ -13,9 +13,11 @@ import warnings
 from dl2.callbacks.progress_log import PROGRESS_LOGGER
 
 # Lightning's info messages (GPU/TPU lines, the litlogger tip, "Restoring states ...")
-LIGHTNING_INFO_LOGGERS = ("lightning.pytorch.utilities.rank_zero",
-                          "lightning.fabric.utilities.rank_zero",
-                          "lightning.fabric.utilities.distributed")
+LIGHTNING_INFO_LOGGERS = (
+    "lightning.pytorch.utilities.rank_zero",
+    "lightning.fabric.utilities.rank_zero",
+    "lightning.fabric.utilities.distributed",
+)
 
 
 def quiet_known_warnings() -> None:
@@ -25,8 +27,9 @@ def quiet_known_warnings() -> None:
     warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
     warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")
     # ResumeState (dl2/callbacks/resume.py) resumes dl2's shuffled loaders mid-epoch exactly
-    warnings.filterwarnings("ignore", ".*ended before the epoch ended and your dataloader is "
-                            "not resumable.*")
+    warnings.filterwarnings(
+        "ignore", ".*ended before the epoch ended and your dataloader is not resumable.*"
+    )
     # torch-geometric 2.8 scripts some helpers with torch.jit when it is imported
     warnings.filterwarnings("ignore", ".*torch.jit.script. is deprecated.*", FutureWarning)
 

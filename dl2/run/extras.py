@@ -27,8 +27,12 @@ def apply_extras(cfg: DictConfig) -> None:
     if extras.get("ignore_warnings"):
         warnings.filterwarnings("ignore")
     if extras.get("enforce_tags") and not cfg.get("tags") and _multirun():
-        raise ConfigValueError("tags", [], "a multirun with extras.enforce_tags=true needs "
-                               "tags, e.g. tags=[baseline] (or extras.enforce_tags=false)")
+        raise ConfigValueError(
+            "tags",
+            [],
+            "a multirun with extras.enforce_tags=true needs "
+            "tags, e.g. tags=[baseline] (or extras.enforce_tags=false)",
+        )
     if extras.get("print_config"):
         text = config_tree(cfg)
         print(text)

@@ -80,11 +80,15 @@ def evaluate(cfg: DictConfig) -> dict[str, float | None]:
     """Validate and test the checkpoint `cfg.ckpt_path` without training; results.json as a
     training job writes it, with `"mode": "eval"` (eval.py)."""
     if not cfg.get("ckpt_path"):
-        raise ConfigValueError("ckpt_path", cfg.get("ckpt_path"), "must name the checkpoint "
-                               "to evaluate")
+        raise ConfigValueError(
+            "ckpt_path", cfg.get("ckpt_path"), "must name the checkpoint to evaluate"
+        )
     if cfg.get("parallel_seeds") is not None:
-        raise ConfigValueError("parallel_seeds", cfg.parallel_seeds, "must be null to evaluate "
-                               "a checkpoint (one checkpoint, one job)")
+        raise ConfigValueError(
+            "parallel_seeds",
+            cfg.parallel_seeds,
+            "must be null to evaluate a checkpoint (one checkpoint, one job)",
+        )
     return train(cfg, fit=False)
 
 
@@ -99,8 +103,9 @@ def train(cfg: DictConfig, fit: bool = True) -> dict[str, float | None]:
     set_verbosity(bool(cfg.get("verbose")))
     apply_extras(cfg)
     if runner_ended():  # a job the study runner queued before it stopped: left to its rerun
-        log.warning("%s: not started, the study runner that queued it has ended",
-                    cfg.get("task_name"))
+        log.warning(
+            "%s: not started, the study runner that queued it has ended", cfg.get("task_name")
+        )
         return {}
     with watching() as watch:  # the runner's end stops the job as a SIGTERM does
         try:
@@ -134,12 +139,17 @@ def _train(cfg: DictConfig, fit: bool) -> dict[str, float | None]:
         if finished is not None:  # never trained into again, never overwritten
             if finished.get("config_hash") != payload["config_hash"]:
                 raise ConfigValueError(
-                    "paths.output_dir", str(output_dir),
+                    "paths.output_dir",
+                    str(output_dir),
                     f"holds a finished job of another config ({finished.get('config_hash')}):"
                     " give this run another folder (hydra.run.dir, hydra.sweep.dir) or move "
-                    "that one away")
-            log.info("%s: %s already completed here (same config hash): skipped",
-                     cfg.get("task_name"), output_dir)
+                    "that one away",
+                )
+            log.info(
+                "%s: %s already completed here (same config hash): skipped",
+                cfg.get("task_name"),
+                output_dir,
+            )
             return finished.get("metrics", {})
         ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(cfg)
         if fit:
@@ -163,27 +173,37 @@ def _train(cfg: DictConfig, fit: bool) -> dict[str, float | None]:
             if isinstance(logger, WandbLogger):
                 logger.watch_model(task)
         if rank_zero_only.rank == 0:
-            log.info("%s: %s with %s parameters, run folder %s", cfg.get("task_name"),
-                     type(task.net).__name__, f"{payload['params']['total']:,}", output_dir)
-        callbacks = [*build_callbacks(cfg), ResumeState(), MetricHistory(), ProgressLog(),
-                     ExperimentRecord(experiment_of(cfg)),
-                     DivergenceGuard(cfg.get("max_loss")), MonitorCheck(monitors(cfg.callbacks))]
+            log.info(
+                "%s: %s with %s parameters, run folder %s",
+                cfg.get("task_name"),
+                type(task.net).__name__,
+                f"{payload['params']['total']:,}",
+                output_dir,
+            )
+        callbacks = [
+            *build_callbacks(cfg),
+            ResumeState(),
+            MetricHistory(),
+            ProgressLog(),
+            ExperimentRecord(experiment_of(cfg)),
+            DivergenceGuard(cfg.get("max_loss")),
+            MonitorCheck(monitors(cfg.callbacks)),
+        ]
         if loggers:  # the learning rate beside the losses (Lightning refuses it without a logger)
             callbacks.append(LearningRateMonitor())
             for logger in loggers:
-                logger.log_metrics({f"params/{k}": v for k, v in payload["params"].items()},
-                                   step=0)
+                logger.log_metrics({f"params/{k}": v for k, v in payload["params"].items()}, step=0)
         trainer = build(cfg, "trainer", callbacks=callbacks, logger=loggers if loggers else False)
         if fit:
             trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-            metrics = {k: v for k, v in trainer.callback_metrics.items()
-                       if k.startswith("train/")}
+            metrics = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
             # the best checkpoint (Lightning's ModelCheckpoint; dl2's BestCheckpoint also
             # knows its epoch and step); none with callbacks=none
             ckpt = trainer.checkpoint_callback
             best = isinstance(ckpt, BestCheckpoint)
-            eval_ckpt = (ckpt.best_model_path or None) if isinstance(ckpt, ModelCheckpoint) \
-                else None
+            eval_ckpt = (
+                (ckpt.best_model_path or None) if isinstance(ckpt, ModelCheckpoint) else None
+            )
             payload["checkpoint"] = eval_ckpt
             payload["best_epoch"] = ckpt.best_epoch if best else None
             payload["best_step"] = ckpt.best_step if best else None
@@ -193,18 +213,25 @@ def _train(cfg: DictConfig, fit: bool) -> dict[str, float | None]:
             metrics, eval_ckpt = {}, ckpt_path
             payload["checkpoint"] = eval_ckpt
         if cfg.get("test", True) or not fit:
-            for result in trainer.validate(task, datamodule=datamodule, ckpt_path=eval_ckpt,
-                                           verbose=False, weights_only=True):
+            for result in trainer.validate(
+                task, datamodule=datamodule, ckpt_path=eval_ckpt, verbose=False, weights_only=True
+            ):
                 metrics.update(result)
             if is_overridden("test_dataloader", datamodule):
-                for result in trainer.test(task, datamodule=datamodule, ckpt_path=eval_ckpt,
-                                           verbose=False, weights_only=True):
+                for result in trainer.test(
+                    task,
+                    datamodule=datamodule,
+                    ckpt_path=eval_ckpt,
+                    verbose=False,
+                    weights_only=True,
+                ):
                     metrics.update(result)
         payload["metrics"] = to_floats(metrics)
         if non_finite(metrics):
             payload["non_finite"] = non_finite(metrics)
-            raise DivergedError("non-finite metrics after training: "
-                                + ", ".join(payload["non_finite"]))
+            raise DivergedError(
+                "non-finite metrics after training: " + ", ".join(payload["non_finite"])
+            )
         status, exit_code = "completed", EXIT_CODES["completed"]
         return payload["metrics"]
     except BaseException as err:
@@ -219,8 +246,16 @@ def _train(cfg: DictConfig, fit: bool) -> dict[str, float | None]:
             _record_end(cfg, fit, trainer, loggers, payload, status, exit_code, start)
 
 
-def _record_end(cfg: DictConfig, fit: bool, trainer: L.Trainer | None, loggers: list[Logger],
-                payload: dict, status: str, exit_code: int, start: float) -> None:
+def _record_end(
+    cfg: DictConfig,
+    fit: bool,
+    trainer: L.Trainer | None,
+    loggers: list[Logger],
+    payload: dict,
+    status: str,
+    exit_code: int,
+    start: float,
+) -> None:
     """The end of a job, however it ended: results.json written, loggers closed, the
     metrics printed when it completed."""
     output_dir = Path(cfg.paths.output_dir)

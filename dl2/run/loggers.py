@@ -15,8 +15,9 @@ class WandbLogger(LightningWandbLogger):
     `watch` (gradients, parameters or all; None: off) has W&B record the model's gradient and
     parameter histograms every `watch_log_freq` steps (`watch_model`, once the model exists)."""
 
-    def __init__(self, *args: Any, watch: str | None = None, watch_log_freq: int = 100,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, watch: str | None = None, watch_log_freq: int = 100, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         if self._wandb_init.get("anonymous") is None:
             self._wandb_init.pop("anonymous", None)

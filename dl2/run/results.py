@@ -44,10 +44,15 @@ def parameter_counts(module: torch.nn.Module) -> dict[str, int]:
 
 def machine_info() -> dict[str, Any]:
     """Where the job ran, so reports can name the machine behind their numbers."""
-    info = {"host": platform.node(), "platform": platform.platform(),
-            "python": platform.python_version(), "torch": torch.__version__,
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "cuda": torch.cuda.is_available()}
+    info = {
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.is_available(),
+    }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
@@ -79,8 +84,9 @@ def _strict(value: Any) -> Any:
 
 def write_results(path: Path, payload: dict[str, Any]) -> None:
     """results.json, atomically and as strict JSON."""
-    atomic_write_text(path, json.dumps(_strict(payload), indent=2, sort_keys=False,
-                                       allow_nan=False) + "\n")
+    atomic_write_text(
+        path, json.dumps(_strict(payload), indent=2, sort_keys=False, allow_nan=False) + "\n"
+    )
 
 
 def print_metrics(metrics: dict[str, float], title: str) -> None:
@@ -113,10 +119,16 @@ def now() -> str:
 def new_payload(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
     """results.json of a job that has just started (the config not yet resolved)."""
     return {
-        "status": "running", "metrics": {}, "overrides": overrides,
-        "config": OmegaConf.to_container(cfg, resolve=False), "seed": cfg.get("seed"),
-        "task_name": cfg.get("task_name"), "dl2_version": dl2.__version__,
-        "machine": machine_info(), "command": " ".join(sys.argv), "started_at": now(),
+        "status": "running",
+        "metrics": {},
+        "overrides": overrides,
+        "config": OmegaConf.to_container(cfg, resolve=False),
+        "seed": cfg.get("seed"),
+        "task_name": cfg.get("task_name"),
+        "dl2_version": dl2.__version__,
+        "machine": machine_info(),
+        "command": " ".join(sys.argv),
+        "started_at": now(),
     }
 
 
@@ -125,8 +137,9 @@ def job_status(err: BaseException, trainer: L.Trainer | None) -> tuple[str, int]
     if isinstance(err, SIGTERMException) or (trainer is not None and trainer.received_sigterm):
         return "interrupted", EXIT_CODES["interrupted"]
     # Lightning turns Ctrl-C into sys.exit(1) raised while handling the KeyboardInterrupt
-    if isinstance(err, KeyboardInterrupt) or (isinstance(err, SystemExit)
-                                              and isinstance(err.__context__, KeyboardInterrupt)):
+    if isinstance(err, KeyboardInterrupt) or (
+        isinstance(err, SystemExit) and isinstance(err.__context__, KeyboardInterrupt)
+    ):
         return "interrupted", 130
     if isinstance(err, DivergedError):
         return "diverged", EXIT_CODES["diverged"]

@@ -72,8 +72,11 @@ class SeedTrack:
 
     def state(self) -> dict[str, Any]:
         """As plain data, for the group's checkpoint."""
-        return {**self.__dict__, "history": self.history.state_dict(),
-                "stopper": self.stopper.state_dict() if self.stopper else None}
+        return {
+            **self.__dict__,
+            "history": self.history.state_dict(),
+            "stopper": self.stopper.state_dict() if self.stopper else None,
+        }
 
     def load(self, state: dict[str, Any]) -> None:
         self.__dict__.update({k: v for k, v in state.items() if k not in ("history", "stopper")})
@@ -95,8 +98,7 @@ def accuracy(logits: torch.Tensor, target: torch.Tensor) -> float:
     return float((logits.argmax(-1) == target).float().mean())
 
 
-def val_scores(loss: torch.Tensor, logits: torch.Tensor, target: torch.Tensor
-               ) -> dict[str, float]:
+def val_scores(loss: torch.Tensor, logits: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
     """What a seed's validation logs, as a NodeClassifier's own validation logs it."""
     return {"val/acc": accuracy(logits, target), "val/loss": float(loss)}
 
@@ -137,14 +139,20 @@ class SeedGroup(L.LightningModule):
     """K NodeClassifiers (one per seed) trained as one module; `tracks` hold each seed's
     outcome."""
 
-    def __init__(self, tasks: list[NodeClassifier], seeds: list[int], rules: Rules,
-                 stoppers: list[EarlyStopping | None] | None = None) -> None:
+    def __init__(
+        self,
+        tasks: list[NodeClassifier],
+        seeds: list[int],
+        rules: Rules,
+        stoppers: list[EarlyStopping | None] | None = None,
+    ) -> None:
         super().__init__()
         self.tasks = nn.ModuleList(tasks)
         self.rules = rules
-        self.tracks = [SeedTrack(seed, stopper=stop)
-                       for seed, stop in zip(seeds, stoppers or [None] * len(seeds),
-                                             strict=True)]
+        self.tracks = [
+            SeedTrack(seed, stopper=stop)
+            for seed, stop in zip(seeds, stoppers or [None] * len(seeds), strict=True)
+        ]
 
     def training_step(self, graphs: list[Data], batch_idx: int) -> torch.Tensor:
         total = None
@@ -155,8 +163,13 @@ class SeedGroup(L.LightningModule):
             loss, logits, target = task.scores(graph, "train")
             if track.active:
                 value = float(loss.detach())
-                error = diverged(step, self.current_epoch, value, self.rules.max_loss,
-                                 learning_rates(self.trainer))
+                error = diverged(
+                    step,
+                    self.current_epoch,
+                    value,
+                    self.rules.max_loss,
+                    learning_rates(self.trainer),
+                )
                 if error is not None:  # as a single job's DivergenceGuard says it
                     track.status, track.active = "diverged", False
                     track.error = f"{type(error).__name__}: {error}"
@@ -173,8 +186,9 @@ class SeedGroup(L.LightningModule):
 
     def validation_step(self, graphs: list[Data], batch_idx: int) -> None:
         if self.trainer.sanity_checking:  # the metrics a validation logs, for the monitors
-            check_monitors(self.rules.monitors,
-                           list(val_scores(*self.tasks[0].scores(graphs[0], "val"))))
+            check_monitors(
+                self.rules.monitors, list(val_scores(*self.tasks[0].scores(graphs[0], "val")))
+            )
             return
         step = self.global_step
         for task, graph, track in zip(self.tasks, graphs, self.tracks, strict=True):
@@ -183,29 +197,30 @@ class SeedGroup(L.LightningModule):
             scores = val_scores(*task.scores(graph, "val"))
             track.logged.append([step, {**scores, "epoch": self.current_epoch}])
             track.history.record(step, scores, "val/")
-            error = diverged_validation(step, self.current_epoch, scores,
-                                        learning_rates(self.trainer))
+            error = diverged_validation(
+                step, self.current_epoch, scores, learning_rates(self.trainer)
+            )
             if error is not None:  # as a single job's DivergenceGuard says it
                 track.status, track.active = "diverged", False
                 track.error = f"{type(error).__name__}: {error}"
                 continue
             # for the progress lines (dl2/callbacks/progress_log.py); the group logs nowhere
-            self.log_dict({f"seed_{track.seed}/{k}": v for k, v in scores.items()},
-                          batch_size=1)
+            self.log_dict({f"seed_{track.seed}/{k}": v for k, v in scores.items()}, batch_size=1)
             self._checkpoint(task, track, scores)
             self._early_stop(track, scores)
         if not any(t.active for t in self.tracks):
             self.trainer.should_stop = True
 
-    def _checkpoint(self, task: NodeClassifier, track: SeedTrack,
-                    scores: dict[str, float]) -> None:
+    def _checkpoint(self, task: NodeClassifier, track: SeedTrack, scores: dict[str, float]) -> None:
         rules = self.rules
         current = None if rules.monitor is None else scores[rules.monitor]
         if current is None or improved(current, track.best_score, rules.mode):
             track.best_score = current
             track.best_epoch, track.best_step = self.current_epoch, self.global_step
-            track.best_state = {k: v.detach().clone() if isinstance(v, torch.Tensor)
-                                else copy.deepcopy(v) for k, v in task.state_dict().items()}
+            track.best_state = {
+                k: v.detach().clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)
+                for k, v in task.state_dict().items()
+            }
 
     def _early_stop(self, track: SeedTrack, scores: dict[str, float]) -> None:
         """The seed's own EarlyStopping decides, from the seed's validation metrics, by the
@@ -229,8 +244,10 @@ class SeedGroup(L.LightningModule):
         opts = [task.configure_optimizers() for task in self.tasks]
         kinds = {type(o) for o in opts}
         if len(kinds) != 1 or not all(isinstance(o, torch.optim.Optimizer) for o in opts):
-            raise TypeError("parallel_seeds needs each task to return one plain optimizer "
-                            f"(got {sorted(k.__name__ for k in kinds)}); no schedulers")
+            raise TypeError(
+                "parallel_seeds needs each task to return one plain optimizer "
+                f"(got {sorted(k.__name__ for k in kinds)}); no schedulers"
+            )
         groups = [group for opt in opts for group in opt.param_groups]
         return kinds.pop()(groups, **opts[0].defaults)
 

@@ -49,8 +49,10 @@ from dl2.tasks.node_classification import NodeClassifier
 
 # the callbacks whose decisions the group takes per seed (anything else would act on the group)
 KNOWN_CALLBACKS = ("model_checkpoint", "early_stopping")
-ALLOWED = ("a count K (seeds seed..seed+K-1) or a list of distinct seeds, for full-batch graph "
-           "experiments (experiment=gnn)")
+ALLOWED = (
+    "a count K (seeds seed..seed+K-1) or a list of distinct seeds, for full-batch graph "
+    "experiments (experiment=gnn)"
+)
 
 
 def seed_list(cfg: DictConfig) -> list[int]:
@@ -76,8 +78,7 @@ def seed_list(cfg: DictConfig) -> list[int]:
 
 def seed_overrides(overrides: list[str], seed: int) -> list[str]:
     """The overrides of the seed's own job: `parallel_seeds` out, `seed=<s>` in."""
-    kept = [o for o in overrides
-            if override_key(o) not in ("parallel_seeds", "seed")]
+    kept = [o for o in overrides if override_key(o) not in ("parallel_seeds", "seed")]
     return [*kept, f"seed={seed}"]
 
 
@@ -100,25 +101,42 @@ def rules_of(cfg: DictConfig) -> Rules:
     if not (isinstance(task, type) and issubclass(task, NodeClassifier)):
         shown = cfg.parallel_seeds
         shown = OmegaConf.to_container(shown) if isinstance(shown, ListConfig) else shown
-        raise ConfigValueError("parallel_seeds", shown, f"{ALLOWED}; this experiment's task "
-                               f"is {target}, for which it would not be exact: leave it null")
+        raise ConfigValueError(
+            "parallel_seeds",
+            shown,
+            f"{ALLOWED}; this experiment's task "
+            f"is {target}, for which it would not be exact: leave it null",
+        )
     callbacks = cfg.get("callbacks") or {}
-    unknown = [name for name, node in callbacks.items()
-               if isinstance(node, DictConfig) and "_target_" in node
-               and name not in KNOWN_CALLBACKS]
+    unknown = [
+        name
+        for name, node in callbacks.items()
+        if isinstance(node, DictConfig) and "_target_" in node and name not in KNOWN_CALLBACKS
+    ]
     if unknown:
-        raise ConfigValueError("callbacks", ",".join(unknown), "parallel_seeds decides only "
-                               "model_checkpoint and early_stopping per seed; drop the others")
+        raise ConfigValueError(
+            "callbacks",
+            ",".join(unknown),
+            "parallel_seeds decides only "
+            "model_checkpoint and early_stopping per seed; drop the others",
+        )
     ckpt = callbacks.get("model_checkpoint")
-    rules = Rules(monitor=None, mode="min", max_loss=cfg.get("max_loss"),
-                  log_every_n_steps=int(cfg.trainer.get("log_every_n_steps") or 50),
-                  monitors=monitors(callbacks))
+    rules = Rules(
+        monitor=None,
+        mode="min",
+        max_loss=cfg.get("max_loss"),
+        log_every_n_steps=int(cfg.trainer.get("log_every_n_steps") or 50),
+        monitors=monitors(callbacks),
+    )
     if ckpt is not None:
         rules.monitor, rules.mode = ckpt.get("monitor"), ckpt.get("mode", "min")
     for key in ("gradient_clip_val",):
         if cfg.trainer.get(key):
-            raise ConfigValueError(f"trainer.{key}", cfg.trainer[key], "null with "
-                                   "parallel_seeds (a norm over all seeds would couple them)")
+            raise ConfigValueError(
+                f"trainer.{key}",
+                cfg.trainer[key],
+                "null with parallel_seeds (a norm over all seeds would couple them)",
+            )
     return rules
 
 
@@ -152,17 +170,28 @@ def train_seeds(cfg: DictConfig) -> dict[str, float | None]:
             payload["params"] = parameter_counts(task)
         data = SeedGraphs(datamodules)
         # each seed's own EarlyStopping, built from its config as its job builds it
-        stoppers = [build(c, "callbacks.early_stopping")
-                    if OmegaConf.select(c, "callbacks.early_stopping._target_") else None
-                    for c in configs]
+        stoppers = [
+            build(c, "callbacks.early_stopping")
+            if OmegaConf.select(c, "callbacks.early_stopping._target_")
+            else None
+            for c in configs
+        ]
         group = SeedGroup(tasks, seeds, rules, stoppers)
         # the group's last.ckpt after every epoch, where a rerun with ckpt_path resumes (a
         # `save_last` beside save_top_k=0 writes nothing in Lightning 2.6)
-        last = ModelCheckpoint(dirpath=str(Path(cfg.paths.output_dir) / "checkpoints"),
-                               filename="last", save_top_k=1, enable_version_counter=False)
-        trainer = build(cfg, "trainer", callbacks=[last, ExperimentRecord(experiment_of(cfg)),
-                                                   ProgressLog()],
-                        logger=False, enable_checkpointing=True)
+        last = ModelCheckpoint(
+            dirpath=str(Path(cfg.paths.output_dir) / "checkpoints"),
+            filename="last",
+            save_top_k=1,
+            enable_version_counter=False,
+        )
+        trainer = build(
+            cfg,
+            "trainer",
+            callbacks=[last, ExperimentRecord(experiment_of(cfg)), ProgressLog()],
+            logger=False,
+            enable_checkpointing=True,
+        )
         ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(cfg)
         for payload in payloads:
             payload["resumed_from"] = ckpt_path
@@ -178,18 +207,25 @@ def train_seeds(cfg: DictConfig) -> dict[str, float | None]:
     return _finish(configs, payloads, (group, results), "completed", 0, None, start)
 
 
-def _finish(configs: list[DictConfig], payloads: list[dict[str, Any]],
-            outcome: tuple[SeedGroup, list[dict[str, float]]] | None, status: str,
-            exit_code: int, error: tuple[str, str] | None, start: float
-            ) -> dict[str, float | None]:
+def _finish(
+    configs: list[DictConfig],
+    payloads: list[dict[str, Any]],
+    outcome: tuple[SeedGroup, list[dict[str, float]]] | None,
+    status: str,
+    exit_code: int,
+    error: tuple[str, str] | None,
+    start: float,
+) -> dict[str, float | None]:
     """Write every seed's results.json (and checkpoint, and logger runs); the mean metrics."""
     wall = time.time() - start
     done = []
     for k, (c, payload) in enumerate(zip(configs, payloads, strict=True)):
         out = Path(c.paths.output_dir)
-        payload["parallel_seeds"] = {"seeds": [p["seed"] for p in payloads],
-                                     "group_dir": str(out.parent),
-                                     "group_wall_time_s": round(wall, 3)}
+        payload["parallel_seeds"] = {
+            "seeds": [p["seed"] for p in payloads],
+            "group_dir": str(out.parent),
+            "group_wall_time_s": round(wall, 3),
+        }
         seed_status, seed_code = status, exit_code
         if error is not None:
             payload["error"], payload["traceback"] = error
@@ -199,27 +235,47 @@ def _finish(configs: list[DictConfig], payloads: list[dict[str, Any]],
             seed_status = track.status
             seed_code = EXIT_CODES[seed_status]
             payload["metrics"] = to_floats(results[k])
-            payload.update(best_epoch=track.best_epoch, best_step=track.best_step,
-                           epochs_run=track.epochs_run,
-                           **track.history.results_entries())
+            payload.update(
+                best_epoch=track.best_epoch,
+                best_step=track.best_step,
+                epochs_run=track.epochs_run,
+                **track.history.results_entries(),
+            )
             if track.error:
                 payload["error"] = track.error
             if seed_status == "completed":
                 payload["checkpoint"] = _save_best(group, k, out)
                 done.append(payload["metrics"])
-            _replay(c, payload, track.logged, results[k], seed_status, seed_code,
-                    learning_rate_metrics(group.tasks[k]))
-        payload.update(status=seed_status, exit_code=seed_code,
-                       wall_time_s=round(wall / len(configs), 3), finished_at=now())
+            _replay(
+                c,
+                payload,
+                track.logged,
+                results[k],
+                seed_status,
+                seed_code,
+                learning_rate_metrics(group.tasks[k]),
+            )
+        payload.update(
+            status=seed_status,
+            exit_code=seed_code,
+            wall_time_s=round(wall / len(configs), 3),
+            finished_at=now(),
+        )
         try:
             write_results(out / RESULTS_FILE, payload)
         except OSError as err:
             print(f"dl2: could not write {out / RESULTS_FILE}: {err}", file=sys.stderr)
     if status == "completed":
         group_dir = Path(configs[0].paths.output_dir).parent
-        print_metrics({f"seed {p['seed']} {m}": v for p in payloads
-                           for m, v in p["metrics"].items() if m.startswith("test")},
-                          f"{configs[0].get('task_name')}: {group_dir}")
+        print_metrics(
+            {
+                f"seed {p['seed']} {m}": v
+                for p in payloads
+                for m, v in p["metrics"].items()
+                if m.startswith("test")
+            },
+            f"{configs[0].get('task_name')}: {group_dir}",
+        )
     return mean_metrics(done)
 
 
@@ -239,9 +295,15 @@ def _save_best(group: SeedGroup, k: int, out: Path) -> str:
     state = track.best_state if track.best_state is not None else task.state_dict()
     path = out / "checkpoints" / f"epoch_{track.best_epoch or 0:03d}.ckpt"
     AtomicCheckpointIO().save_checkpoint(
-        {"state_dict": state, "epoch": track.best_epoch, "global_step": track.best_step,
-         "pytorch-lightning_version": L.__version__, "hyper_parameters": dict(task.hparams)},
-        path)
+        {
+            "state_dict": state,
+            "epoch": track.best_epoch,
+            "global_step": track.best_step,
+            "pytorch-lightning_version": L.__version__,
+            "hyper_parameters": dict(task.hparams),
+        },
+        path,
+    )
     return str(path)
 
 
@@ -257,9 +319,15 @@ def learning_rate_metrics(task: L.LightningModule) -> dict[str, float]:
     return {f"{name}/pg{i + 1}": group["lr"] for i, group in enumerate(groups)}
 
 
-def _replay(cfg: DictConfig, payload: dict[str, Any], logged: list[list[Any]],
-            final: dict[str, float], status: str, exit_code: int,
-            lrs: dict[str, float]) -> None:
+def _replay(
+    cfg: DictConfig,
+    payload: dict[str, Any],
+    logged: list[list[Any]],
+    final: dict[str, float],
+    status: str,
+    exit_code: int,
+    lrs: dict[str, float],
+) -> None:
     """The seed's own logger runs (W&B, CSV, ...) as its own job fills them: its config and
     parameter counts, every metric at the step it was logged (the learning rates beside the
     training metrics), the final val/test metrics of its best checkpoint, closed with its
@@ -269,13 +337,13 @@ def _replay(cfg: DictConfig, payload: dict[str, Any], logged: list[list[Any]],
     try:
         for logger in loggers:
             logger.log_hyperparams(payload["config"])
-            logger.log_metrics({f"params/{k}": v for k, v in payload["params"].items()},
-                               step=0)
+            logger.log_metrics({f"params/{k}": v for k, v in payload["params"].items()}, step=0)
             for step, metrics in logged:
                 training = any(k.startswith("train/") for k in metrics)
                 logger.log_metrics({**metrics, **(lrs if training else {})}, step=step)
             last = logged[-1][0] if logged else 0
-            logger.log_metrics({k: v for k, v in final.items() if not k.startswith("train/")},
-                               step=last)
+            logger.log_metrics(
+                {k: v for k, v in final.items() if not k.startswith("train/")}, step=last
+            )
     finally:
         close_loggers(loggers, status, exit_code)

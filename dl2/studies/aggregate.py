@@ -37,18 +37,25 @@ def tidy(study: Study, records: list[dict[str, Any]]) -> pd.DataFrame:
         if r.get("status") != "completed":
             continue
         given = parse_overrides(r.get("overrides", []))
-        extra = {k: v for k, v in given.items()
-                 if k not in skip and not is_plumbing(f"{k}={v}")}
+        extra = {k: v for k, v in given.items() if k not in skip and not is_plumbing(f"{k}={v}")}
         for metric in study.metrics:
             value = (r.get("metrics") or {}).get(metric)
-            rows.append({**{a: given.get(a, "") for a in axes}, **extra,
-                         "setting_hash": r.get("setting_hash"), "config_hash": r["config_hash"],
-                         "seed": r.get("seed"), "metric": metric,
-                         "value": np.nan if value is None else value * study.scale})
+            rows.append(
+                {
+                    **{a: given.get(a, "") for a in axes},
+                    **extra,
+                    "setting_hash": r.get("setting_hash"),
+                    "config_hash": r["config_hash"],
+                    "seed": r.get("seed"),
+                    "metric": metric,
+                    "value": np.nan if value is None else value * study.scale,
+                }
+            )
     frame = pd.DataFrame(rows)
     if frame.empty:
-        return pd.DataFrame(columns=[*axes, "setting_hash", "config_hash", "seed", "metric",
-                                     "value"])
+        return pd.DataFrame(
+            columns=[*axes, "setting_hash", "config_hash", "seed", "metric", "value"]
+        )
     return frame
 
 
@@ -56,8 +63,9 @@ def label_columns(study: Study, frame: pd.DataFrame) -> list[str]:
     """The axes, then every other override column whose value differs between jobs."""
     axes = [axis.key for axis in study.axes]
     fixed = {"setting_hash", "config_hash", "seed", "metric", "value", *axes}
-    extra = [c for c in frame.columns if c not in fixed
-             and frame[c].fillna("").astype(str).nunique() > 1]
+    extra = [
+        c for c in frame.columns if c not in fixed and frame[c].fillna("").astype(str).nunique() > 1
+    ]
     return [*axes, *extra]
 
 
@@ -68,12 +76,15 @@ def summarise(study: Study, frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=[*labels, "setting_hash", "metric", *STATS])
     frame = frame.fillna({c: "" for c in labels})
     grouped = frame.groupby([*labels, "setting_hash", "metric"], sort=False)["value"]
-    out = grouped.agg(mean="mean", std=lambda v: float(np.std(v, ddof=0)), n="count",
-                      min="min", max="max").reset_index()
+    out = grouped.agg(
+        mean="mean", std=lambda v: float(np.std(v, ddof=0)), n="count", min="min", max="max"
+    ).reset_index()
     out = out[out["n"] > 0]  # a metric no job of the setting logged
     order = {axis.key: [str(v) for v in axis.values] for axis in study.axes}
-    keys = [out[k].map(lambda v, k=k: order[k].index(v) if v in order[k] else len(order[k]))
-            for k in order] + [out["metric"].map(study.metrics.index)]
+    keys = [
+        out[k].map(lambda v, k=k: order[k].index(v) if v in order[k] else len(order[k]))
+        for k in order
+    ] + [out["metric"].map(study.metrics.index)]
     out = out.iloc[np.lexsort(list(reversed(keys)))] if keys else out
     return out.reset_index(drop=True)
 
@@ -95,7 +106,7 @@ def _cell(row: pd.Series, digits: int) -> str:
 
 def _label(study: Study, key: str) -> str:
     axis = next((a for a in study.axes if a.key == key), None)
-    return (axis.label if axis and axis.label else key)
+    return axis.label if axis and axis.label else key
 
 
 def markdown_tables(study: Study, summary: pd.DataFrame) -> list[str]:
@@ -111,8 +122,11 @@ def markdown_tables(study: Study, summary: pd.DataFrame) -> list[str]:
     for key, part in groups:
         key = key if isinstance(key, tuple) else (key,)
         if split:
-            lines.append("### " + ", ".join(f"{_label(study, k)} = {v}"
-                                            for k, v in zip(split, key, strict=True)) + "\n")
+            lines.append(
+                "### "
+                + ", ".join(f"{_label(study, k)} = {v}" for k, v in zip(split, key, strict=True))
+                + "\n"
+            )
         fixed = dict(zip(split, key, strict=True))
         if table.columns == "metric":
             lines += _by_metric(study, part, rows, fixed, digits)
@@ -124,8 +138,9 @@ def markdown_tables(study: Study, summary: pd.DataFrame) -> list[str]:
     return lines
 
 
-def _by_metric(study: Study, part: pd.DataFrame, rows: list[str], fixed: dict[str, str],
-               digits: int) -> list[str]:
+def _by_metric(
+    study: Study, part: pd.DataFrame, rows: list[str], fixed: dict[str, str], digits: int
+) -> list[str]:
     refs = {m for m in study.metrics if any(m in ref for ref in study.reference)}
     head = [_label(study, r) for r in rows]
     for metric in study.metrics:
@@ -133,8 +148,10 @@ def _by_metric(study: Study, part: pd.DataFrame, rows: list[str], fixed: dict[st
         if metric in refs:
             head.append("report")
     head.append("n")
-    lines = ["| " + " | ".join(head) + " |",
-             "|" + "---|" * len(rows) + "---:|" * (len(head) - len(rows))]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(rows) + "---:|" * (len(head) - len(rows)),
+    ]
     for values, group in part.groupby(rows + ["setting_hash"], sort=False):
         values = values if isinstance(values, tuple) else (values,)
         named = {**fixed, **dict(zip(rows, values[:-1], strict=True))}
@@ -166,14 +183,16 @@ def _metric_rows(study: Study, part: pd.DataFrame, column: str, digits: int) -> 
         cells = [metric_label(study, metric)]
         for c in present:
             hit = part[(part["metric"] == metric) & (part[column] == c)]
-            cells.append("–" if hit.empty else
-                         f"{_cell(hit.iloc[0], digits)} (n={int(hit.iloc[0]['n'])})")
+            cells.append(
+                "–" if hit.empty else f"{_cell(hit.iloc[0], digits)} (n={int(hit.iloc[0]['n'])})"
+            )
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
-def _by_axis(study: Study, part: pd.DataFrame, rows: list[str], column: str,
-             digits: int) -> list[str]:
+def _by_axis(
+    study: Study, part: pd.DataFrame, rows: list[str], column: str, digits: int
+) -> list[str]:
     lines = []
     columns = [str(v) for a in study.axes if a.key == column for v in a.values]
     columns += [c for c in part[column].unique() if c not in columns]
@@ -184,17 +203,21 @@ def _by_axis(study: Study, part: pd.DataFrame, rows: list[str], column: str,
             continue
         if len(study.metrics) > 1:
             lines.append(f"{metric}:\n")
-        head = [*(_label(study, r) for r in rows),
-                *(f"{_label(study, column)} {c}" for c in present)]
-        lines += ["| " + " | ".join(head) + " |",
-                  "|" + "---|" * len(rows) + "---:|" * len(present)]
+        head = [
+            *(_label(study, r) for r in rows),
+            *(f"{_label(study, column)} {c}" for c in present),
+        ]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(rows) + "---:|" * len(present)]
         for values, group in block.groupby(rows, sort=False):
             values = values if isinstance(values, tuple) else (values,)
             cells = [str(v) for v in values]
             for c in present:
                 hit = group[group[column] == c]
-                cells.append("–" if hit.empty else
-                             f"{_cell(hit.iloc[0], digits)} (n={int(hit.iloc[0]['n'])})")
+                cells.append(
+                    "–"
+                    if hit.empty
+                    else f"{_cell(hit.iloc[0], digits)} (n={int(hit.iloc[0]['n'])})"
+                )
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return lines
@@ -221,13 +244,18 @@ def plot(study: Study, summary: pd.DataFrame, path: Path) -> bool:
     for name, line in groups:
         line = line.sort_values("x")
         values = name if isinstance(name, tuple) else (name,)
-        label = ", ".join(f"{_label(study, k)} {v}" for k, v in zip(spec.lines, values,
-                                                                    strict=False))
-        label += f" (n={int(line['n'].min())}-{int(line['n'].max())})" if \
-            line["n"].min() != line["n"].max() else f" (n={int(line['n'].min())})"
+        label = ", ".join(
+            f"{_label(study, k)} {v}" for k, v in zip(spec.lines, values, strict=False)
+        )
+        label += (
+            f" (n={int(line['n'].min())}-{int(line['n'].max())})"
+            if line["n"].min() != line["n"].max()
+            else f" (n={int(line['n'].min())})"
+        )
         ax.plot(line["x"], line["mean"], marker="o", label=label)
-        ax.fill_between(line["x"], line["mean"] - line["std"], line["mean"] + line["std"],
-                        alpha=0.2)
+        ax.fill_between(
+            line["x"], line["mean"] - line["std"], line["mean"] + line["std"], alpha=0.2
+        )
     ax.set_xlabel(spec.xlabel or spec.x)
     ax.set_ylabel(spec.ylabel or spec.metric or "")
     if spec.x == "metric" and study.metric_labels:
@@ -264,32 +292,46 @@ def plot_bars(study: Study, summary: pd.DataFrame, path: Path) -> bool:
     import matplotlib.pyplot as plt
 
     metrics = spec.metrics or study.metrics
-    panels = (list(summary.groupby(spec.panels, sort=False)) if spec.panels
-              else [((), summary)])
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels) + 1.5, 4.2),
-                             squeeze=False, sharey=True)
+    panels = list(summary.groupby(spec.panels, sort=False)) if spec.panels else [((), summary)]
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.5 * len(panels) + 1.5, 4.2), squeeze=False, sharey=True
+    )
     width = 0.8 / len(metrics)
     for ax, (key, part) in zip(axes[0], panels, strict=True):
         key = key if isinstance(key, tuple) else (key,)
         fixed = {k: str(v) for k, v in zip(spec.panels, key, strict=True)}
         xs = list(dict.fromkeys(part[spec.x].astype(str)))
         for i, metric in enumerate(metrics):
-            rows = part[part["metric"] == metric].set_index(part[spec.x].astype(str)[
-                part["metric"] == metric])
+            rows = part[part["metric"] == metric].set_index(
+                part[spec.x].astype(str)[part["metric"] == metric]
+            )
             where = [j + (i - (len(metrics) - 1) / 2) * width for j in range(len(xs))]
-            ax.bar(where, [rows["mean"].get(x, np.nan) for x in xs], width * 0.9,
-                   yerr=[rows["std"].get(x, np.nan) for x in xs], capsize=2,
-                   color=f"C{i}", label=f"{metric_label(study, metric)}, dl2")
+            ax.bar(
+                where,
+                [rows["mean"].get(x, np.nan) for x in xs],
+                width * 0.9,
+                yerr=[rows["std"].get(x, np.nan) for x in xs],
+                capsize=2,
+                color=f"C{i}",
+                label=f"{metric_label(study, metric)}, dl2",
+            )
             refs = [_reference_value(study, {**fixed, spec.x: x}, metric) for x in xs]
-            ax.scatter([w for w, r in zip(where, refs, strict=True) if r is not None],
-                       [r for r in refs if r is not None], marker="_", s=160,
-                       linewidths=2.5, color="black", zorder=3,
-                       label="the report" if i == 0 and any(r is not None for r in refs)
-                       else None)
+            ax.scatter(
+                [w for w, r in zip(where, refs, strict=True) if r is not None],
+                [r for r in refs if r is not None],
+                marker="_",
+                s=160,
+                linewidths=2.5,
+                color="black",
+                zorder=3,
+                label="the report" if i == 0 and any(r is not None for r in refs) else None,
+            )
         ax.set_xticks(range(len(xs)), xs, rotation=30)
         ax.set_xlabel(_label(study, spec.x))
-        ax.set_title(", ".join(f"{_label(study, k)} {v}" for k, v in fixed.items()) or
-                     study.title, fontsize=10)
+        ax.set_title(
+            ", ".join(f"{_label(study, k)} {v}" for k, v in fixed.items()) or study.title,
+            fontsize=10,
+        )
         ax.grid(alpha=0.3, axis="y")
     axes[0][0].set_ylabel(spec.ylabel or ", ".join(metrics))
     axes[0][-1].legend(fontsize=8, loc="lower right")
@@ -316,8 +358,9 @@ def plot_curves(study: Study, records: list[dict[str, Any]], path: Path) -> bool
 
     # a panel per metric; a setting keeps its colour and line style in every panel, so
     # settings whose curves coincide (sdpa and manual attention) stay visible as two lines
-    fig, axes = plt.subplots(1, len(spec.metrics), figsize=(5.5 * len(spec.metrics), 4.3),
-                             squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1, len(spec.metrics), figsize=(5.5 * len(spec.metrics), 4.3), squeeze=False, sharey=True
+    )
     styles: dict[str, int] = {}
     for r in sorted(runs, key=lambda r: (setting_label(study, r), r.get("seed", 0))):
         name = setting_label(study, r)
@@ -328,8 +371,15 @@ def plot_curves(study: Study, records: list[dict[str, Any]], path: Path) -> bool
             if not points:
                 continue
             steps, values = zip(*points, strict=True)
-            ax.plot(steps, values, color=f"C{k % 10}", ls=LINE_STYLES[k % len(LINE_STYLES)],
-                    lw=1.2, alpha=0.8, label=name if first else None)
+            ax.plot(
+                steps,
+                values,
+                color=f"C{k % 10}",
+                ls=LINE_STYLES[k % len(LINE_STYLES)],
+                lw=1.2,
+                alpha=0.8,
+                label=name if first else None,
+            )
     for ax, metric in zip(axes[0], spec.metrics, strict=True):
         ax.set_xlabel("step")
         ax.set_title(metric, fontsize=10)
@@ -352,22 +402,34 @@ def setting_label(study: Study, r: dict[str, Any]) -> str:
 def samples_section(study: Study, records: list[dict[str, Any]]) -> list[str]:
     """Markdown lines with the samples of the best completed job by `samples.best_by`."""
     spec = study.samples
-    runs = [r for r in records if r.get("status") == "completed" and r.get("samples")
-            and (r.get("metrics") or {}).get(spec.best_by) is not None] if spec else []
+    runs = (
+        [
+            r
+            for r in records
+            if r.get("status") == "completed"
+            and r.get("samples")
+            and (r.get("metrics") or {}).get(spec.best_by) is not None
+        ]
+        if spec
+        else []
+    )
     if not runs:
         return []
     pick = min if spec.mode == "min" else max
     best = pick(runs, key=lambda r: (r["metrics"][spec.best_by], r["config_hash"]))
     samples = best["samples"]
-    lines = [f"## Samples of the best run ({setting_label(study, best)}, seed {best.get('seed')}"
-             f", {spec.best_by} {best['metrics'][spec.best_by]:.4f}, step {samples['step']})\n"]
+    lines = [
+        f"## Samples of the best run ({setting_label(study, best)}, seed {best.get('seed')}"
+        f", {spec.best_by} {best['metrics'][spec.best_by]:.4f}, step {samples['step']})\n"
+    ]
     for prompt, text in samples["texts"]:
         lines += [f"**{prompt}**", "", "```", prompt + text, "```", ""]
     return lines
 
 
-def left_out(store: Store, planned: list[PlannedJob] | None,
-             hashes: list[str] | None) -> list[dict[str, Any]]:
+def left_out(
+    store: Store, planned: list[PlannedJob] | None, hashes: list[str] | None
+) -> list[dict[str, Any]]:
     """Rows of the footer: newest records that did not complete, older records superseded by a
     newer one of the same hash, and planned jobs with no record at all."""
     latest = store.latest()
@@ -380,8 +442,14 @@ def left_out(store: Store, planned: list[PlannedJob] | None,
             rows.append(r)
     for job, h in zip(planned or [], hashes or [], strict=True):
         if h not in latest:
-            rows.append({"status": "not run", "overrides": list(job.overrides), "seed": job.seed,
-                         "config_hash": h})
+            rows.append(
+                {
+                    "status": "not run",
+                    "overrides": list(job.overrides),
+                    "seed": job.seed,
+                    "config_hash": h,
+                }
+            )
     return rows
 
 
@@ -394,23 +462,31 @@ def footer_rows(rows: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
         seeds = [override_value(o) for o in r.get("overrides", []) if override_key(o) == "seed"]
         key = (r["status"], " ".join(overrides), r.get("error") or "")
         grouped.setdefault(key, []).extend(seeds)
-    return [(status, f"{text} seed={','.join(seeds)}" if seeds else text, error)
-            for (status, text, error), seeds in grouped.items()]
+    return [
+        (status, f"{text} seed={','.join(seeds)}" if seeds else text, error)
+        for (status, text, error), seeds in grouped.items()
+    ]
 
 
 def shared_extras(study: Study, records: list[dict[str, Any]]) -> list[str]:
     """Overrides beyond the study's own that every completed job has (a quick check's
     `trainer.max_epochs=1`): the report names them."""
     skip = _fixed_keys(study) | {axis.key for axis in study.axes}
-    sets = [{o for o in r.get("overrides", [])
-             if override_key(o) not in skip and not is_plumbing(o)}
-            for r in records]
+    sets = [
+        {o for o in r.get("overrides", []) if override_key(o) not in skip and not is_plumbing(o)}
+        for r in records
+    ]
     return sorted(set.intersection(*sets)) if sets else []
 
 
-def write_report(study: Study, store: Store, out: Path,
-                 planned: list[PlannedJob] | None = None, hashes: list[str] | None = None,
-                 unfinished: list[dict[str, Any]] = ()) -> dict[str, Any]:
+def write_report(
+    study: Study,
+    store: Store,
+    out: Path,
+    planned: list[PlannedJob] | None = None,
+    hashes: list[str] | None = None,
+    unfinished: list[dict[str, Any]] = (),
+) -> dict[str, Any]:
     """report.md, results.csv (long format), summary.json and the plot into `out`; returns
     the summary payload. `unfinished`: footer rows for job folders without results."""
     out.mkdir(parents=True, exist_ok=True)
@@ -418,35 +494,43 @@ def write_report(study: Study, store: Store, out: Path,
     frame = tidy(study, records)
     summary = summarise(study, frame)
     long = frame.drop(columns=["setting_hash"]).sort_values(
-        [c for c in ("metric", "config_hash") if c in frame.columns])
+        [c for c in ("metric", "config_hash") if c in frame.columns]
+    )
     atomic_write_text(out / "results.csv", long.to_csv(index=False, float_format="%.6g"))
     rest = [*left_out(store, planned, hashes), *unfinished]
     completed = [r for r in records if r.get("status") == "completed"]
     machines = sorted({machine_line(r.get("machine", {})) for r in completed})
-    payload = {"study": study.name, "jobs_completed": len(completed),
-               "rows": json.loads(summary.to_json(orient="records")),
-               "left_out": [{k: r.get(k) for k in ("status", "overrides", "seed", "error")}
-                            for r in rest],
-               "machines": machines,
-               "wall_time_s": round(sum(job_seconds(r) or 0.0 for r in completed), 1)}
+    payload = {
+        "study": study.name,
+        "jobs_completed": len(completed),
+        "rows": json.loads(summary.to_json(orient="records")),
+        "left_out": [{k: r.get(k) for k in ("status", "overrides", "seed", "error")} for r in rest],
+        "machines": machines,
+        "wall_time_s": round(sum(job_seconds(r) or 0.0 for r in completed), 1),
+    }
     atomic_write_text(out / "summary.json", json.dumps(payload, indent=2) + "\n")
     lines = [f"# {study.title}\n"]
     if study.description:
         lines.append(study.description.strip() + "\n")
     timed = [r for r in completed if "wall_time_s" in r]
-    lines.append(f"{len(completed)} completed jobs, {payload['wall_time_s'] / 60:.1f} min of "
-                 f"job time in all ({len(timed)} timed jobs).\n")
+    lines.append(
+        f"{len(completed)} completed jobs, {payload['wall_time_s'] / 60:.1f} min of "
+        f"job time in all ({len(timed)} timed jobs).\n"
+    )
     sources = sorted({r["imported_from"] for r in completed if r.get("imported_from")})
     for source in sources:
         count = sum(r.get("imported_from") == source for r in completed)
-        lines.append(f"{count} jobs imported from {source} (no job times or configs kept "
-                     "then; their hashes are those of today's config of the same overrides).\n")
+        lines.append(
+            f"{count} jobs imported from {source} (no job times or configs kept "
+            "then; their hashes are those of today's config of the same overrides).\n"
+        )
     shared = shared_extras(study, completed)
     if shared:
         lines.append("Every job also ran with: `" + " ".join(shared) + "`.\n")
     lines += markdown_tables(study, summary)
     if plot(study, summary, out / f"{study.name}.png") or plot_bars(
-            study, summary, out / f"{study.name}.png"):
+        study, summary, out / f"{study.name}.png"
+    ):
         lines.append(f"![{study.title}]({study.name}.png)\n")
     if plot_curves(study, records, out / f"{study.name}-curves.png"):
         lines.append(f"![training curves]({study.name}-curves.png)\n")
@@ -454,42 +538,59 @@ def write_report(study: Study, store: Store, out: Path,
     history = [r for r in rest if r["status"] == "superseded"]
     work = [r for r in rest if r["status"] != "superseded"]
     if work:
-        lines += ["## Jobs left out of the tables\n", "| status | to do | overrides | error |",
-                  "|---|---|---|---|"]
-        lines += [f"| {status} | {NEXT_STEP.get(status, 'rerun')} | {text} | {error} |"
-                  for status, text, error in footer_rows(work)]
+        lines += [
+            "## Jobs left out of the tables\n",
+            "| status | to do | overrides | error |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {status} | {NEXT_STEP.get(status, 'rerun')} | {text} | {error} |"
+            for status, text, error in footer_rows(work)
+        ]
         lines.append("")
     if history:
-        lines.append(f"{len(history)} earlier runs of jobs that ran again later are kept in "
-                     "jobs.jsonl as history (superseded: the newest run of a job is used).\n")
+        lines.append(
+            f"{len(history)} earlier runs of jobs that ran again later are kept in "
+            "jobs.jsonl as history (superseded: the newest run of a job is used).\n"
+        )
     if machines:
         lines += ["## Machines\n", *[f"- {m}" for m in machines]]
     atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
-    atomic_write_text(out / PAGE_BLOCK, page_block(study, summary, out, payload, rest,
-                                                   records))
+    atomic_write_text(out / PAGE_BLOCK, page_block(study, summary, out, payload, rest, records))
     return payload
 
 
-def page_block(study: Study, summary: pd.DataFrame, out: Path, payload: dict[str, Any],
-               rest: list[dict[str, Any]], records: list[dict[str, Any]]) -> str:
+def page_block(
+    study: Study,
+    summary: pd.DataFrame,
+    out: Path,
+    payload: dict[str, Any],
+    rest: list[dict[str, Any]],
+    records: list[dict[str, Any]],
+) -> str:
     """What a study's results page shows of it (between its markers): the tables, the plot,
     and a line with the job count, the jobs still to run and the machines. Links are as the
     documentation site places reports/ (beside results/: docs/hooks.py)."""
-    link = (f"../reports/{out.name}" if out.parent.resolve() == REPORTS.resolve()
-            else str(out))
-    lines = [line.replace("### ", "#### ", 1) if line.startswith("### ") else line
-             for line in markdown_tables(study, summary)]
+    link = f"../reports/{out.name}" if out.parent.resolve() == REPORTS.resolve() else str(out)
+    lines = [
+        line.replace("### ", "#### ", 1) if line.startswith("### ") else line
+        for line in markdown_tables(study, summary)
+    ]
     for suffix, alt in ((".png", study.title), ("-curves.png", "training curves")):
         if (out / f"{study.name}{suffix}").exists():
             lines.append(f"![{alt}]({link}/{study.name}{suffix})\n")
-    lines += [line.replace("## ", "#### ", 1) if line.startswith("## ") else line
-              for line in samples_section(study, records)]
+    lines += [
+        line.replace("## ", "#### ", 1) if line.startswith("## ") else line
+        for line in samples_section(study, records)
+    ]
     todo = sum(r["status"] != "superseded" for r in rest)
     machines = "; ".join(payload["machines"]) or "no machine yet"
-    lines.append(f"{payload['jobs_completed']} completed jobs"
-                 + (f", {todo} still to run or rerun" if todo else "")
-                 + f" ({machines}). Per-seed values and the jobs left out: "
-                 f"[the study's report]({link}/report.md).")
+    lines.append(
+        f"{payload['jobs_completed']} completed jobs"
+        + (f", {todo} still to run or rerun" if todo else "")
+        + f" ({machines}). Per-seed values and the jobs left out: "
+        f"[the study's report]({link}/report.md)."
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -38,18 +38,28 @@ def claimed(folder: Path, study: str) -> Iterator[None]:
             raise ClaimedError(
                 f"{study} ({folder}) is being run by pid {holder.get('pid', '?')} on "
                 f"{holder.get('host', '?')} since {holder.get('since', '?')}: wait for it to "
-                "end or stop it (one runner per study at a time)") from None
+                "end or stop it (one runner per study at a time)"
+            ) from None
         handle.seek(0)
         before = _holder(handle.read())
         if before:
-            print(f"[{study}] taking over the claim of pid {before.get('pid', '?')} on "
-                  f"{before.get('host', '?')} (since {before.get('since', '?')}), which ended",
-                  file=sys.stderr)
+            print(
+                f"[{study}] taking over the claim of pid {before.get('pid', '?')} on "
+                f"{before.get('host', '?')} (since {before.get('since', '?')}), which ended",
+                file=sys.stderr,
+            )
         handle.seek(0)
         handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "host": platform.node(),
-                                 "since": datetime.now(timezone.utc).isoformat(
-                                     timespec="seconds")}) + "\n")
+        handle.write(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "host": platform.node(),
+                    "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                }
+            )
+            + "\n"
+        )
         handle.flush()
         try:
             yield

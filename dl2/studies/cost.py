@@ -51,8 +51,9 @@ def covered(intervals: list[tuple[float, float]]) -> float:
     return total
 
 
-def study_cost(name: str, completed: dict[str, dict[str, Any]], declared: list[str],
-               seen: set[str]) -> StudyCost:
+def study_cost(
+    name: str, completed: dict[str, dict[str, Any]], declared: list[str], seen: set[str]
+) -> StudyCost:
     """The cost of the declared hashes `declared` among `completed` ({hash: record}); hashes in
     `seen` (counted by an earlier study) are left out of the times and added to `seen`."""
     records = [completed[h] for h in dict.fromkeys(declared) if h in completed]
@@ -60,11 +61,20 @@ def study_cost(name: str, completed: dict[str, dict[str, Any]], declared: list[s
     seen.update(r["config_hash"] for r in own)
     timed = [r for r in own if "wall_time_s" in r and _interval(r)]
     # a resumed job ran in several processes: each attempt's interval and time count
-    intervals = [span for r in timed for span in map(_interval, [*r.get("attempts", []), r])
-                 if span]
-    return StudyCost(name, len(set(declared)), len(records), len(timed), len(records) - len(own),
-                     sum(job_seconds(r) or 0.0 for r in timed), covered(intervals), intervals,
-                     {machine_line(r["machine"]) for r in timed if r.get("machine")})
+    intervals = [
+        span for r in timed for span in map(_interval, [*r.get("attempts", []), r]) if span
+    ]
+    return StudyCost(
+        name,
+        len(set(declared)),
+        len(records),
+        len(timed),
+        len(records) - len(own),
+        sum(job_seconds(r) or 0.0 for r in timed),
+        covered(intervals),
+        intervals,
+        {machine_line(r["machine"]) for r in timed if r.get("machine")},
+    )
 
 
 def _hours(seconds: float) -> str:
@@ -73,25 +83,35 @@ def _hours(seconds: float) -> str:
 
 def cost_block(costs: list[StudyCost]) -> str:
     """The cost block of the results index: a row per study and the total."""
-    lines = ["| study | jobs done | of them timed | job time | wall time |",
-             "|---|---:|---:|---:|---:|"]
+    lines = [
+        "| study | jobs done | of them timed | job time | wall time |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for c in costs:
         done = f"{c.completed}/{c.declared}" + (f" ({c.shared} shared)" if c.shared else "")
-        lines.append(f"| {c.name} | {done} | {c.timed} | {_hours(c.job_s)} | "
-                     f"{_hours(c.wall_s)} |")
+        lines.append(f"| {c.name} | {done} | {c.timed} | {_hours(c.job_s)} | {_hours(c.wall_s)} |")
     every = [i for c in costs for i in c.intervals]
-    lines.append(f"| **all** | {sum(c.completed for c in costs)}/"
-                 f"{sum(c.declared for c in costs)} | {sum(c.timed for c in costs)} | "
-                 f"{_hours(sum(c.job_s for c in costs))} | {_hours(covered(every))} |")
+    lines.append(
+        f"| **all** | {sum(c.completed for c in costs)}/"
+        f"{sum(c.declared for c in costs)} | {sum(c.timed for c in costs)} | "
+        f"{_hours(sum(c.job_s for c in costs))} | {_hours(covered(every))} |"
+    )
     machines = sorted(set().union(*(c.machines for c in costs)))
     untimed = sum(c.completed - c.shared - c.timed for c in costs)
-    lines += ["", "Job time: the timed jobs' own wall times, summed (a seed trained side by "
-              "side with others counts its share of the group; a job stopped and resumed "
-              "counts each of its processes). Wall time: how long at least "
-              "one of them was running (the union of their start-to-finish intervals; process "
-              "start-up and the gaps between runs are not in it). Shared jobs are counted in "
-              "the study listed first."
-              + (f" {untimed} jobs ran before job times were stored and are in neither." if
-                 untimed else ""),
-              "", "Machines: " + ("; ".join(machines) if machines else "none yet") + "."]
+    lines += [
+        "",
+        "Job time: the timed jobs' own wall times, summed (a seed trained side by "
+        "side with others counts its share of the group; a job stopped and resumed "
+        "counts each of its processes). Wall time: how long at least "
+        "one of them was running (the union of their start-to-finish intervals; process "
+        "start-up and the gaps between runs are not in it). Shared jobs are counted in "
+        "the study listed first."
+        + (
+            f" {untimed} jobs ran before job times were stored and are in neither."
+            if untimed
+            else ""
+        ),
+        "",
+        "Machines: " + ("; ".join(machines) if machines else "none yet") + ".",
+    ]
     return "\n".join(lines) + "\n"

@@ -41,12 +41,20 @@ class Launch(Protocol):
     """Runs `train.py -m <overrides>` with its jobs under `sweep_folder`; returns the exit code
     and calls `progress(n)` as the count of finished jobs grows."""
 
-    def __call__(self, overrides: list[str], sweep_folder: Path,
-                 progress: Callable[[int], None] | None = None) -> int: ...
+    def __call__(
+        self,
+        overrides: list[str],
+        sweep_folder: Path,
+        progress: Callable[[int], None] | None = None,
+    ) -> int: ...
 
 
-def multirun(overrides: list[str], sweep_folder: Path,
-             progress: Callable[[int], None] | None = None, poll_s: float = 5.0) -> int:
+def multirun(
+    overrides: list[str],
+    sweep_folder: Path,
+    progress: Callable[[int], None] | None = None,
+    poll_s: float = 5.0,
+) -> int:
     """Run `train.py -m <overrides>` writing jobs under `sweep_folder`; returns its exit code
     (non-zero when any job failed; the other jobs still ran and wrote results.json).
     `progress(n)` is called whenever the number of finished jobs (results.json files) grows.
@@ -55,8 +63,13 @@ def multirun(overrides: list[str], sweep_folder: Path,
     is told to stop (SIGTERM, Ctrl-C: it then waits for them and raises Stopped), each job
     stops as a SIGTERM stops it, at its last checkpoint. A second signal kills them at once.
     The multirun gets a session of its own, so a terminal's Ctrl-C reaches only the runner."""
-    cmd = [sys.executable, str(PACKAGE_ROOT / "train.py"), "-m", *overrides,
-           f"hydra.sweep.dir={sweep_folder}"]
+    cmd = [
+        sys.executable,
+        str(PACKAGE_ROOT / "train.py"),
+        "-m",
+        *overrides,
+        f"hydra.sweep.dir={sweep_folder}",
+    ]
     print("+ " + " ".join(cmd), flush=True)
     line = Lifeline(sweep_folder / LIFELINE_FILE)
     line.hold()
@@ -67,16 +80,21 @@ def multirun(overrides: list[str], sweep_folder: Path,
         if received and proc is not None:  # asked twice: no more waiting
             os.killpg(proc.pid, signal.SIGKILL)
         elif not received:
-            print(f"\n{signal.Signals(signum).name}: stopping the jobs at their next step "
-                  "(again to kill them now)", file=sys.stderr, flush=True)
+            print(
+                f"\n{signal.Signals(signum).name}: stopping the jobs at their next step "
+                "(again to kill them now)",
+                file=sys.stderr,
+                flush=True,
+            )
         received.append(signum)
         line.cut()
 
     in_main = threading.current_thread() is threading.main_thread()
     previous = {s: signal.signal(s, stop) for s in STOP_SIGNALS} if in_main else {}
     try:
-        proc = subprocess.Popen(cmd, cwd=PACKAGE_ROOT, env={**os.environ, **line.env()},
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=PACKAGE_ROOT, env={**os.environ, **line.env()}, start_new_session=True
+        )
         seen = 0
         while True:
             try:

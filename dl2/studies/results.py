@@ -39,8 +39,11 @@ class Job:
             return list(self.results["overrides"])
         overrides = self.folder / ".hydra" / "overrides.yaml"
         if overrides.exists():
-            return [line[2:].strip() for line in overrides.read_text().splitlines()
-                    if line.startswith("- ")]
+            return [
+                line[2:].strip()
+                for line in overrides.read_text().splitlines()
+                if line.startswith("- ")
+            ]
         return []
 
 
@@ -82,5 +85,7 @@ NEXT_STEP = {
 def machine_line(machine: dict[str, Any]) -> str:
     """One line naming the device, torch and Python of a job's `machine` record."""
     device = machine.get("gpu") or f"CPU, {machine.get('cpu_count')} cores"
-    return (f"{device}; torch {machine.get('torch')}, Python {machine.get('python')}, "
-            f"{machine.get('platform')}")
+    return (
+        f"{device}; torch {machine.get('torch')}, Python {machine.get('python')}, "
+        f"{machine.get('platform')}"
+    )

@@ -80,8 +80,9 @@ def study_logs(study: Study, log_dir: Path = LOGS) -> Path:
 def refresh(study: Study, store: Store, wanted: set[str], log_dir: Path = LOGS) -> int:
     """Bring the results of the study's job folders with a wanted config hash (finished since
     the last run, even if the runner was killed) into `store`; returns how many were new."""
-    return store.add(r for r in ingest(study_logs(study, log_dir), study.keep)
-                     if r["config_hash"] in wanted)
+    return store.add(
+        r for r in ingest(study_logs(study, log_dir), study.keep) if r["config_hash"] in wanted
+    )
 
 
 def resumable(study: Study, wanted: set[str], log_dir: Path = LOGS) -> dict[str, Path]:
@@ -107,8 +108,7 @@ def resumable(study: Study, wanted: set[str], log_dir: Path = LOGS) -> dict[str,
         if len(seeds) == 1 and seeds[0].lstrip("-").isdigit():
             killed.append((PlannedJob(tuple(overrides), (), int(seeds[0])), last))
     if killed:
-        found += zip(hashes([job for job, _ in killed]), [last for _, last in killed],
-                     strict=True)
+        found += zip(hashes([job for job, _ in killed]), [last for _, last in killed], strict=True)
     newest: dict[str, Path] = {}
     for config_hash, last in sorted(found, key=lambda item: item[1].stat().st_mtime):
         if config_hash in wanted:
@@ -126,8 +126,7 @@ class StoppedGroup:
     last: Path
 
 
-def resumable_groups(study: Study, wanted: set[str], log_dir: Path = LOGS
-                     ) -> list[StoppedGroup]:
+def resumable_groups(study: Study, wanted: set[str], log_dir: Path = LOGS) -> list[StoppedGroup]:
     """The study's stopped groups of seeds side by side (interrupted, or killed: a group's
     folder with a last.ckpt) whose every seed has a hash in `wanted`, the newest first; a
     seed is in one group at most."""
@@ -140,14 +139,16 @@ def resumable_groups(study: Study, wanted: set[str], log_dir: Path = LOGS
             listed = json.loads(seeds[0]) if len(seeds) == 1 else None
         except ValueError:  # a seed count (`parallel_seeds=3`): not what the runner writes
             listed = None
-        if not (isinstance(listed, list) and listed
-                and all(isinstance(x, int) and not isinstance(x, bool) for x in listed)):
+        if not (
+            isinstance(listed, list)
+            and listed
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in listed)
+        ):
             continue
         setting = tuple(o for o in given if not is_plumbing(o) and override_key(o) != "seed")
         seed_hashes = tuple(hashes([PlannedJob(setting, (), seed) for seed in listed]))
         if set(seed_hashes) <= wanted:
-            groups.append(StoppedGroup(seed_hashes, (*setting, f"parallel_seeds={seeds[0]}"),
-                                       last))
+            groups.append(StoppedGroup(seed_hashes, (*setting, f"parallel_seeds={seeds[0]}"), last))
     taken: set[str] = set()
     out = []
     for group in sorted(groups, key=lambda g: g.last.stat().st_mtime, reverse=True):
@@ -168,8 +169,9 @@ def _after(last: Path, record: dict | None) -> bool:
     return last.stat().st_mtime > finished
 
 
-def stopped(study: Study, todo: set[str], store: Store, parallel: bool, force: bool,
-            log_dir: Path = LOGS) -> tuple[dict[str, Path], list[StoppedGroup]]:
+def stopped(
+    study: Study, todo: set[str], store: Store, parallel: bool, force: bool, log_dir: Path = LOGS
+) -> tuple[dict[str, Path], list[StoppedGroup]]:
     """The jobs of `todo` (config hashes) that stopped mid-training, to resume: single jobs
     ({hash: last.ckpt}), or groups of seeds side by side when the study trains them so.
     With `force` only checkpoints written after the stored result of their job count: a
@@ -196,10 +198,12 @@ def still_to_train(resume: dict[str, Path]) -> dict[str, float]:
     left = {}
     for config_hash, last in resume.items():
         try:
-            trainer = OmegaConf.load(last.parent.parent / ".hydra" / "config.yaml").get(
-                "trainer") or {}
-            done = fraction_trained(read_checkpoint(last), trainer.get("max_epochs"),
-                                    trainer.get("max_steps"))
+            trainer = (
+                OmegaConf.load(last.parent.parent / ".hydra" / "config.yaml").get("trainer") or {}
+            )
+            done = fraction_trained(
+                read_checkpoint(last), trainer.get("max_epochs"), trainer.get("max_steps")
+            )
         except (ConfigValueError, OSError, ValueError):
             done = None
         left[config_hash] = 1.0 if done is None else 1.0 - done
@@ -213,22 +217,28 @@ def resume_overrides(overrides: tuple[str, ...], last: Path) -> list[str]:
     return [*overrides, f"ckpt_path='{quoted}'"]
 
 
-def plan(jobs: list[PlannedJob], job_hashes: list[str], store: Store, force: bool = False,
-         keep: list[str] = ()) -> list[Planned]:
+def plan(
+    jobs: list[PlannedJob],
+    job_hashes: list[str],
+    store: Store,
+    force: bool = False,
+    keep: list[str] = (),
+) -> list[Planned]:
     """Which jobs are done: a completed record of the same config hash, holding every entry
     the study keeps (`keep`: a record imported without its history is not done), in `store`
     or in any study's stored results (copied into `store`). `force` runs every job."""
     found = completed_anywhere(REPORTS)
     found.update(store.completed())
     found = {h: r for h, r in found.items() if all(k in r for k in keep)}
-    planned = [Planned(job, h, None if force else found.get(h))
-               for job, h in zip(jobs, job_hashes, strict=True)]
+    planned = [
+        Planned(job, h, None if force else found.get(h))
+        for job, h in zip(jobs, job_hashes, strict=True)
+    ]
     store.add([p.done for p in planned if p.done is not None])
     return planned
 
 
-def blocks(todo: list[Planned], parallel_seeds: bool = False, chunks: int = 1
-           ) -> list[list[str]]:
+def blocks(todo: list[Planned], parallel_seeds: bool = False, chunks: int = 1) -> list[list[str]]:
     """The jobs to run as few multiruns as their shape allows: jobs of one setting (all but
     the seed) share a multirun over their seeds; settings with the same seeds and every
     combination of their axis values share one multirun over axes and seeds. With
@@ -243,9 +253,12 @@ def blocks(todo: list[Planned], parallel_seeds: bool = False, chunks: int = 1
         by_seeds[tuple(sorted(seeds))].append(setting)
     out = []
     for seeds, settings in by_seeds.items():
-        seed_arg = ("parallel_seeds=" + ",".join(
-            f"[{','.join(map(str, part))}]" for part in split(list(seeds), chunks))
-            if parallel_seeds else "seed=" + ",".join(map(str, seeds)))
+        seed_arg = (
+            "parallel_seeds="
+            + ",".join(f"[{','.join(map(str, part))}]" for part in split(list(seeds), chunks))
+            if parallel_seeds
+            else "seed=" + ",".join(map(str, seeds))
+        )
         columns = list(zip(*settings, strict=True))
         values = [list(dict.fromkeys(col)) for col in columns]
         size = 1
@@ -297,14 +310,19 @@ def progress_line(name: str, total: int, before: int, size: int) -> Callable[[in
 
     def report(finished: int) -> None:
         left = (time.time() - start) / finished * max(size - finished, 0)
-        print(f"[{name}] {finished}/{size} jobs of this multirun ended ({before}/{total} of "
-              f"the study done before it), ~{left / 60:.1f} min left in it", file=sys.stderr,
-              flush=True)
+        print(
+            f"[{name}] {finished}/{size} jobs of this multirun ended ({before}/{total} of "
+            f"the study done before it), ~{left / 60:.1f} min left in it",
+            file=sys.stderr,
+            flush=True,
+        )
+
     return report
 
 
-def group_choices(overrides: list[str] | tuple[str, ...], skip: set[str] = frozenset()
-                  ) -> dict[str, str]:
+def group_choices(
+    overrides: list[str] | tuple[str, ...], skip: set[str] = frozenset()
+) -> dict[str, str]:
     """The config-group choices among `overrides` (`model=vit`: keys without a dot), leaving
     out the experiment, the seed, plumbing and the keys in `skip`."""
     out = {}
@@ -327,15 +345,21 @@ def measured_times(study: Study, root: Path = REPORTS) -> dict[tuple, list[float
         for r in Store(path).completed().values():
             overrides = r.get("overrides", [])
             given = parse_overrides(overrides)
-            if ("wall_time_s" in r and given.get("experiment") == study.experiment
-                    and group_choices(overrides, axes) == groups):
+            if (
+                "wall_time_s" in r
+                and given.get("experiment") == study.experiment
+                and group_choices(overrides, axes) == groups
+            ):
                 key = tuple((a.key, given.get(a.key, "")) for a in study.axes)
                 out[key].append(job_seconds(r))
     return out
 
 
-def estimate(planned: list[Planned], times: dict[tuple, list[float]] | None = None,
-             left: dict[str, float] | None = None) -> float | None:
+def estimate(
+    planned: list[Planned],
+    times: dict[tuple, list[float]] | None = None,
+    left: dict[str, float] | None = None,
+) -> float | None:
     """Seconds the jobs still to run should take, one after another: each from the mean wall
     time of done jobs with its axis values (this study's, else `times`, from any store), else
     from the mean of all of them, times the fraction of its training left (`left`, by config
@@ -352,17 +376,24 @@ def estimate(planned: list[Planned], times: dict[tuple, list[float]] | None = No
     if not every:
         return None
     overall = sum(every) / len(every)
-    return sum((sum(times[_key(p)]) / len(times[_key(p)]) if times.get(_key(p)) else overall)
-               * left.get(p.config_hash, 1.0) for p in planned if not p.done)
+    return sum(
+        (sum(times[_key(p)]) / len(times[_key(p)]) if times.get(_key(p)) else overall)
+        * left.get(p.config_hash, 1.0)
+        for p in planned
+        if not p.done
+    )
 
 
 def _key(p: Planned) -> tuple:
     return tuple((k, "null" if v is None else str(v)) for k, v in p.job.values)
 
 
-def time_left(planned: list[Planned], slot: Slots | None = None,
-              times: dict[tuple, list[float]] | None = None,
-              left: dict[str, float] | None = None) -> float | None:
+def time_left(
+    planned: list[Planned],
+    slot: Slots | None = None,
+    times: dict[tuple, list[float]] | None = None,
+    left: dict[str, float] | None = None,
+) -> float | None:
     """`estimate` spread over the jobs that run at once (each job's stored wall time was
     measured the way the runner runs it, sharing the machine with the others)."""
     seconds = estimate(planned, times, left)
@@ -375,9 +406,13 @@ def spent(planned: list[Planned]) -> float:
     return sum(job_seconds(p.done) or 0.0 for p in planned if p.done)
 
 
-def describe(study: Study, planned: list[Planned], slot: Slots | None = None,
-             times: dict[tuple, list[float]] | None = None,
-             left: dict[str, float] | None = None) -> str:
+def describe(
+    study: Study,
+    planned: list[Planned],
+    slot: Slots | None = None,
+    times: dict[tuple, list[float]] | None = None,
+    left: dict[str, float] | None = None,
+) -> str:
     """The job list of a dry run: done / to run / resume (a stopped job: `left` holds the
     fraction of its training left by config hash, see `still_to_train`), and the estimated
     time left."""
@@ -385,8 +420,7 @@ def describe(study: Study, planned: list[Planned], slot: Slots | None = None,
     lines = [f"{study.name}: {sum(bool(p.done) for p in planned)}/{len(planned)} jobs done"]
     for p in planned:
         state = "done" if p.done else "resume" if p.config_hash in left else "to run"
-        rest = (f"  ({left[p.config_hash]:.0%} of its training left)"
-                if state == "resume" else "")
+        rest = f"  ({left[p.config_hash]:.0%} of its training left)" if state == "resume" else ""
         lines.append(f"  {state:7s} {p.config_hash}  {' '.join(p.job.overrides[1:])}{rest}")
     seconds = time_left(planned, slot, times, left)
     todo = sum(not p.done for p in planned)
@@ -397,8 +431,14 @@ def describe(study: Study, planned: list[Planned], slot: Slots | None = None,
     return "\n".join(lines)
 
 
-def pending(study: Study, jobs: list[PlannedJob], store: Store, job_hashes: list[str],
-            force: bool = False, log_dir: Path = LOGS) -> list[Planned]:
+def pending(
+    study: Study,
+    jobs: list[PlannedJob],
+    store: Store,
+    job_hashes: list[str],
+    force: bool = False,
+    log_dir: Path = LOGS,
+) -> list[Planned]:
     """The study's jobs, done (stored, or finished in a job folder since the last run) or not."""
     refresh(study, store, set(job_hashes), log_dir)
     return plan(jobs, job_hashes, store, force, study.keep)
@@ -416,10 +456,17 @@ def with_slots(overrides: list[str], slot: Slots | None) -> list[str]:
     return [*overrides, *(o for o in added if override_key(o) not in given)]
 
 
-def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
-        log_dir: Path = LOGS,
-        job_hashes: list[str] | None = None, slot: Slots | None = None,
-        parallel_seeds: bool | None = None, launch: Launch = multirun) -> int:
+def run(
+    study: Study,
+    jobs: list[PlannedJob],
+    store: Store,
+    force: bool = False,
+    log_dir: Path = LOGS,
+    job_hashes: list[str] | None = None,
+    slot: Slots | None = None,
+    parallel_seeds: bool | None = None,
+    launch: Launch = multirun,
+) -> int:
     """Run what is missing of `jobs`, keeping results in `store`; returns the first non-zero
     multirun exit code (0 if all ran). Each multirun's results are stored as soon as it ends,
     and a killed runner loses only the jobs that were running: the next run picks up the
@@ -436,35 +483,48 @@ def run(study: Study, jobs: list[PlannedJob], store: Store, force: bool = False,
     code = 0
     # jobs (or groups of seeds side by side) stopped mid-training continue from their last
     # checkpoint, each as its own multirun
-    resume, groups = stopped(study, {p.config_hash for p in todo}, store, parallel, force,
-                             log_dir)
+    resume, groups = stopped(study, {p.config_hash for p in todo}, store, parallel, force, log_dir)
     left = still_to_train({**resume, **group_checkpoints(groups)})
     fresh = [p for p in todo if p.config_hash not in left]
     # seeds side by side: split a setting's seeds when there are fewer settings than slots
     settings = len({setting_of(p.job) for p in fresh})
     chunks = max(1, slot.jobs // settings) if slot and settings else 1
-    parts = ([resume_overrides(p.job.overrides, resume[p.config_hash]) for p in todo
-              if p.config_hash in resume]
-             + [resume_overrides(g.overrides, g.last) for g in groups]
-             + blocks(fresh, parallel, chunks))
+    parts = (
+        [
+            resume_overrides(p.job.overrides, resume[p.config_hash])
+            for p in todo
+            if p.config_hash in resume
+        ]
+        + [resume_overrides(g.overrides, g.last) for g in groups]
+        + blocks(fresh, parallel, chunks)
+    )
     start = time.time()
     for i, overrides in enumerate(parts, 1):
         seconds = time_left(planned, slot, left=left)
         eta = "" if seconds is None else f", ~{seconds / 60:.1f} min left"
-        print(f"[{study.name}] {len(planned) - len(todo)}/{len(planned)} done; multirun "
-              f"{i}/{len(parts)}: {' '.join(overrides[1:])}{eta}", file=sys.stderr, flush=True)
+        print(
+            f"[{study.name}] {len(planned) - len(todo)}/{len(planned)} done; multirun "
+            f"{i}/{len(parts)}: {' '.join(overrides[1:])}{eta}",
+            file=sys.stderr,
+            flush=True,
+        )
         before = len(planned) - len(todo)
         tracker = progress_line(study.name, len(planned), before, multirun_size(overrides))
         try:
-            result = launch(with_slots(overrides, slot),
-                            sweep_dir(log_dir / "studies", study.name, "jobs"),
-                            progress=tracker)
+            result = launch(
+                with_slots(overrides, slot),
+                sweep_dir(log_dir / "studies", study.name, "jobs"),
+                progress=tracker,
+            )
         finally:  # told to stop too: what finished is kept
             refresh(study, store, wanted, log_dir)
         code = code or result
         planned = plan(jobs, job_hashes, store, keep=study.keep)
         todo = [p for p in planned if not p.done]
     if parts:
-        print(f"[{study.name}] {len(planned) - len(todo)}/{len(planned)} done after "
-              f"{(time.time() - start) / 60:.1f} min", file=sys.stderr)
+        print(
+            f"[{study.name}] {len(planned) - len(todo)}/{len(planned)} done after "
+            f"{(time.time() - start) / 60:.1f} min",
+            file=sys.stderr,
+        )
     return code

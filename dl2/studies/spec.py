@@ -127,22 +127,30 @@ def load_study(name_or_path: str | Path) -> Study:
     if not path.suffix:
         path = STUDY_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
-        raise ConfigValueError("study", str(name_or_path),
-                               "choose one of " + ", ".join(study_names()))
+        raise ConfigValueError(
+            "study", str(name_or_path), "choose one of " + ", ".join(study_names())
+        )
     try:
         merged = OmegaConf.merge(OmegaConf.structured(Study), OmegaConf.load(path))
         study: Study = OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
-        raise ConfigValueError(f"study {path.name}", getattr(err, "full_key", "?"),
-                               str(err).splitlines()[0]) from None
+        raise ConfigValueError(
+            f"study {path.name}", getattr(err, "full_key", "?"), str(err).splitlines()[0]
+        ) from None
     keys = {axis.key for axis in study.axes}
     if study.metric_labels and len(study.metric_labels) != len(study.metrics):
-        raise ConfigValueError(f"study {path.name}: metric_labels", study.metric_labels,
-                               f"must name each of the {len(study.metrics)} metrics")
+        raise ConfigValueError(
+            f"study {path.name}: metric_labels",
+            study.metric_labels,
+            f"must name each of the {len(study.metrics)} metrics",
+        )
     for part in (*[r for r in study.table.rows if r != "metric"], *study.table.split_by):
         if part not in keys:
-            raise ConfigValueError(f"study {path.name}: table", part,
-                                   "must be one of the axes: " + ", ".join(sorted(keys)))
+            raise ConfigValueError(
+                f"study {path.name}: table",
+                part,
+                "must be one of the axes: " + ", ".join(sorted(keys)),
+            )
     return study
 
 
@@ -155,8 +163,12 @@ class PlannedJob:
     seed: int
 
 
-def expand(study: Study, extra: list[str] = (), seeds: list[int] | None = None,
-           narrow: dict[str, list[Any]] | None = None) -> list[PlannedJob]:
+def expand(
+    study: Study,
+    extra: list[str] = (),
+    seeds: list[int] | None = None,
+    narrow: dict[str, list[Any]] | None = None,
+) -> list[PlannedJob]:
     """Every (axis values, seed) job of the study, in table order; `narrow` keeps only some
     values of some axes, `extra` overrides are added to every job (they become part of the
     settings, so their jobs never mix with the study's own)."""
@@ -167,15 +179,23 @@ def expand(study: Study, extra: list[str] = (), seeds: list[int] | None = None,
         if axis.key in narrow:
             unknown = [v for v in narrow[axis.key] if str(v) not in map(str, values)]
             if unknown:
-                raise ConfigValueError(axis.option or axis.key, ",".join(map(str, unknown)),
-                                       "choose from " + ", ".join(map(str, values)))
+                raise ConfigValueError(
+                    axis.option or axis.key,
+                    ",".join(map(str, unknown)),
+                    "choose from " + ", ".join(map(str, values)),
+                )
             values = [v for v in values if str(v) in map(str, narrow[axis.key])]
         grids.append([(axis.key, v) for v in values])
     jobs = []
     for combo in itertools.product(*grids):
         for seed in seeds if seeds is not None else study.seeds:
-            overrides = (f"experiment={study.experiment}", *study.overrides,
-                         *(f"{k}={_value(v)}" for k, v in combo), f"seed={seed}", *extra)
+            overrides = (
+                f"experiment={study.experiment}",
+                *study.overrides,
+                *(f"{k}={_value(v)}" for k, v in combo),
+                f"seed={seed}",
+                *extra,
+            )
             jobs.append(PlannedJob(tuple(overrides), tuple(combo), int(seed)))
     return jobs
 
@@ -196,17 +216,28 @@ def inferred_study(name: str, records: list[dict[str, Any]]) -> Study:
     in order of first appearance), its metrics those every completed job has (validation,
     then test, then training), its fixed overrides the rest."""
     done = [r for r in records if r.get("status") == "completed"]
-    given = [{override_key(o): override_value(o) for o in r.get("overrides", [])
-              if override_key(o) != "seed" and not is_plumbing(o)} for r in done]
+    given = [
+        {
+            override_key(o): override_value(o)
+            for o in r.get("overrides", [])
+            if override_key(o) != "seed" and not is_plumbing(o)
+        }
+        for r in done
+    ]
     keys = list(dict.fromkeys(k for g in given for k in g))
     values = {k: list(dict.fromkeys(g.get(k, "") for g in given)) for k in keys}
     axes = [Axis(key=k, values=v) for k, v in values.items() if len(v) > 1]
     fixed = [f"{k}={v[0]}" for k, v in values.items() if len(v) == 1 and k != "experiment"]
     common = set.intersection(*(set(r.get("metrics") or {}) for r in done)) if done else set()
-    return Study(name=name, title=f"Jobs of {name}",
-                 description="Mean ± population std over seeds, n the seeds behind each row; "
-                 "axes: the overrides that vary between the jobs.",
-                 experiment=values.get("experiment", [""])[0] or "", overrides=fixed,
-                 axes=axes, seeds=sorted({int(r["seed"]) for r in done
-                                          if isinstance(r.get("seed"), int)}),
-                 metrics=sorted(common, key=_metric_order) or ["val/loss"], digits=4)
+    return Study(
+        name=name,
+        title=f"Jobs of {name}",
+        description="Mean ± population std over seeds, n the seeds behind each row; "
+        "axes: the overrides that vary between the jobs.",
+        experiment=values.get("experiment", [""])[0] or "",
+        overrides=fixed,
+        axes=axes,
+        seeds=sorted({int(r["seed"]) for r in done if isinstance(r.get("seed"), int)}),
+        metrics=sorted(common, key=_metric_order) or ["val/loss"],
+        digits=4,
+    )

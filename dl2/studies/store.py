@@ -22,9 +22,25 @@ except ImportError:  # pragma: no cover
 _WARNED: set[Path] = set()
 
 # the fields of results.json a study keeps
-KEPT = ("config_hash", "setting_hash", "seed", "status", "overrides", "metrics", "best_epoch",
-        "best_step", "epochs_run", "wall_time_s", "started_at", "finished_at", "machine",
-        "dl2_version", "non_finite", "exit_code", "attempts")
+KEPT = (
+    "config_hash",
+    "setting_hash",
+    "seed",
+    "status",
+    "overrides",
+    "metrics",
+    "best_epoch",
+    "best_step",
+    "epochs_run",
+    "wall_time_s",
+    "started_at",
+    "finished_at",
+    "machine",
+    "dl2_version",
+    "non_finite",
+    "exit_code",
+    "attempts",
+)
 
 
 def record(results: dict[str, Any], keep: Iterable[str] = ()) -> dict[str, Any]:
@@ -65,11 +81,13 @@ class Store:
                 bad.append(number)
         if bad and self.path not in _WARNED:
             _WARNED.add(self.path)
-            print(f"dl2: {self.path}: line{'s' if len(bad) > 1 else ''} "
-                  f"{', '.join(map(str, bad))} {'are' if len(bad) > 1 else 'is'} not job "
-                  f"records (truncated or edited?): left out, their jobs count as missing; "
-                  f"kept in {self.path.name}.damaged when the file is next written",
-                  file=sys.stderr)
+            print(
+                f"dl2: {self.path}: line{'s' if len(bad) > 1 else ''} "
+                f"{', '.join(map(str, bad))} {'are' if len(bad) > 1 else 'is'} not job "
+                f"records (truncated or edited?): left out, their jobs count as missing; "
+                f"kept in {self.path.name}.damaged when the file is next written",
+                file=sys.stderr,
+            )
         return records
 
     @classmethod
@@ -91,8 +109,11 @@ class Store:
         merged with what the file holds now, so that two runners adding to one study (two
         `sweep.py` processes, each with some of its seeds) keep each other's records."""
         known = self.known()
-        records = [r for r in records if r.get("config_hash")
-                   and (r["config_hash"], r.get("finished_at", "")) not in known]
+        records = [
+            r
+            for r in records
+            if r.get("config_hash") and (r["config_hash"], r.get("finished_at", "")) not in known
+        ]
         if self.readonly or not records:  # nothing new to write: the disk is left alone
             return self._merge(records)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,17 +126,23 @@ class Store:
                 if self.damaged:  # set aside before the rewrite drops them, never deleted
                     with open(self.path.with_name(f"{self.path.name}.damaged"), "a") as aside:
                         aside.write("".join(line + "\n" for line in self.damaged))
-                atomic_write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n"
-                                                     for r in self.records))
+                atomic_write_text(
+                    self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in self.records)
+                )
         return added
 
     def _merge(self, records: list[dict[str, Any]]) -> int:
         known = self.known()
-        new = [r for r in records if r.get("config_hash")
-               and (r["config_hash"], r.get("finished_at", "")) not in known]
+        new = [
+            r
+            for r in records
+            if r.get("config_hash") and (r["config_hash"], r.get("finished_at", "")) not in known
+        ]
         if new:
-            self.records = sorted([*self.records, *new], key=lambda r: (
-                r.get("config_hash", ""), r.get("finished_at", "")))
+            self.records = sorted(
+                [*self.records, *new],
+                key=lambda r: (r.get("config_hash", ""), r.get("finished_at", "")),
+            )
         return len(new)
 
     def latest(self) -> dict[str, dict[str, Any]]:

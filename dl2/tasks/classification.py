@@ -25,9 +25,14 @@ class ImageClassifier(L.LightningModule):
     (for the box data `test`, the shifted images, and `test_unshifted`), one metric per split.
     """
 
-    def __init__(self, net: nn.Module, optimizer: OptimizerFactory, num_classes: int,
-                 scheduler: SchedulerFactory | None = None,
-                 test_split_names: Sequence[str] = ("test",)) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: OptimizerFactory,
+        num_classes: int,
+        scheduler: SchedulerFactory | None = None,
+        test_split_names: Sequence[str] = ("test",),
+    ) -> None:
         super().__init__()
         check_positive("num_classes", num_classes)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
@@ -69,8 +74,7 @@ class ImageClassifier(L.LightningModule):
         self.log("val/loss", loss, on_epoch=True, prog_bar=True, sync_dist=True)
         self.log("val/acc", self.val_acc, on_epoch=True, prog_bar=True)
 
-    def test_step(self, batch: Batch, batch_idx: int,
-                  dataloader_idx: int = 0) -> None:
+    def test_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         name = self.test_split_names[dataloader_idx]
         loss, preds, y = self._step(batch)
         metric = self.test_accs[dataloader_idx]

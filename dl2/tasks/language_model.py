@@ -23,10 +23,14 @@ class LanguageModel(L.LightningModule):
     """Trains a GPT on (x, y) windows; logs `<split>/loss` (nats per character), `<split>/bpc`
     and `train/tokens_per_s`."""
 
-    def __init__(self, net: GPT, optimizer: Callable[..., torch.optim.Optimizer],
-                 weight_decay: float = 0.1,
-                 scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
-                 compile: bool = False) -> None:
+    def __init__(
+        self,
+        net: GPT,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        weight_decay: float = 0.1,
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        compile: bool = False,
+    ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net = net
@@ -84,8 +88,10 @@ class LanguageModel(L.LightningModule):
         if self.scheduler_factory is None:
             return {"optimizer": optimizer}
         scheduler = self.scheduler_factory(optimizer=optimizer)
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Store what generation needs of the model: the net's config (the tokenizer is the

@@ -16,15 +16,23 @@ from torchmetrics.classification import MulticlassAccuracy
 class NodeClassifier(L.LightningModule):
     """Cross-entropy on `train_mask` nodes; `<split>/loss` and `<split>/acc` on each mask."""
 
-    def __init__(self, net: nn.Module, optimizer: Callable[..., torch.optim.Optimizer],
-                 num_classes: int | None = None) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        num_classes: int | None = None,
+    ) -> None:
         """`num_classes` defaults to the net's own (its output width)."""
         super().__init__()
         num_classes = num_classes or net.num_classes
         self.save_hyperparameters(ignore=["net", "optimizer"], logger=False)
         self.net, self.optimizer_factory = net, optimizer
-        self.accs = nn.ModuleDict({f"{s}_acc": MulticlassAccuracy(num_classes, average="micro")
-                                   for s in ("train", "val", "test")})
+        self.accs = nn.ModuleDict(
+            {
+                f"{s}_acc": MulticlassAccuracy(num_classes, average="micro")
+                for s in ("train", "val", "test")
+            }
+        )
 
     def forward(self, graph: Data) -> torch.Tensor:
         return self.net(graph.x, graph.edge_index)
@@ -39,10 +47,19 @@ class NodeClassifier(L.LightningModule):
         mask = graph[f"{split}_mask"]
         loss, logits, target = self.scores(graph, split)
         self.accs[f"{split}_acc"](logits.argmax(-1), target)
-        self.log(f"{split}/loss", loss, batch_size=int(mask.sum()), prog_bar=split == "val",
-                 sync_dist=True)
-        self.log(f"{split}/acc", self.accs[f"{split}_acc"], batch_size=int(mask.sum()),
-                 prog_bar=split == "val")
+        self.log(
+            f"{split}/loss",
+            loss,
+            batch_size=int(mask.sum()),
+            prog_bar=split == "val",
+            sync_dist=True,
+        )
+        self.log(
+            f"{split}/acc",
+            self.accs[f"{split}_acc"],
+            batch_size=int(mask.sum()),
+            prog_bar=split == "val",
+        )
         return loss
 
     def training_step(self, graph: Data, batch_idx: int) -> torch.Tensor:
