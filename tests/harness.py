@@ -61,6 +61,20 @@ def tiny_gpt_overrides(text_file: Path, steps: int = 150) -> list[str]:
     ]
 
 
+def tiny_cifar_overrides(cifar_root: Path) -> list[str]:
+    """The rotation experiment on the tiny CIFAR folder (`cifar_root` fixture): 80 training,
+    20 validation images, batches of 16, two test angles."""
+    return [
+        "experiment=rotation",
+        f"data.data_dir={cifar_root}",
+        "data.download=false",
+        "data.verify=false",
+        "data.val_size=20",
+        "data.batch_size=16",
+        "data.angles=[0,90]",
+    ]
+
+
 def write_cifar(root: Path) -> Path:
     """A cifar-10-batches-py folder in the real pickle format: 5 train batches and a test batch
     of CIFAR_PER_CLASS images per class each."""

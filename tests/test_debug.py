@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dl2.run.job import train
-from tests.harness import TINY_BOXES, compose_cfg, tiny_gpt_overrides
+from tests.harness import TINY_BOXES, compose_cfg, tiny_cifar_overrides, tiny_gpt_overrides
 
 DEBUGS = sorted(
     p.stem for p in (Path(__file__).resolve().parents[1] / "conf" / "debug").glob("*.yaml")
@@ -25,16 +25,7 @@ def experiment(name: str, text_file: Path, cifar_root: Path) -> list[str]:
         return [
             o for o in tiny_gpt_overrides(text_file, steps=20) if not o.startswith("callbacks.")
         ]
-    return [
-        "experiment=rotation",
-        f"data.data_dir={cifar_root}",
-        "data.download=false",
-        "data.verify=false",
-        "data.val_size=20",
-        "data.num_workers=0",
-        "data.batch_size=16",
-        "data.angles=[0,90]",
-    ]
+    return [*tiny_cifar_overrides(cifar_root), "data.num_workers=0"]
 
 
 def test_the_debug_options_are_known():

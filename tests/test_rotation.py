@@ -12,7 +12,14 @@ from dl2.data.cifar import CIFAR10DataModule, ImageSet, RotateBatch, angle_name,
 from dl2.errors import ConfigValueError
 from dl2.nets.vit import ViT
 from dl2.run.job import train
-from tests.harness import TINY_BOXES, compose_cfg, run_script, sweep_py, write_cifar
+from tests.harness import (
+    TINY_BOXES,
+    compose_cfg,
+    run_script,
+    sweep_py,
+    tiny_cifar_overrides,
+    write_cifar,
+)
 
 
 def test_local_copy_loads_with_verification_off(cifar_root):
@@ -176,18 +183,7 @@ def test_each_training_image_has_the_angle_of_its_key():
 
 
 def rotation_overrides(cifar_root: Path, *extra: str) -> list[str]:
-    return [
-        "experiment=rotation",
-        f"data.data_dir={cifar_root}",
-        "data.download=false",
-        "data.verify=false",
-        "data.val_size=20",
-        "data.batch_size=16",
-        "data.angles=[0,90]",
-        "data.augment=rotation",
-        "logger=none",
-        *extra,
-    ]
+    return [*tiny_cifar_overrides(cifar_root), "data.augment=rotation", "logger=none", *extra]
 
 
 def test_the_rotation_arm_does_not_depend_on_the_worker_count(tmp_path, cifar_root):
