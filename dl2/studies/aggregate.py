@@ -297,14 +297,22 @@ def plot_bars(study: Study, summary: pd.DataFrame, path: Path) -> bool:
         1, len(panels), figsize=(4.5 * len(panels) + 1.5, 4.2), squeeze=False, sharey=True
     )
     width = 0.8 / len(metrics)
+    # overrides the jobs vary beyond the declared axes split a bar too (never merged)
+    declared = {*STATS, "setting_hash", "metric", *spec.panels, *(a.key for a in study.axes)}
+    extra = [c for c in summary.columns if c not in declared]
     for ax, (key, part) in zip(axes[0], panels, strict=True):
         key = key if isinstance(key, tuple) else (key,)
         fixed = {k: str(v) for k, v in zip(spec.panels, key, strict=True)}
-        xs = list(dict.fromkeys(part[spec.x].astype(str)))
+        names = part.apply(
+            lambda row: ", ".join(
+                [str(row[spec.x]), *(f"{c}={row[c]}" for c in extra if str(row[c]) != "")]
+            ),
+            axis=1,
+        )
+        xs = list(dict.fromkeys(names))
+        x_value = dict(zip(names, part[spec.x].astype(str), strict=True))
         for i, metric in enumerate(metrics):
-            rows = part[part["metric"] == metric].set_index(
-                part[spec.x].astype(str)[part["metric"] == metric]
-            )
+            rows = part.assign(name=names)[part["metric"] == metric].set_index("name")
             where = [j + (i - (len(metrics) - 1) / 2) * width for j in range(len(xs))]
             ax.bar(
                 where,
@@ -315,7 +323,12 @@ def plot_bars(study: Study, summary: pd.DataFrame, path: Path) -> bool:
                 color=f"C{i}",
                 label=f"{metric_label(study, metric)}, dl2",
             )
-            refs = [_reference_value(study, {**fixed, spec.x: x}, metric) for x in xs]
+            refs = [
+                _reference_value(study, {**fixed, spec.x: x_value[x]}, metric)
+                if x == x_value[x]
+                else None
+                for x in xs
+            ]
             ax.scatter(
                 [w for w, r in zip(where, refs, strict=True) if r is not None],
                 [r for r in refs if r is not None],
