@@ -25,10 +25,10 @@ train: $(STAMP) ## train the default experiment (Net1 on the box data, one seed)
 test: $(STAMP) ## the quick suite, in-process (under 3 min on 2 cores): after each change
 	$(PYTHON) -m pytest -m "not slow and not gpu"
 
-test-all: $(STAMP) ## every test: slow ones (real processes) too; gpu/slurm skip without one (CI)
-	$(PYTHON) -m pytest -m ""
+test-all: $(STAMP) ## every test, slow ones (real processes) too, with dl2's line coverage (CI)
+	$(PYTHON) -m pytest -m "" --cov=dl2 --cov-report=term:skip-covered
 
-coverage: $(STAMP) ## line coverage of dl2/ by every test (subprocesses included)
+coverage: $(STAMP) ## test-all's coverage as an HTML report too (build/coverage/index.html)
 	$(PYTHON) -m pytest -m "" --cov=dl2 --cov-report=term --cov-report=html:build/coverage
 
 test-slurm: $(STAMP) ## bring up a one-node SLURM here (root: installs slurm-wlm), run the slurm tests, stop it
