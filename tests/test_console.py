@@ -98,3 +98,30 @@ def test_progress_lines_stay_off_a_terminal(monkeypatch):
     assert not hide.filter(record(PROGRESS_LOGGER)) and hide.filter(record("dl2.run.job"))
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
     assert hide.filter(record(PROGRESS_LOGGER))
+
+
+def test_joblib_workers_print_progress_lines_not_bars(tmp_path, monkeypatch):
+    """Two joblib workers on one terminal drew their model summaries and progress bars over
+    each other: the launcher's jobs are marked as workers, which print progress lines."""
+    import logging
+    import sys
+
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from dl2.callbacks.progress_log import PROGRESS_LOGGER
+    from dl2.config.resolvers import WORKER_ENV, interactive
+    from dl2.run.console import HideOnTerminal
+    from tests.harness import ROOT
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", ["launcher=joblib"], return_hydra_config=True)
+    GlobalHydra.instance().clear()
+    assert cfg.hydra.job.env_set[WORKER_ENV] == "1"
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    line = logging.LogRecord(PROGRESS_LOGGER, logging.INFO, "", 0, "epoch 1/2", None, None)
+    monkeypatch.delenv(WORKER_ENV, raising=False)
+    assert interactive() and not HideOnTerminal().filter(line), "a terminal: the bar shows it"
+    monkeypatch.setenv(WORKER_ENV, "1")
+    assert not interactive() and HideOnTerminal().filter(line), "a worker: the line shows it"

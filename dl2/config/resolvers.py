@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,9 +14,15 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from dl2.config.identity import LAUNCHER, PLUMBING, override_key, top_key
 from dl2.paths import ROOT
 
+# set in the jobs of a launcher that runs several at once on this machine (joblib's workers,
+# conf/launcher/joblib.yaml): they share the launching terminal, so none draws on it
+WORKER_ENV = "DL2_JOB_WORKER"
 
-def _is_interactive() -> bool:
-    return sys.stdout.isatty()
+
+def interactive() -> bool:
+    """Whether this job draws on a terminal (progress bar, model summary): stdout is one and
+    the job is not one of several workers sharing it, which print progress lines instead."""
+    return sys.stdout.isatty() and not os.environ.get(WORKER_ENV)
 
 
 # left out of W&B run names: where and how a job runs (threads, launcher, loggers), not what
@@ -128,7 +135,7 @@ def register_resolvers() -> None:
     resolvers = {
         "dl2.conv_pad": lambda conv_type: preset_pad(conv_type, "pad"),
         "dl2.conv_pad_size": lambda conv_type: preset_pad(conv_type, "pad_size"),
-        "dl2.interactive": _is_interactive,
+        "dl2.interactive": interactive,
         "dl2.run_name": wandb_name,
         "dl2.run_group": wandb_group,
         "dl2.run_tags": run_tags,

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import warnings
 
 from dl2.callbacks.progress_log import PROGRESS_LOGGER
+from dl2.config.resolvers import interactive
 
 # Lightning's info messages (GPU/TPU lines, the litlogger tip, "Restoring states ...")
 LIGHTNING_INFO_LOGGERS = (
@@ -50,8 +50,8 @@ def set_verbosity(verbose: bool) -> None:
 
 
 class HideOnTerminal(logging.Filter):
-    """For the console handler: drops dl2's progress lines when stdout is a terminal, where the
-    progress bar shows the same; the job's log file keeps them either way."""
+    """For the console handler: drops dl2's progress lines when the job draws on a terminal,
+    where the progress bar shows the same; the job's log file keeps them either way."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.name == PROGRESS_LOGGER and sys.stdout.isatty())
+        return not (record.name == PROGRESS_LOGGER and interactive())
