@@ -79,6 +79,10 @@ class Watch:
         self.fired = False
         self._done = threading.Event()
 
+    def stop(self) -> None:
+        """End the watching (the job is over)."""
+        self._done.set()
+
     def run(self, poll_s: float) -> None:
         """Deliver a SIGTERM to the main thread once the line is cut, as soon as a Python
         handler (Lightning's, during fit) is there to take it; outside fit the job goes on
@@ -104,4 +108,4 @@ def watching(poll_s: float = 1.0) -> Iterator[Watch]:
     try:
         yield watch
     finally:
-        watch._done.set()
+        watch.stop()

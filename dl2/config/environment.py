@@ -44,7 +44,7 @@ def wandb_mode_chosen() -> bool:
     online, is then the choice)."""
     if os.environ.get("WANDB_MODE"):
         return True
-    workspace, _ = files = wandb_settings_files()
+    files = wandb_settings_files()
     for path in files:
         parser = configparser.ConfigParser()
         try:
@@ -53,7 +53,7 @@ def wandb_mode_chosen() -> bool:
             continue
         if parser.has_option("default", "mode"):
             return True
-    return workspace.is_file()
+    return files[0].is_file()  # the workspace's, as `wandb online` leaves it
 
 
 def default_wandb_offline() -> None:

@@ -270,14 +270,11 @@ def plot(study: Study, summary: pd.DataFrame, path: Path) -> bool:
 
 
 def _reference_value(study: Study, fixed: dict[str, str], metric: str) -> float | None:
-    """The report's value of `metric` for the setting `fixed` (its mean), or None."""
-    for ref in study.reference:
-        if metric in ref and all(str(ref.get(k)) == v for k, v in fixed.items() if k in ref):
-            try:
-                return float(str(ref[metric]).split("±")[0])
-            except ValueError:
-                return None
-    return None
+    """The mean of the report's value for the setting `fixed` (`reference_value`), or None."""
+    try:
+        return float(reference_value(study, fixed, metric).split("±")[0])
+    except ValueError:  # none given ('') or not a number
+        return None
 
 
 def plot_bars(study: Study, summary: pd.DataFrame, path: Path) -> bool:

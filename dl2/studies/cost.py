@@ -6,11 +6,11 @@ gnn-noise's 0 % column and gnn-models, is counted where it first appears)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from dl2.run.attempts import job_seconds
 from dl2.studies.results import machine_line
+from dl2.studies.store import record_time
 
 COST_BLOCK = "report-cost"  # its block in docs/results/index.md: <!-- study:report-cost -->
 
@@ -33,10 +33,8 @@ class StudyCost:
 
 def _interval(record: dict[str, Any]) -> tuple[float, float] | None:
     """[start, finish] of one run (a job record or one of its earlier attempts)."""
-    try:
-        start = datetime.fromisoformat(record["started_at"]).timestamp()
-        end = datetime.fromisoformat(record["finished_at"]).timestamp()
-    except (KeyError, TypeError, ValueError):
+    start, end = record_time(record, "started_at"), record_time(record, "finished_at")
+    if start is None or end is None:
         return None
     return (start, end) if end >= start else None
 

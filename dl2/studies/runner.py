@@ -10,7 +10,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -33,7 +32,7 @@ from dl2.studies.launch import Launch, multirun, sweep_dir
 from dl2.studies.results import Job
 from dl2.studies.slots import Slots
 from dl2.studies.spec import PlannedJob, Study
-from dl2.studies.store import Store, completed_anywhere, ingest
+from dl2.studies.store import Store, completed_anywhere, ingest, record_time
 
 
 @dataclass
@@ -160,13 +159,8 @@ def resumable_groups(study: Study, wanted: set[str], log_dir: Path = LOGS) -> li
 
 def _after(last: Path, record: dict | None) -> bool:
     """Whether checkpoint `last` was written after `record` finished (a rerun's own)."""
-    if not record or not record.get("finished_at"):
-        return True
-    try:
-        finished = datetime.fromisoformat(record["finished_at"]).timestamp()
-    except (TypeError, ValueError):
-        return True
-    return last.stat().st_mtime > finished
+    finished = record_time(record, "finished_at") if record else None
+    return finished is None or last.stat().st_mtime > finished
 
 
 def stopped(

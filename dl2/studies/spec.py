@@ -11,7 +11,7 @@ from typing import Any, Optional
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from dl2.config.identity import is_plumbing, override_key, override_value
+from dl2.config.identity import is_plumbing, parse_overrides
 from dl2.errors import ConfigValueError
 from dl2.paths import STUDY_DIR
 
@@ -218,9 +218,9 @@ def inferred_study(name: str, records: list[dict[str, Any]]) -> Study:
     done = [r for r in records if r.get("status") == "completed"]
     given = [
         {
-            override_key(o): override_value(o)
-            for o in r.get("overrides", [])
-            if override_key(o) != "seed" and not is_plumbing(o)
+            k: v
+            for k, v in parse_overrides(r.get("overrides", [])).items()
+            if k != "seed" and not is_plumbing(f"{k}={v}")
         }
         for r in done
     ]

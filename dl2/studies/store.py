@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,14 @@ class Store:
     def completed(self) -> dict[str, dict[str, Any]]:
         """{config_hash: record} of the hashes whose newest record completed."""
         return {h: r for h, r in self.latest().items() if r.get("status") == "completed"}
+
+
+def record_time(record: dict[str, Any], key: str) -> float | None:
+    """A record's `started_at` / `finished_at` as a POSIX timestamp, or None."""
+    try:
+        return datetime.fromisoformat(record[key]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def ingest(folder: Path, keep: Iterable[str] = ()) -> list[dict[str, Any]]:
