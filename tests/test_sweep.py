@@ -627,6 +627,20 @@ def test_a_forced_rerun_that_stopped_resumes_and_an_old_checkpoint_does_not(tmp_
     assert stopped(study, {"a" * 16}, store, False, False, logs)[0] == {"a" * 16: last}
     os.utime(last, (after, after))
     assert stopped(study, {"a" * 16}, store, False, True, logs)[0] == {"a" * 16: last}
+    # the forced rerun was stopped later: its interrupted record is no result to rerun
+    store.add(
+        [
+            {
+                "config_hash": "a" * 16,
+                "status": "interrupted",
+                "seed": 0,
+                "metrics": {},
+                "overrides": ["seed=0"],
+                "finished_at": "2026-12-01T14:00:00+00:00",
+            }
+        ]
+    )
+    assert stopped(study, {"a" * 16}, store, False, True, logs)[0] == {"a" * 16: last}
 
 
 def test_the_padding_and_graph_studies_have_their_figure(tmp_path):

@@ -168,12 +168,13 @@ def stopped(
 ) -> tuple[dict[str, Path], list[StoppedGroup]]:
     """The jobs of `todo` (config hashes) that stopped mid-training, to resume: single jobs
     ({hash: last.ckpt}), or groups of seeds side by side when the study trains them so.
-    With `force` only checkpoints written after the stored result of their job count: a
-    forced rerun that was stopped continues, an old run's checkpoint is not taken for one."""
+    With `force` only checkpoints written after the stored result of their job (its newest
+    completed record) count: a forced rerun that was stopped continues (its own interrupted
+    record is no result), an old run's checkpoint is not taken for one."""
     resume = {} if parallel else resumable(study, todo, log_dir)
     groups = resumable_groups(study, todo, log_dir) if parallel else []
     if force:
-        latest = store.latest()
+        latest = store.latest("completed")
         resume = {h: last for h, last in resume.items() if _after(last, latest.get(h))}
         groups = [g for g in groups if all(_after(g.last, latest.get(h)) for h in g.hashes)]
     return resume, groups

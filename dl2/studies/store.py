@@ -146,11 +146,13 @@ class Store:
             )
         return len(new)
 
-    def latest(self) -> dict[str, dict[str, Any]]:
-        """{config_hash: the newest record of that hash, by finish time}."""
+    def latest(self, status: str | None = None) -> dict[str, dict[str, Any]]:
+        """{config_hash: the newest record of that hash, by finish time}; with `status`,
+        the newest of that status."""
         out: dict[str, dict[str, Any]] = {}
         for r in sorted(self.records, key=lambda r: r.get("finished_at", "")):
-            out[r["config_hash"]] = r
+            if status is None or r.get("status") == status:
+                out[r["config_hash"]] = r
         return out
 
     def completed(self) -> dict[str, dict[str, Any]]:
