@@ -125,3 +125,75 @@ def test_joblib_workers_print_progress_lines_not_bars(tmp_path, monkeypatch):
     assert interactive() and not HideOnTerminal().filter(line), "a terminal: the bar shows it"
     monkeypatch.setenv(WORKER_ENV, "1")
     assert not interactive() and HideOnTerminal().filter(line), "a worker: the line shows it"
+
+
+def test_the_launching_process_prints_each_job_start_end_and_requeue(tmp_path):
+    """joblib's parent printed every job's overrides at once, and a SLURM multirun said nothing
+    while its jobs waited: the launching process reads the sweep folder and prints one line per
+    job event, and nothing for what the folder held before."""
+    import json
+    import os
+
+    from dl2.run.multirun_progress import JobWatch
+
+    def start(folder, overrides, job_id="job_id_for_0", when=1000.0):
+        (folder / ".hydra").mkdir(parents=True, exist_ok=True)
+        (folder / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+        (folder / ".hydra" / "hydra.yaml").write_text(f"hydra:\n  job:\n    id: '{job_id}'\n")
+        os.utime(folder / ".hydra" / "overrides.yaml", (when, when))
+
+    def end(folder, status, code, when):
+        payload = {"status": status, "exit_code": code, "wall_time_s": 75.4}
+        (folder / "results.json").write_text(json.dumps(payload))
+        os.utime(folder / "results.json", (when, when))
+
+    old = tmp_path / "0_seed=0"
+    start(old, ["seed=0"])
+    end(old, "completed", 0, 1001.0)
+    watch = JobWatch(tmp_path)
+    assert watch.poll() == [], "a job done before the watch is not news"
+    (tmp_path / ".submitit" / "77_0").mkdir(parents=True)
+    (tmp_path / ".submitit" / "77_1").mkdir()
+    assert watch.poll() == ["submitted 2 jobs: 77_0, 77_1 (waiting for them to start)"]
+    job = tmp_path / "1_model.pad=reflect,seed=1"
+    start(job, ["model.pad=reflect", "seed=1", "torch_threads=1", "launcher=slurm"], "77_1")
+    assert watch.poll() == ["job #1 started as job 77_1: model.pad=reflect seed=1"]
+    assert watch.poll() == [], "each event once"
+    end(job, "interrupted", 143, 2000.0)
+    assert watch.poll() == [f"job #1 interrupted (exit 143) after 1:15: {job}"]
+    start(job, ["model.pad=reflect", "seed=1"], "77_1", when=2100.0)
+    assert watch.poll() == ["job #1 restarted (requeued) as job 77_1: model.pad=reflect seed=1"]
+    assert watch.unfinished() == [
+        "job #1 ended without a new results.json (a finished job skipped, or a job that was killed)"
+    ]
+    end(job, "completed", 0, 2200.0)
+    assert watch.poll() == [f"job #1 completed after 1:15: {job}"]
+    assert watch.unfinished() == []
+
+
+def test_job_progress_travels_to_workers_and_prints_the_last_events_at_the_end(tmp_path, caplog):
+    """joblib pickles Hydra's callbacks for its workers: the watching thread stays behind
+    (pickling it failed every joblib multirun); the multirun's end prints what is left."""
+    import logging
+    import pickle
+
+    from omegaconf import OmegaConf
+
+    from dl2.run.multirun_progress import JobProgress
+
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
+    progress = JobProgress(interval_s=60)
+    progress.on_multirun_start(config)
+    copy = pickle.loads(pickle.dumps(progress))
+    assert copy.interval_s == 60 and copy._thread is None
+    job = tmp_path / "0_seed=3"
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text("- seed=3\n")
+    with caplog.at_level(logging.INFO, logger="dl2.jobs"):
+        progress.on_multirun_end(config)
+    assert [r.getMessage() for r in caplog.records] == [
+        "job #0 started: seed=3",
+        "job #0 ended without a new results.json (a finished job skipped, or a job that was "
+        "killed)",
+    ]
+    assert progress._thread is None

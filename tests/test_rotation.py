@@ -2,6 +2,7 @@
 rotations, bad input, a tiny run with one accuracy per angle; and the ViT."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -289,7 +290,10 @@ def test_sweep_rotation_tiny(tmp_path, cifar_root, launch):
         "logger=csv",
     ]
     if launch == "joblib":
-        run_script("sweep.py", *args, "--jobs", "2", *overrides, "data.num_workers=1")
+        proc = run_script("sweep.py", *args, "--jobs", "2", *overrides, "data.num_workers=1")
+        # the launching process prints one line as each job starts and as it ends
+        assert len(re.findall(r"\]\[HYDRA\] job #\d+ started: ", proc.stdout)) == 4
+        assert len(re.findall(r"\]\[HYDRA\] job #\d+ completed after ", proc.stdout)) == 4
     else:
         assert sweep_py(*args, "--jobs", "1", *overrides, "data.num_workers=0") == 0
     summary = json.loads((out / "summary.json").read_text())
