@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -64,6 +65,10 @@ def test_a_slurm_multirun_gives_the_local_results(tmp_path):
     sweep = ["model.pad=zeros,reflect", "seed=0,1", *TINY_BOXES, "logger=none"]
     proc = run_script("train.py", "-m", *sweep, *SLURM, f"hydra.sweep.dir={tmp_path / 'slurm'}")
     assert "sacct error" not in proc.stdout + proc.stderr
+    # while it waits, the launching process names the jobs, then each start and end
+    assert re.search(r"submitted 4 jobs: \d+_0, \d+_1, \d+_2, \d+_3", proc.stdout)
+    assert len(re.findall(r"job #\d started as job \d+_\d: ", proc.stdout)) == 4
+    assert len(re.findall(r"job #\d completed after ", proc.stdout)) == 4
     run_script("train.py", "-m", *sweep, "torch_threads=1", f"hydra.sweep.dir={tmp_path / 'local'}")
     on_slurm = results_by_overrides(tmp_path / "slurm")
     local = results_by_overrides(tmp_path / "local")
