@@ -93,3 +93,47 @@ def test_an_interrupted_search_continues_where_it_stopped(tmp_path):
     assert sorted(p.parent.name for p in after) == sorted(
         p.parent.name for p in straight.glob("*/results.json")
     ), "the same three trials"
+    # the study in the folder's SQLite file is the uninterrupted search's; the earlier one kept
+    import optuna
+
+    def study(folder, name="gnn-dropout-weight-decay"):
+        trials = optuna.load_study(study_name=name, storage=f"sqlite:///{folder}/optuna.db").trials
+        return [(t.state.name, t.params, t.value) for t in trials]
+
+    assert study(sweep) == study(straight) and len(study(sweep)) == 3
+    (kept,) = [
+        s.study_name
+        for s in optuna.get_all_study_summaries(f"sqlite:///{sweep}/optuna.db")
+        if s.study_name != "gnn-dropout-weight-decay"
+    ]
+    assert kept.startswith("gnn-dropout-weight-decay-before-")
+    assert study(sweep, kept) == study(straight)[:2], "the interrupted search's two trials"
+
+
+def test_a_continued_search_keeps_its_earlier_study_beside_a_fresh_one(tmp_path):
+    """Optuna would load the study and ask a freshly seeded sampler for more trials (the first
+    trials' parameters again): the study starts afresh, the earlier one is kept by name; a
+    storage outside the sweep folder is left alone."""
+    import optuna
+
+    from dl2.config.hydra_callbacks import keep_earlier_study
+
+    storage = f"sqlite:///{tmp_path}/optuna.db"
+    study = optuna.create_study(study_name="s", storage=storage)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    before = [t.params for t in study.trials]
+    config = OmegaConf.create(
+        {
+            "hydra": {
+                "sweep": {"dir": str(tmp_path)},
+                "sweeper": {"storage": storage, "study_name": "s"},
+            }
+        }
+    )
+    elsewhere = OmegaConf.merge(config, {"hydra": {"sweep": {"dir": str(tmp_path / "other")}}})
+    assert keep_earlier_study(elsewhere) is None
+    kept = keep_earlier_study(config)
+    assert kept.startswith("s-before-")
+    assert {s.study_name for s in optuna.get_all_study_summaries(storage)} == {kept}
+    assert [t.params for t in optuna.load_study(study_name=kept, storage=storage).trials] == before
+    assert keep_earlier_study(config) is None, "nothing to keep: no study of that name"

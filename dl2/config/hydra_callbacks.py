@@ -6,6 +6,8 @@ Hydra's own format, without colour codes, and keeps its study in the sweep folde
 
 from __future__ import annotations
 
+import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from dl2.errors import ConfigValueError
 from dl2.files import unwritable_reason
+
+log = logging.getLogger(__name__)
 
 
 def check_folder(key: str, folder: str) -> None:
@@ -52,7 +56,8 @@ class OutputFolderCheck(Callback):
 
 class SearchLogging(Callback):
     """Optuna logs through its own handler, in colour even without a terminal: its records go
-    to the root logger instead, in Hydra's format, as every other line of a search."""
+    to the root logger instead, in Hydra's format, as every other line of a search. A search
+    continued in its folder starts its study afresh (`keep_earlier_study`)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if OmegaConf.select(config, "hydra.sweeper._target_", default="").startswith(
@@ -62,3 +67,43 @@ class SearchLogging(Callback):
 
             optuna.logging.disable_default_handler()
             optuna.logging.enable_propagation()
+            keep_earlier_study(config)
+
+
+def keep_earlier_study(config: DictConfig) -> str | None:
+    """Move the search's study aside when its SQLite file in the sweep folder already holds
+    it (a search continued with its folder), and return the name it is kept under.
+
+    Optuna would load the study and ask for more trials with a freshly seeded sampler, which
+    proposes the first trials' parameters again. Starting the study afresh instead, the seeded
+    sampler proposes the uninterrupted search's trials, the finished ones return their stored
+    result (their folders are not trained into again), and the study ends as the uninterrupted
+    search's does. The earlier study stays in the file, as `<study_name>-before-<time>`.
+    Storages elsewhere (a database that several searches share) are left to Optuna."""
+    storage = str(OmegaConf.select(config, "hydra.sweeper.storage", default=None) or "")
+    name = OmegaConf.select(config, "hydra.sweeper.study_name", default=None)
+    sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
+    prefix = "sqlite:///"
+    if not (storage.startswith(prefix) and name):
+        return None
+    db = Path(storage[len(prefix) :]).resolve()
+    if db.parent != sweep_dir or not db.is_file():
+        return None
+    import datetime
+
+    import optuna
+
+    names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
+    if name not in names:
+        return None
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    kept = f"{name}-before-{stamp}"
+    with warnings.catch_warnings():  # copy_study adds trials through an experimental API
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.copy_study(name, storage, storage, to_study_name=kept)
+    optuna.delete_study(study_name=name, storage=storage)
+    log.info(
+        f"continuing the search in {sweep_dir}: its study {name!r} starts afresh (the finished "
+        f"trials return their stored results), the earlier one is kept as {kept!r} in {db.name}"
+    )
+    return kept
