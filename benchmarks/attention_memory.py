@@ -77,7 +77,8 @@ def measure(lengths: list[int], width: int, heads: int, repeats: int) -> list[di
     return rows
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def plot(rows: list[dict], path: Path, width: int, heads: int) -> None:
+    """Memory and time against the sequence length, one panel each, log-log."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -91,14 +92,20 @@ def plot(rows: list[dict], path: Path) -> None:
         lengths = [r["length"] for r in pts]
         axes[0].plot(lengths, [r["peak_mb"] for r in pts], marker=marker, label=attn)
         axes[1].plot(lengths, [1000 * r["seconds"] for r in pts], marker=marker, label=attn)
-    for ax, label in zip(axes, ("peak memory added (MiB)", "forward + backward (ms)"), strict=True):
+    titles = ("peak memory added by one step", "time of one step")
+    labels = ("peak memory added (MiB)", "forward + backward (ms)")
+    for ax, title, label in zip(axes, titles, labels, strict=True):
+        ax.set_title(title)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("sequence length")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3, which="both")
         ax.legend()
-    fig.suptitle("one causal self-attention layer, batch 1")
+    fig.suptitle(
+        f"sdpa vs manual attention: one causal self-attention layer's forward + backward "
+        f"(width {width}, {heads} heads, batch 1, CPU)"
+    )
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
@@ -137,7 +144,7 @@ def main() -> None:
             f"{s['peak_mb']:.1f} | {m['peak_mb']:.1f} |"
         )
     if args.plot:
-        plot(rows, Path(args.plot))
+        plot(rows, Path(args.plot), args.width, args.heads)
         print(f"plot: {args.plot}")
 
 
