@@ -179,8 +179,12 @@ def test_job_progress_travels_to_workers_and_prints_the_last_events_at_the_end(t
 
     from omegaconf import OmegaConf
 
+    from dl2.errors import ConfigValueError
     from dl2.run.multirun_progress import JobProgress
 
+    for bad in (0, -1, "often", float("nan")):
+        with pytest.raises(ConfigValueError, match="job_progress.interval_s"):
+            JobProgress(interval_s=bad)
     config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
     progress = JobProgress(interval_s=60)
     progress.on_multirun_start(config)

@@ -19,6 +19,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from dl2.config.identity import is_plumbing
+from dl2.errors import ConfigValueError
 from dl2.paths import RESULTS_FILE
 
 log = logging.getLogger("dl2.jobs")
@@ -147,6 +148,14 @@ class JobProgress(Callback):
     launcher waits for them, and the last ones when the multirun ends."""
 
     def __init__(self, interval_s: float = 2.0) -> None:
+        if (
+            isinstance(interval_s, bool)
+            or not isinstance(interval_s, int | float)
+            or not (0 < interval_s < float("inf"))
+        ):
+            raise ConfigValueError(
+                "hydra.callbacks.job_progress.interval_s", interval_s, "seconds between looks, > 0"
+            )
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
