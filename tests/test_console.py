@@ -169,6 +169,14 @@ def test_the_launching_process_prints_each_job_start_end_and_requeue(tmp_path):
     end(job, "completed", 0, 2200.0)
     assert watch.poll() == [f"job #1 completed after 1:15: {job}"]
     assert watch.unfinished() == []
+    # files a user or a crash left damaged: still one line each, no thread brought down
+    odd = tmp_path / "2_seed=2"
+    start(odd, [])
+    (odd / ".hydra" / "overrides.yaml").write_text("just text\n")
+    (odd / ".hydra" / "hydra.yaml").write_text("- a list\n")
+    os.utime(odd / ".hydra" / "overrides.yaml", (3000.0, 3000.0))
+    (odd / "results.json").write_text("[1, 2")
+    assert watch.poll() == ["job #2 started: (defaults)", f"job #2 unknown: {odd}"]
 
 
 def test_job_progress_travels_to_workers_and_prints_the_last_events_at_the_end(tmp_path, caplog):

@@ -125,10 +125,13 @@ class JobWatch:
         return f"#{num}" if num.isdigit() else folder.name
 
     def _start_line(self, folder: Path, again: bool) -> str:
-        overrides = _read_yaml(folder / ".hydra" / "overrides.yaml") or []
+        overrides = _read_yaml(folder / ".hydra" / "overrides.yaml")
+        overrides = overrides if isinstance(overrides, list) else []
         shown = " ".join(str(o) for o in overrides if not is_plumbing(str(o))) or "(defaults)"
-        hydra = _read_yaml(folder / ".hydra" / "hydra.yaml") or {}
-        job_id = str(((hydra.get("hydra") or {}).get("job") or {}).get("id") or "")
+        node = _read_yaml(folder / ".hydra" / "hydra.yaml")
+        for key in ("hydra", "job", "id"):  # hydra.job.id, where the file holds it
+            node = node.get(key) if isinstance(node, dict) else None
+        job_id = str(node or "")
         where = f" as job {job_id}" if job_id in self.ids else ""
         verb = "restarted (requeued)" if again else "started"
         return f"job {self._name(folder)} {verb}{where}: {shown}"
