@@ -54,7 +54,7 @@ class OutputFolderCheck(Callback):
             raise SystemExit(str(err)) from None
 
 
-class SearchLogging(Callback):
+class SearchSetup(Callback):
     """Optuna logs through its own handler, in colour even without a terminal: its records go
     to the root logger instead, in Hydra's format, as every other line of a search. A search
     continued in its folder starts its study afresh (`keep_earlier_study`)."""

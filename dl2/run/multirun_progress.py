@@ -8,7 +8,6 @@ folders when the jobs are submitted. Registered by the launcher configs (conf/la
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from pathlib import Path
@@ -20,6 +19,7 @@ from omegaconf import DictConfig
 
 from dl2.config.identity import is_plumbing
 from dl2.errors import ConfigValueError
+from dl2.files import read_results
 from dl2.paths import RESULTS_FILE
 
 log = logging.getLogger("dl2.jobs")
@@ -39,14 +39,6 @@ def _read_yaml(path: Path) -> Any:
         return yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError):
         return None
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        payload = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return payload if isinstance(payload, dict) else {}
 
 
 def _duration(seconds: float) -> str:
@@ -116,8 +108,7 @@ class JobWatch:
             f"job {self._name(folder)} ended without a new {RESULTS_FILE} (a finished job "
             "skipped, or a job that was killed)"
             for folder in sorted(self.fresh)
-            if _mtime(folder / RESULTS_FILE) is None
-            or self.ended.get(folder, 0.0) < self.started[folder]
+            if self.ended.get(folder, 0.0) < self.started[folder]
         ]
 
     def _name(self, folder: Path) -> str:
@@ -137,7 +128,7 @@ class JobWatch:
         return f"job {self._name(folder)} {verb}{where}: {shown}"
 
     def _end_line(self, folder: Path) -> str:
-        results = _read_json(folder / RESULTS_FILE)
+        results = read_results(folder)
         status = results.get("status", "unknown")
         code = results.get("exit_code")
         took = results.get("wall_time_s")
