@@ -252,3 +252,34 @@ def test_offline_without_a_local_copy_says_where_to_put_one(tmp_path, monkeypatc
     message = str(info.value)
     assert info.value.key == "data_dir" and "no network" in message
     assert f"{tmp_path}/planetoid/CiteSeer/raw" in message and "ind.citeseer.*" in message
+
+
+@pytest.mark.parametrize("model", ["gcn", "meanconv", "gat"])
+def test_weight_decay_reaches_the_layers_each_recipe_names(tmp_path, model):
+    """GCN and the mean layer decay the first layer alone (Kipf & Welling, PyG's example),
+    GAT every layer (Veličković et al.): with zero gradients an Adam step moves exactly the
+    decayed parameters."""
+    cfg = compose_cfg(tmp_path, ["experiment=gnn", f"model={model}", "logger=none"])
+    net = hydra.utils.instantiate(cfg.model.net, in_channels=12, num_classes=3)
+    task = hydra.utils.instantiate(cfg.model.task, net=net)
+    with torch.no_grad():  # no zeros (biases start at 0, and decay leaves 0 where it is)
+        for p in task.parameters():
+            p.add_(1.0)
+    before = {n: p.detach().clone() for n, p in task.named_parameters()}
+    optimizer = task.configure_optimizers()
+    for p in task.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    moved = {n for n, p in task.named_parameters() if not torch.equal(p, before[n])}
+    first = {f"net.conv1.{n}" for n, _ in net.conv1.named_parameters()}
+    assert moved == (first if model != "gat" else set(before)), sorted(moved)
+
+
+def test_weight_decay_on_a_net_without_a_first_layer(tmp_path):
+    from dl2.tasks.node_classification import NodeClassifier
+
+    with pytest.raises(ConfigValueError) as info:
+        NodeClassifier(torch.nn.Linear(3, 2), torch.optim.Adam, 2, weight_decay_on="first_layer")
+    assert info.value.key == "model.task.weight_decay_on"
+    with pytest.raises(ConfigValueError, match="first_layer"):
+        NodeClassifier(torch.nn.Linear(3, 2), torch.optim.Adam, 2, weight_decay_on="conv1")

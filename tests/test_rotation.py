@@ -14,6 +14,7 @@ from dl2.errors import ConfigValueError
 from dl2.nets.vit import ViT
 from dl2.run.job import train
 from tests.harness import (
+    CIFAR_PER_CLASS,
     TINY_BOXES,
     compose_cfg,
     run_script,
@@ -305,3 +306,22 @@ def test_sweep_rotation_tiny(tmp_path, cifar_root, launch):
     report = (out / "report.md").read_text()
     assert "| 90 |" in report and "| 30 | – | – |" in report, "angles not tested show as –"
     assert (out / "rotation-cnn.png").stat().st_size > 1000
+
+
+def test_the_coursework_protocol_trains_on_every_image_without_validation(tmp_path, cifar_root):
+    """`data.val_size=0`: all training images in the training set, no validation loop, and
+    the test scores of the last epoch's weights."""
+    dm = CIFAR10DataModule(data_dir=str(cifar_root), download=False, verify=False, val_size=0)
+    dm.setup()
+    assert len(dm.train_set) == 5 * 10 * CIFAR_PER_CLASS and dm.val_dataloader() == []
+    cfg = compose_cfg(
+        tmp_path,
+        [*tiny_cifar_overrides(cifar_root), "data.val_size=0", "trainer.max_epochs=2"],
+    )
+    metrics = train(cfg)
+    results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+    assert results["status"] == "completed" and results["epochs_run"] == 2
+    assert not any(k.startswith("val/") for k in metrics) and "test_rot090/acc" in metrics
+    with pytest.raises(ConfigValueError) as info:
+        CIFAR10DataModule(val_size=-1)
+    assert info.value.key == "val_size"

@@ -172,7 +172,8 @@ def angle_name(angle: float) -> str:
 
 class CIFAR10DataModule(DataModule):
     """45k/5k seeded train/val split of the training images, the official test set rotated by
-    each of `angles` (one test split each: `test_rot000/acc`, `test_rot030/acc`, ...)."""
+    each of `angles` (one test split each: `test_rot000/acc`, `test_rot030/acc`, ...).
+    `val_size=0` trains on all 50,000 with no validation (the coursework's protocol)."""
 
     num_classes = 10
 
@@ -194,7 +195,8 @@ class CIFAR10DataModule(DataModule):
         super().__init__()
         check_choice("augment", augment, AUGMENTS)
         check_positive("batch_size", batch_size)
-        check_positive("val_size", val_size)
+        if isinstance(val_size, bool) or not isinstance(val_size, int) or val_size < 0:
+            raise ConfigValueError("val_size", val_size, "must be an integer >= 0")
         if angles is None:
             angles = list(range(0, 361, 30))
         if len(angles) == 0:
@@ -256,7 +258,10 @@ class CIFAR10DataModule(DataModule):
             multiprocessing_context=worker_context(hp.num_workers),
         )
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader | list:
+        """No loader with `val_size=0` (Lightning then skips validation)."""
+        if not len(self.val_set):
+            return []
         # in-memory images and no transform: worker processes would only add start-up time
         return DataLoader(self.val_set, batch_size=self.hparams.batch_size)
 

@@ -110,6 +110,11 @@ class TwoLayerGNN(nn.Module):
         x = self.drop(x, self.dropout, self.training)
         return self.conv2(x, edge_index)
 
+    def first_layer(self) -> nn.Module:
+        """The layer whose weights a paper's recipe may decay alone (NodeClassifier's
+        `weight_decay_on=first_layer`)."""
+        return self.conv1
+
     def __getstate__(self) -> dict:
         """Without the cached sparse features (a copy or a pickle of the net rebuilds them;
         CSR tensors cannot be deep-copied)."""

@@ -31,6 +31,7 @@ def tidy(study: Study, records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per (completed job, metric): the axis values, the extra overrides the jobs vary,
     setting and config hash, seed, metric, value (times the study's scale)."""
     axes = [axis.key for axis in study.axes]
+    defaults = {a.key: "" if a.default is None else str(a.default) for a in study.axes}
     skip = _fixed_keys(study) | set(axes)
     rows = []
     for r in records:
@@ -38,11 +39,12 @@ def tidy(study: Study, records: list[dict[str, Any]]) -> pd.DataFrame:
             continue
         given = parse_overrides(r.get("overrides", []))
         extra = {k: v for k, v in given.items() if k not in skip and not is_plumbing(f"{k}={v}")}
+        cell = {a: given.get(a, defaults[a]) for a in axes}
         for metric in study.metrics:
             value = (r.get("metrics") or {}).get(metric)
             rows.append(
                 {
-                    **{a: given.get(a, "") for a in axes},
+                    **cell,
                     **extra,
                     "setting_hash": r.get("setting_hash"),
                     "config_hash": r["config_hash"],

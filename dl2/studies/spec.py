@@ -25,6 +25,9 @@ class Axis:
     values: list[Any] = MISSING
     option: Optional[str] = None  # noqa: UP045  (OmegaConf reads the annotation)
     label: Optional[str] = None  # noqa: UP045
+    # the experiment's own value of the key: a stored job whose overrides do not set it (one
+    # run before the axis was declared) has this value in the tables
+    default: Optional[Any] = None  # noqa: UP045
 
 
 @dataclass
@@ -104,6 +107,8 @@ class Study:
     samples: Optional[Samples] = None  # noqa: UP045
     # results.json entries kept in the store beyond the metrics (history, samples)
     keep: list[str] = field(default_factory=list)
+    # cells of the axes' grid the study does not run: [{axis key: value, ...}]
+    exclude: list[dict[str, Any]] = field(default_factory=list)
     # the report's own values: [{axis key: value, ..., metric: "93.80 ± 2.16"}]
     reference: list[dict[str, Any]] = field(default_factory=list)
     # the results page (docs/results/<page>.md) whose <!-- study:<name> --> block this study
@@ -151,7 +156,29 @@ def load_study(name_or_path: str | Path) -> Study:
                 part,
                 "must be one of the axes: " + ", ".join(sorted(keys)),
             )
+    for i, cell in enumerate(study.exclude):
+        check_cell(study, cell, f"study {path.name}: exclude[{i}]")
     return study
+
+
+def check_cell(study: Study, cell: dict[str, Any], where: str) -> None:
+    """Raise ConfigValueError unless every key of `cell` is an axis and its value one of the
+    axis' values."""
+    axes = {axis.key: axis for axis in study.axes}
+    for key, value in cell.items():
+        if key not in axes:
+            raise ConfigValueError(
+                f"{where}", key, "must be one of the axes: " + ", ".join(sorted(axes))
+            )
+        if str(value) not in map(str, axes[key].values):
+            raise ConfigValueError(
+                f"{where}.{key}", value, "choose from " + ", ".join(map(str, axes[key].values))
+            )
+
+
+def in_cell(values: dict[str, Any], cell: dict[str, Any]) -> bool:
+    """Whether axis values `values` ({key: value}) lie in `cell` (every key of it matches)."""
+    return all(str(values.get(k)) == str(v) for k, v in cell.items())
 
 
 @dataclass(frozen=True)
@@ -188,6 +215,8 @@ def expand(
         grids.append([(axis.key, v) for v in values])
     jobs = []
     for combo in itertools.product(*grids):
+        if any(in_cell(dict(combo), cell) for cell in study.exclude):
+            continue
         for seed in seeds if seeds is not None else study.seeds:
             overrides = (
                 f"experiment={study.experiment}",

@@ -12,6 +12,12 @@ from torch import nn
 from torch_geometric.data import Data
 from torchmetrics.classification import MulticlassAccuracy
 
+from dl2.errors import ConfigValueError, check_choice
+
+# which parameters the optimizer's weight decay applies to: every one, or the first layer's
+# alone (Kipf & Welling's GCN and torch-geometric's GCN example; the rest get none)
+DECAY_ON = ("all", "first_layer")
+
 
 class NodeClassifier(L.LightningModule):
     """Cross-entropy on `train_mask` nodes; `<split>/loss` and `<split>/acc` on each mask."""
@@ -21,9 +27,19 @@ class NodeClassifier(L.LightningModule):
         net: nn.Module,
         optimizer: Callable[..., torch.optim.Optimizer],
         num_classes: int | None = None,
+        weight_decay_on: str = "all",
     ) -> None:
-        """`num_classes` defaults to the net's own (its output width)."""
+        """`num_classes` defaults to the net's own (its output width); `weight_decay_on`
+        says which parameters the optimizer's weight decay applies to (DECAY_ON;
+        `first_layer` needs a net with a `first_layer()`, as dl2.nets.gnn's have)."""
         super().__init__()
+        check_choice("model.task.weight_decay_on", weight_decay_on, DECAY_ON)
+        if weight_decay_on == "first_layer" and not callable(getattr(net, "first_layer", None)):
+            raise ConfigValueError(
+                "model.task.weight_decay_on",
+                weight_decay_on,
+                f"the net {type(net).__name__} has no first_layer(): choose all",
+            )
         num_classes = num_classes or net.num_classes
         self.save_hyperparameters(ignore=["net", "optimizer"], logger=False)
         self.net, self.optimizer_factory = net, optimizer
@@ -72,4 +88,13 @@ class NodeClassifier(L.LightningModule):
         self._evaluate(graph, "test")
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer_factory(params=self.parameters())
+        """The optimizer over every parameter; with `weight_decay_on=first_layer` in two
+        groups: the first layer's with the optimizer's weight decay, the rest with none."""
+        if self.hparams.weight_decay_on == "all":
+            return self.optimizer_factory(params=self.parameters())
+        first = list(self.net.first_layer().parameters())
+        ids = {id(p) for p in first}
+        rest = [p for p in self.parameters() if id(p) not in ids]
+        return self.optimizer_factory(
+            params=[{"params": first}, {"params": rest, "weight_decay": 0.0}]
+        )
