@@ -6,7 +6,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-all coverage test-slurm test-gpu lint format docs docs-serve sweep-padding sweep-gpt sweep-rotation sweep-gnn report report-offline bench clean clean-logs
+.PHONY: help install train test test-all coverage test-slurm test-gpu lint format docs docs-serve sweep-padding sweep-gpt sweep-rotation sweep-gnn report report-offline verify bench clean clean-logs
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-15s %s\n", $$1, $$2}'
@@ -77,6 +77,12 @@ report: $(STAMP) ## run every declared study (what is missing), rebuild the repo
 
 report-offline: $(STAMP) ## rebuild every declared study's report from reports/*/jobs.jsonl only
 	$(PYTHON) sweep.py all --offline
+
+# the studies whose jobs take a minute or less; ARGS: plumbing for every job (paths.data_dir=...)
+CHEAP_STUDIES ?= padding-reference padding-independent gnn-models gnn-noise gnn-models-citeseer gnn-noise-citeseer
+verify: $(STAMP) ## rerun one stored job of each cheap study, compare every metric (ARGS=paths.data_dir=...)
+	@status=0; for s in $(CHEAP_STUDIES); do \
+	  $(PYTHON) sweep.py verify $$s --sample 1 $(ARGS) || status=1; done; exit $$status
 
 bench: $(STAMP) ## speed: each study job vs a plain loop and the matmul ceiling, GPT generation, attention memory
 	$(PYTHON) benchmarks/bench.py $(if $(CIFAR_DIR),--cifar-dir $(CIFAR_DIR))

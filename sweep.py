@@ -8,6 +8,7 @@ python sweep.py all                          # every declared study in turn
 python sweep.py all --offline                # rebuild the reports from reports/*/jobs.jsonl
 python sweep.py report logs/<...>/<sweep>    # any folder of jobs: its table, mean ± std
 python sweep.py report logs/<...>/<sweep> --study padding-reference   # as a declared study
+python sweep.py verify gnn-models --sample 2 # rerun 2 stored jobs, compare every metric
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ if __name__ == "__main__":  # loading dl2 takes seconds: a Ctrl-C meanwhile is o
 from dl2.config.environment import load_env_file
 from dl2.config.identity import digest, is_plumbing
 from dl2.errors import ConfigValueError
-from dl2.paths import LOGS, RESULTS_PAGES
+from dl2.paths import LOGS, README, RESULTS_PAGES
 from dl2.studies.aggregate import PAGE_BLOCK, fill_block, write_report
 from dl2.studies.claim import ClaimedError, claimed
 from dl2.studies.cost import COST_BLOCK, cost_block, study_cost
 from dl2.studies.launch import Launch, Stopped, multirun
+from dl2.studies.overview import OVERVIEW_BLOCK, overview_block
 from dl2.studies.results import collect
 from dl2.studies.runner import (
     describe,
@@ -51,6 +53,7 @@ from dl2.studies.runner import (
 from dl2.studies.slots import available_cores, slots
 from dl2.studies.spec import Study, expand, inferred_study, load_study, study_names
 from dl2.studies.store import REPORTS, Store, ingest
+from dl2.studies.verify import verify
 
 
 def main(argv: list[str] | None = None, launch: Launch = multirun) -> int:
@@ -65,6 +68,8 @@ def main(argv: list[str] | None = None, launch: Launch = multirun) -> int:
             return 0
         if argv and (argv[0] == "all" or argv[0] in study_names()):
             return main_studies(argv, launch)
+        if argv and argv[0] == "verify":
+            return main_verify(argv[1:], launch)
         parser = argparse.ArgumentParser(
             description="dl2 studies: run what is missing of a declared study, then rebuild its "
             "report. Studies: " + ", ".join(study_names()) + " (python sweep.py <study> --help)"
@@ -73,6 +78,7 @@ def main(argv: list[str] | None = None, launch: Launch = multirun) -> int:
         sub = parser.add_subparsers(dest="command", required=True)
         sub.add_parser("list", help="the declared studies")
         sub.add_parser("all", help="every declared study: run what is missing, rebuild reports")
+        sub.add_parser("verify", help="rerun stored jobs of a study and compare their metrics")
         r = sub.add_parser("report", help="a study's tables from any folder of results.json")
         r.add_argument("folder")
         r.add_argument(
@@ -160,6 +166,53 @@ def study_parser(study: Study | None) -> argparse.ArgumentParser:
         "(they make new settings, kept apart from the study's own results)",
     )
     return parser
+
+
+def main_verify(argv: list[str], launch: Launch = multirun) -> int:
+    """`sweep.py verify <study> [--sample N] [--seed S] [--where key=value] [overrides]`."""
+    parser = argparse.ArgumentParser(
+        prog="sweep.py verify",
+        description="Rerun stored jobs of a study into a scratch folder and compare every "
+        "stored metric with the rerun's (to the bit on the machine that stored it); exit 1 "
+        "on a mismatch.",
+    )
+    parser.add_argument("study", help="a declared study (or a study file's path)")
+    parser.add_argument("--sample", type=int, default=1, help="how many jobs (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random choice")
+    parser.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="only jobs with this override (model=gat); repeatable",
+    )
+    parser.add_argument("--out", help="scratch folder (default logs/verify/<study>)")
+    parser.add_argument("--dry-run", action="store_true", help="list the jobs; run nothing")
+    parser.add_argument("overrides", nargs="*", help="plumbing overrides (paths.data_dir=...)")
+    args = parser.parse_args(argv)
+    if args.sample < 1:
+        raise ConfigValueError("--sample", args.sample, "must be a positive integer")
+    study = load_study(args.study)
+    changes = [o for o in args.overrides if not is_plumbing(o)]
+    if changes:
+        raise ConfigValueError(
+            "overrides", " ".join(changes), "only where or how jobs run (they would change "
+            "the jobs being verified)",
+        )  # fmt: skip
+    bad = [w for w in args.where if "=" not in w]
+    if bad:
+        raise ConfigValueError("--where", bad[0], "give key=value")
+    return verify(
+        study,
+        Store.at(REPORTS / study.name, readonly=True),
+        Path(args.out) if args.out else LOGS / "verify" / study.name,
+        sample=args.sample,
+        seed=args.seed,
+        where=dict(w.split("=", 1) for w in args.where),
+        extra=args.overrides,
+        launch=launch,
+        dry_run=args.dry_run,
+    )
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -267,6 +320,11 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
                 costs.append(study_cost(one.name, Store.at(out).completed(), job_hashes, seen))
     if costs and len(costs) == len(studies):  # every declared study, from its stored results
         fill_block(RESULTS_PAGES / "index.md", COST_BLOCK, cost_block(costs))
+        fill_block(
+            README,
+            OVERVIEW_BLOCK,
+            overview_block([(one, REPORTS / one.name) for one in studies]),
+        )
     if args.dry_run and len(studies) > 1:
         known = [t for t in total if t is not None]
         unknown = len(total) - len(known)

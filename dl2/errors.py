@@ -21,6 +21,11 @@ class ConfigValueError(CompactHydraException, ValueError):
         self.key, self.value, self.allowed = key, value, allowed
         super().__init__(self._text())
 
+    def __reduce__(self) -> tuple:
+        """Picklable with its three parts (a joblib worker sends its error to the launcher:
+        without this the launcher failed to rebuild it and lost the message)."""
+        return (type(self), (self.key, self.value, self.allowed))
+
     def _text(self) -> str:
         return f"{self.key}={self.value!r} is not allowed: {self.allowed}"
 

@@ -17,6 +17,7 @@ STUDY_DIR = PACKAGE_ROOT / "studies"
 REPORTS = PACKAGE_ROOT / "reports"
 # the documentation site's results pages, one per study (their generated blocks: sweep.py)
 RESULTS_PAGES = PACKAGE_ROOT / "docs" / "results"
+README = PACKAGE_ROOT / "README.md"  # its studies table is generated (dl2/studies/overview.py)
 LOGS = ROOT / "logs"
 # what every job writes into its output folder, and all that reports read
 RESULTS_FILE = "results.json"

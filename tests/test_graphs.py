@@ -283,3 +283,41 @@ def test_weight_decay_on_a_net_without_a_first_layer(tmp_path):
     assert info.value.key == "model.task.weight_decay_on"
     with pytest.raises(ConfigValueError, match="first_layer"):
         NodeClassifier(torch.nn.Linear(3, 2), torch.optim.Adam, 2, weight_decay_on="conv1")
+
+
+def test_jobs_that_prepare_one_graph_together_take_turns(tmp_path, monkeypatch):
+    """Two joblib workers once processed CiteSeer at the same time and one read the other's
+    half-written processed/ file: preparing a graph waits for the lock of its folder."""
+    import threading
+    from urllib.error import URLError
+
+    from dl2.data.graphs import PlanetoidDataModule
+    from dl2.files import exclusive
+
+    def offline(*args, **kwargs):
+        raise URLError("no network")
+
+    monkeypatch.setattr("torch_geometric.io.fs.cp", offline)
+    errors = []
+
+    def prepare():
+        try:
+            PlanetoidDataModule(data_dir=str(tmp_path), name="CiteSeer").prepare_data()
+        except ConfigValueError as err:
+            errors.append(err)
+
+    with exclusive(tmp_path / "planetoid" / ".CiteSeer.lock"):
+        worker = threading.Thread(target=prepare)
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive() and not errors  # waiting for the lock
+    worker.join(10)
+    assert not worker.is_alive() and "no network" in str(errors[0])
+
+
+def test_a_config_error_survives_a_worker_pickle():
+    """joblib's workers send a job's error back pickled: a ConfigValueError arrives whole."""
+    import pickle
+
+    err = pickle.loads(pickle.dumps(ConfigValueError("data.data_dir", "/x", "holds nothing")))
+    assert (err.key, err.value, err.allowed) == ("data.data_dir", "/x", "holds nothing")

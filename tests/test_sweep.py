@@ -41,12 +41,14 @@ TINY_ARGS = [
 
 
 def parse_table(report: str, heading: str) -> list[list[str]]:
-    """Rows (cells) of the Markdown table under `heading`."""
+    """Rows (cells) of the first Markdown table under `heading`."""
     lines = report.split(heading, 1)[1].splitlines()
     out = []
     for line in [line for line in lines[1:] if line.strip()]:
         if not line.startswith("|"):
-            break
+            if out:
+                break
+            continue  # the caption
         out.append([c.strip() for c in line.strip("|").split("|")])
     return out
 
@@ -59,7 +61,7 @@ def test_every_study_file_loads_and_lists_its_jobs():
         "padding-independent": 120,
         "gnn-models": 30,
         "gnn-noise": 150,
-        "rotation-cnn": 6,
+        "rotation-cnn": 9,  # the augmented arm on both protocols, the upright on one
         "gpt": 12,
     }
     for name in names:
@@ -376,13 +378,16 @@ def test_aggregator_newest_wins_and_settings_never_merge(tmp_path):
     test = summary[summary["metric"] == "test/acc"].set_index("model.task.optimizer.lr")
     assert test.loc["1.0", "n"] == 2 and test.loc["0.5", "n"] == 1
     assert test.loc["1.0", "mean"] == pytest.approx(80.0)  # the newer 0.70 of seed 0, and 0.90
-    assert test.loc["1.0", "std"] == pytest.approx(np.std([70.0, 90.0]))
+    assert test.loc["1.0", "std"] == pytest.approx(np.std([70.0, 90.0], ddof=1))
+    assert np.isnan(test.loc["0.5", "std"]), "no spread from one seed"
     payload = write_report(study, store, tmp_path / "report")
     statuses = sorted(r["status"] for r in payload["left_out"])
     assert statuses == ["diverged", "superseded"]
     report = (tmp_path / "report" / "report.md").read_text()
     assert "model.task.optimizer.lr" in report, "the varying override is a column"
-    assert "| gcn | 1.0 | 80.00 ± 10.00 | 81.5 |" in report, "the report's value beside ours"
+    assert "| gcn | 1.0 | 80.00 ± 14.14 | 81.5 |" in report, "the report's value beside ours"
+    assert "| gcn | 0.5 | 50.00 | 81.5 | 1 |" in report, "one seed: the mean alone"
+    assert "Mean ± sample std (ddof = 1)" in report
 
 
 def test_a_new_study_file_needs_no_python(tmp_path):
@@ -546,6 +551,23 @@ def test_the_cost_section_is_the_stored_job_times():
         for name in study_names()
     ]
     assert page_section("index", COST_BLOCK) == cost_block(costs)
+
+
+def test_the_readme_studies_table_is_the_stored_results():
+    """The README's studies table is what `sweep.py all` builds from each study's
+    summary.json: its jobs and its claims' verdicts, never typed."""
+    from dl2.paths import README
+    from dl2.studies.overview import OVERVIEW_BLOCK, overview_block, verdict_counts
+
+    text = README.read_text()
+    block = text.split(f"<!-- study:{OVERVIEW_BLOCK} -->\n", 1)[1].split("<!-- /study:", 1)[0]
+    studies = [(load_study(n), REPORTS / n) for n in study_names()]
+    assert block == overview_block(studies)
+    for study, folder in studies:
+        claims = json.loads((folder / "summary.json").read_text())["claims"]
+        assert len(claims) >= len(study.claims), study.name  # `each` adds claims
+        assert f"| {verdict_counts(claims)} |" in block
+    assert verdict_counts([{"verdict": "holds"}] * 2 + [{"verdict": "fails"}]) == "2 hold, 1 fails"
 
 
 def test_cost_counts_overlapping_jobs_once_and_shared_jobs_in_one_study():

@@ -13,6 +13,7 @@ from torch_geometric.data import Data
 
 from dl2.data.base import DataModule
 from dl2.errors import ConfigValueError, check_choice, check_positive
+from dl2.files import exclusive
 
 PLANETOIDS = ("Cora", "CiteSeer", "PubMed")
 
@@ -129,12 +130,15 @@ class PlanetoidDataModule(GraphDataModule):
         from torch_geometric.transforms import NormalizeFeatures
 
         root = Path(self.data_dir) / "planetoid"
-        return Planetoid(
-            str(root),
-            self.name,
-            split="public",
-            transform=NormalizeFeatures() if self.normalize else None,
-        )
+        # the first job to read a graph writes its processed/ files: jobs started together
+        # (joblib's workers) take turns, so none reads a file another is still writing
+        with exclusive(root / f".{self.name}.lock"):
+            return Planetoid(
+                str(root),
+                self.name,
+                split="public",
+                transform=NormalizeFeatures() if self.normalize else None,
+            )
 
     def prepare_data(self) -> None:
         self._dataset_or_message()

@@ -42,10 +42,23 @@ def parameter_counts(module: torch.nn.Module) -> dict[str, int]:
     return {"total": total, "trainable": trainable, "frozen": total - trainable}
 
 
+def cpu_model() -> str:
+    """The processor's model name (/proc/cpuinfo on Linux, else what platform knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine_info() -> dict[str, Any]:
-    """Where the job ran, so reports can name the machine behind their numbers."""
+    """Where the job ran, so reports can name the machine behind their numbers and
+    `sweep.py verify` knows when a rerun must match to the bit (same torch, device, CPU)."""
     info = {
         "host": platform.node(),
+        "cpu": cpu_model(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch": torch.__version__,

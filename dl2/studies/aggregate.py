@@ -1,6 +1,7 @@
 """One aggregator for every study: stored job records -> a tidy table (one row per job and
-metric) -> settings grouped by the study's axes -> mean, population std, n, min, max -> the
-report (Markdown, long CSV, summary.json, and the study's plot if it declares one)."""
+metric) -> settings grouped by the study's axes -> mean, sample std, n, min, max -> the
+report (Markdown, long CSV, summary.json, the study's plot if it declares one, and its claims
+tested: dl2/studies/claims.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from dl2.config.identity import is_plumbing, override_key, override_value, parse
 from dl2.files import atomic_write_text, save_figure
 from dl2.paths import REPORTS
 from dl2.run.attempts import job_seconds
+from dl2.studies import claims
+from dl2.studies.claims import reference_value
 from dl2.studies.results import NEXT_STEP, machine_line
 from dl2.studies.spec import PlannedJob, Study
 from dl2.studies.store import Store
@@ -72,14 +75,19 @@ def label_columns(study: Study, frame: pd.DataFrame) -> list[str]:
 
 
 def summarise(study: Study, frame: pd.DataFrame) -> pd.DataFrame:
-    """mean, population std (ddof=0), n, min, max per setting and metric, in the axes' order."""
+    """mean, sample std (ddof=1; NaN for n=1), n, min, max per setting and metric, in the
+    axes' order."""
     labels = label_columns(study, frame)
     if frame.empty:
         return pd.DataFrame(columns=[*labels, "setting_hash", "metric", *STATS])
     frame = frame.fillna({c: "" for c in labels})
     grouped = frame.groupby([*labels, "setting_hash", "metric"], sort=False)["value"]
     out = grouped.agg(
-        mean="mean", std=lambda v: float(np.std(v, ddof=0)), n="count", min="min", max="max"
+        mean="mean",
+        std=lambda v: float(np.std(v.dropna(), ddof=1)) if v.count() > 1 else np.nan,
+        n="count",
+        min="min",
+        max="max",
     ).reset_index()
     out = out[out["n"] > 0]  # a metric no job of the setting logged
     order = {axis.key: [str(v) for v in axis.values] for axis in study.axes}
@@ -91,19 +99,16 @@ def summarise(study: Study, frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def reference_value(study: Study, values: dict[str, str], metric: str) -> str:
-    """The report's value for a row, or '' where the report has none."""
-    for ref in study.reference:
-        keys = {k: v for k, v in ref.items() if k not in study.metrics}
-        if all(str(values.get(k)) == str(v) for k, v in keys.items()) and metric in ref:
-            return str(ref[metric])
-    return ""
-
-
 def _cell(row: pd.Series, digits: int) -> str:
+    """`mean ± std`, or the mean alone for one seed (no spread to show)."""
     if row is None or pd.isna(row["mean"]):
         return "–"
+    if row["n"] < 2 or pd.isna(row["std"]):
+        return f"{row['mean']:.{digits}f}"
     return f"{row['mean']:.{digits}f} ± {row['std']:.{digits}f}"
+
+
+CAPTION = "Mean ± sample std (ddof = 1) over the seeds; n seeds; the mean alone where n = 1."
 
 
 def _label(study: Study, key: str) -> str:
@@ -116,10 +121,11 @@ def markdown_tables(study: Study, summary: pd.DataFrame) -> list[str]:
     if summary.empty:
         return ["No completed jobs yet.", ""]
     table, digits = study.table, study.digits
+    lines_head = [CAPTION, ""]
     labels = [c for c in summary.columns if c not in ("setting_hash", "metric", *STATS)]
     split = [k for k in table.split_by if k in labels]
     rows = [k for k in labels if k not in split and k != table.columns]
-    lines: list[str] = []
+    lines: list[str] = lines_head
     groups = summary.groupby(split, sort=False) if split else [((), summary)]
     for key, part in groups:
         key = key if isinstance(key, tuple) else (key,)
@@ -447,6 +453,8 @@ def left_out(
     latest = store.latest()
     rows = []
     for r in store.records:
+        if hashes is not None and r["config_hash"] not in hashes:
+            continue  # an earlier config's run: history (write_report counts them)
         newest = latest[r["config_hash"]]
         if r is not newest:
             rows.append({**r, "status": "superseded"})
@@ -503,6 +511,9 @@ def write_report(
     the summary payload. `unfinished`: footer rows for job folders without results."""
     out.mkdir(parents=True, exist_ok=True)
     records = list(store.latest().values())
+    # with a plan, records of hashes it no longer has (its config changed since) are history
+    outdated = [r for r in records if hashes is not None and r["config_hash"] not in hashes]
+    records = [r for r in records if r not in outdated]
     frame = tidy(study, records)
     summary = summarise(study, frame)
     long = frame.drop(columns=["setting_hash"]).sort_values(
@@ -512,10 +523,13 @@ def write_report(
     rest = [*left_out(store, planned, hashes), *unfinished]
     completed = [r for r in records if r.get("status") == "completed"]
     machines = sorted({machine_line(r.get("machine", {})) for r in completed})
+    verdicts = claims.evaluate(study, frame)
+    claim_lines = claims.markdown(verdicts, study.digits)
     payload = {
         "study": study.name,
         "jobs_completed": len(completed),
         "rows": json.loads(summary.to_json(orient="records")),
+        "claims": [v.as_dict(study.digits) for v in verdicts],
         "left_out": [{k: r.get(k) for k in ("status", "overrides", "seed", "error")} for r in rest],
         "machines": machines,
         "wall_time_s": round(sum(job_seconds(r) or 0.0 for r in completed), 1),
@@ -546,6 +560,8 @@ def write_report(
         lines.append(f"![{study.title}]({study.name}.png)\n")
     if plot_curves(study, records, out / f"{study.name}-curves.png"):
         lines.append(f"![training curves]({study.name}-curves.png)\n")
+    if claim_lines:
+        lines += ["## Claims\n", *claim_lines]
     lines += samples_section(study, records)
     history = [r for r in rest if r["status"] == "superseded"]
     work = [r for r in rest if r["status"] != "superseded"]
@@ -565,10 +581,18 @@ def write_report(
             f"{len(history)} earlier runs of jobs that ran again later are kept in "
             "jobs.jsonl as history (superseded: the newest run of a job is used).\n"
         )
+    if outdated:
+        lines.append(
+            f"{len(outdated)} runs of an earlier config of the study's jobs (its experiment's "
+            "config has changed since, so their hashes are no longer planned) are kept in "
+            "jobs.jsonl as history.\n"
+        )
     if machines:
         lines += ["## Machines\n", *[f"- {m}" for m in machines]]
     atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
-    atomic_write_text(out / PAGE_BLOCK, page_block(study, summary, out, payload, rest, records))
+    atomic_write_text(
+        out / PAGE_BLOCK, page_block(study, summary, out, payload, rest, records, claim_lines)
+    )
     return payload
 
 
@@ -579,9 +603,11 @@ def page_block(
     payload: dict[str, Any],
     rest: list[dict[str, Any]],
     records: list[dict[str, Any]],
+    claim_lines: list[str] = (),
 ) -> str:
     """What a study's results page shows of it (between its markers): the tables, the plot,
-    and a line with the job count, the jobs still to run and the machines. Links are as the
+    the claims tested, and a line with the job count, the jobs still to run and the
+    machines. Links are as the
     documentation site places reports/ (beside results/: docs/hooks.py)."""
     link = f"../reports/{out.name}" if out.parent.resolve() == REPORTS.resolve() else str(out)
     lines = [
@@ -591,6 +617,8 @@ def page_block(
     for suffix, alt in ((".png", study.title), ("-curves.png", "training curves")):
         if (out / f"{study.name}{suffix}").exists():
             lines.append(f"![{alt}]({link}/{study.name}{suffix})\n")
+    if claim_lines:
+        lines += ["#### Claims\n", *claim_lines]
     lines += [
         line.replace("## ", "#### ", 1) if line.startswith("## ") else line
         for line in samples_section(study, records)

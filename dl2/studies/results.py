@@ -85,6 +85,8 @@ NEXT_STEP = {
 def machine_line(machine: dict[str, Any]) -> str:
     """One line naming the device, torch and Python of a job's `machine` record."""
     device = machine.get("gpu") or f"CPU, {machine.get('cpu_count')} cores"
+    if machine.get("cpu") and not machine.get("gpu"):
+        device = f"{machine['cpu']} ({machine.get('cpu_count')} cores)"
     return (
         f"{device}; torch {machine.get('torch')}, Python {machine.get('python')}, "
         f"{machine.get('platform')}"

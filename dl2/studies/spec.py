@@ -84,6 +84,40 @@ class Samples:
 
 
 @dataclass
+class Claim:
+    """A claim of the report, checked against the study's cells (dl2/studies/claims.py).
+
+    `kind` is compare (a against b, `expect` greater or less), equivalent (a and b the same
+    within `margin`), reference (a and the report's own value the same within `margin`), or a
+    shape over `over` (the study's `metric`s or an axis key) at the cell `a`: peak (the value
+    at `at` above every other point), bumps (each of `at` above both its neighbours),
+    symmetric (each point and its mirror about `about` the same within `margin`), flat (every
+    point within `margin` of the curve's mean), increasing / decreasing (each point above /
+    below the one before). A cell names axis values (`{model: gat, data.noise: 1.0}`; an axis
+    left out pools its values per seed) and may set its own `metric` or, as b, a fixed
+    `value`; b starts from a's cell. `points` are the positions a shape looks at (default:
+    all), by metric label or axis value. `each` makes one claim per value of those axes."""
+
+    id: str = MISSING
+    report: str = MISSING  # the report's own words
+    kind: str = MISSING
+    metric: Optional[str] = None  # noqa: UP045  (default: the study's first metric)
+    a: dict[str, Any] = field(default_factory=dict)
+    b: Optional[dict[str, Any]] = None  # noqa: UP045
+    expect: Optional[str] = None  # noqa: UP045
+    margin: Optional[float] = None  # noqa: UP045
+    over: Optional[str] = None  # noqa: UP045
+    at: list[str] = field(default_factory=list)
+    about: Optional[str] = None  # noqa: UP045
+    points: list[str] = field(default_factory=list)
+    each: list[str] = field(default_factory=list)
+    # compare / equivalent: compare each arm's change from its cell with these axis values
+    # (per seed: the arm minus the same seed at the arm's cell with these values)
+    change_from: dict[str, Any] = field(default_factory=dict)
+    method: str = "t"  # t | bootstrap (compare only)
+
+
+@dataclass
 class Study:
     name: str = MISSING
     title: str = MISSING
@@ -111,6 +145,8 @@ class Study:
     exclude: list[dict[str, Any]] = field(default_factory=list)
     # the report's own values: [{axis key: value, ..., metric: "93.80 ± 2.16"}]
     reference: list[dict[str, Any]] = field(default_factory=list)
+    # the report's claims, each checked with its test in the report (Claim)
+    claims: list[Claim] = field(default_factory=list)
     # the results page (docs/results/<page>.md) whose <!-- study:<name> --> block this study
     # fills with its tables and figures
     page: Optional[str] = None  # noqa: UP045
@@ -149,6 +185,12 @@ def load_study(name_or_path: str | Path) -> Study:
             study.metric_labels,
             f"must name each of the {len(study.metrics)} metrics",
         )
+    if study.table.columns != "metric" and study.table.columns not in keys:
+        raise ConfigValueError(
+            f"study {path.name}: table.columns",
+            study.table.columns,
+            "metric or one of the axes: " + ", ".join(sorted(keys)),
+        )
     for part in (*[r for r in study.table.rows if r != "metric"], *study.table.split_by):
         if part not in keys:
             raise ConfigValueError(
@@ -158,6 +200,9 @@ def load_study(name_or_path: str | Path) -> Study:
             )
     for i, cell in enumerate(study.exclude):
         check_cell(study, cell, f"study {path.name}: exclude[{i}]")
+    from dl2.studies.claims import check_claims  # claims read the schema above
+
+    check_claims(study, f"study {path.name}")
     return study
 
 

@@ -1,0 +1,38 @@
+"""The README's table of the studies, generated from each study's summary.json: what it
+runs, its jobs, and how its claims came out, linking to its results page. Rebuilt by
+`sweep.py all` (and `make report-offline`), so a rerun never leaves the README behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from dl2.studies.claims import VERDICTS
+
+OVERVIEW_BLOCK = "studies"  # its block in README.md: <!-- study:studies -->
+
+
+def verdict_counts(claims: list[dict[str, Any]]) -> str:
+    """`3 hold, 1 fails, 2 not shown` of a summary's claims, or `no claims`."""
+    if not claims:
+        return "no claims"
+    counts = {v: sum(c["verdict"] == v for c in claims) for v in VERDICTS}
+    words = {"holds": "hold", "fails": "fail", "not shown": "not shown", "no data": "no data"}
+    return ", ".join(f"{n} {words[v] if n != 1 else v}" for v, n in counts.items() if n)
+
+
+def overview_block(rows: list[tuple[Any, Path]]) -> str:
+    """The table: a row per (study, its report folder holding summary.json)."""
+    lines = [
+        "| study | jobs | the report's claims, tested | results |",
+        "|---|---:|---|---|",
+    ]
+    for study, folder in rows:
+        summary = json.loads((folder / "summary.json").read_text())
+        page = f"[{study.name}](docs/results/{study.page}.md)" if study.page else study.name
+        lines.append(
+            f"| {study.title} | {summary['jobs_completed']} "
+            f"| {verdict_counts(summary.get('claims', []))} | {page} |"
+        )
+    return "\n".join(lines) + "\n"
