@@ -36,7 +36,7 @@ from dl2.studies.aggregate import PAGE_BLOCK, fill_block, write_report
 from dl2.studies.claim import ClaimedError, claimed
 from dl2.studies.cost import COST_BLOCK, cost_block, study_cost
 from dl2.studies.launch import Launch, Stopped, multirun
-from dl2.studies.overview import OVERVIEW_BLOCK, overview_block
+from dl2.studies.overview import OVERVIEW_BLOCK, overview_block, stored_reports
 from dl2.studies.results import collect
 from dl2.studies.runner import (
     describe,
@@ -189,7 +189,7 @@ def main_verify(argv: list[str], launch: Launch = multirun) -> int:
     parser.add_argument("--out", help="scratch folder (default logs/verify/<study>)")
     parser.add_argument("--dry-run", action="store_true", help="list the jobs; run nothing")
     parser.add_argument("overrides", nargs="*", help="plumbing overrides (paths.data_dir=...)")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # overrides may follow the options
     if args.sample < 1:
         raise ConfigValueError("--sample", args.sample, "must be a positive integer")
     study = load_study(args.study)
@@ -236,6 +236,7 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
     total: list[float | None] = []
     every = study is None and sorted(s.name for s in studies) == study_names()
     costs, seen = [], set()
+    wrote_stored = False
     for one in studies:
         narrow = {}
         for key, value in vars(args).items():
@@ -316,15 +317,13 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
                 f"jobs, {len(payload['left_out'])} left out)",
                 file=sys.stderr,
             )
+            wrote_stored = wrote_stored or bool(stored)
             if every and stored:
                 costs.append(study_cost(one.name, Store.at(out).completed(), job_hashes, seen))
     if costs and len(costs) == len(studies):  # every declared study, from its stored results
         fill_block(RESULTS_PAGES / "index.md", COST_BLOCK, cost_block(costs))
-        fill_block(
-            README,
-            OVERVIEW_BLOCK,
-            overview_block([(one, REPORTS / one.name) for one in studies]),
-        )
+    if wrote_stored:  # the README's studies table, from every study's summary.json
+        fill_block(README, OVERVIEW_BLOCK, overview_block(stored_reports()))
     if args.dry_run and len(studies) > 1:
         known = [t for t in total if t is not None]
         unknown = len(total) - len(known)

@@ -308,3 +308,69 @@ def test_every_declared_claim_is_decided_on_the_stored_results():
             assert v.verdict in claims.VERDICTS
             if name != "rotation-cnn" or v.claim.id != "coursework-protocol":
                 assert v.verdict != "no data", (name, v.claim.id)
+
+
+CURVE = """
+name: curve
+title: curve
+experiment: rotation
+axes:
+  - {key: data.augment, values: [none, rotation]}
+seeds: [0, 1, 2, 3]
+metrics: [a000, a090, a180, a270]
+metric_labels: ["0", "90", "180", "270"]
+metric_name: angle
+claims:
+  - {id: peak, report: r, kind: peak, over: metric, a: {data.augment: none}, at: ["0"]}
+  - {id: bump, report: r, kind: bumps, over: metric, a: {data.augment: none}, at: ["180"]}
+  - {id: mirror, report: r, kind: symmetric, over: metric, a: {data.augment: none},
+     about: "180", margin: 1.0}
+  - {id: flat, report: r, kind: flat, over: metric, a: {data.augment: rotation}, margin: 1.0}
+  - {id: flat-upright, report: r, kind: flat, over: metric, a: {data.augment: none},
+     margin: 1.0}
+  - {id: rises, report: r, kind: increasing, over: metric, a: {data.augment: rotation},
+     points: ["0", "90", "180"]}
+"""
+
+
+def test_shapes_over_the_metrics(tmp_path):
+    """Upright: 0° on top, a bump at 180° over 90° and 270°, 90° = 270° (symmetric);
+    rotated: flat within a point; its 0-90-180 rise of 0.1 point is noise, not shown."""
+    path = tmp_path / "curve.yaml"
+    path.write_text(CURVE)
+    study = load_study(path)
+    noise = [0.1, -0.2, 0.15, -0.05]
+    records = []
+    for s in range(4):
+        curves = {
+            "none": [60, 20 + noise[s], 30 + noise[(s + 1) % 4], 20 + noise[(s + 2) % 4]],
+            "rotation": [
+                40 + noise[s],
+                40.05 + noise[(s + 1) % 4],
+                40.1 + noise[(s + 3) % 4],
+                40 + noise[(s + 2) % 4],
+            ],  # fmt: skip
+        }
+        for arm, values in curves.items():
+            records.append(
+                {
+                    "config_hash": f"{arm}{s}",
+                    "setting_hash": arm,
+                    "seed": s,
+                    "status": "completed",
+                    "overrides": ["experiment=rotation", f"data.augment={arm}", f"seed={s}"],
+                    "metrics": dict(zip(study.metrics, values, strict=True)),
+                }
+            )
+    found = verdicts_of(study, records)
+    assert {k: v.verdict for k, v in found.items()} == {
+        "peak": "holds",
+        "bump": "holds",
+        "mirror": "holds",
+        "flat": "holds",
+        "flat-upright": "fails",
+        "rises": "not shown",
+    }
+    assert [t.label for t in found["bump"].tests] == ["180 − 90", "180 − 270"]
+    assert [t.label for t in found["mirror"].tests] == ["90 − 270"], "0 has no mirror here"
+    assert len(found["flat"].tests) == 4 and found["peak"].deciding.label.startswith("0 − ")

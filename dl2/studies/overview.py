@@ -8,7 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dl2.paths import REPORTS
 from dl2.studies.claims import VERDICTS
+from dl2.studies.spec import load_study, study_names
 
 OVERVIEW_BLOCK = "studies"  # its block in README.md: <!-- study:studies -->
 
@@ -36,3 +38,12 @@ def overview_block(rows: list[tuple[Any, Path]]) -> str:
             f"| {verdict_counts(summary.get('claims', []))} | {page} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def stored_reports() -> list[tuple[Any, Path]]:
+    """(study, reports/<study>) of every declared study whose report has been written."""
+    return [
+        (load_study(name), REPORTS / name)
+        for name in study_names()
+        if (REPORTS / name / "summary.json").is_file()
+    ]

@@ -306,7 +306,7 @@ def inferred_study(name: str, records: list[dict[str, Any]]) -> Study:
     return Study(
         name=name,
         title=f"Jobs of {name}",
-        description="Mean ± population std over seeds, n the seeds behind each row; "
+        description="Mean ± sample std over seeds, n the seeds behind each row; "
         "axes: the overrides that vary between the jobs.",
         experiment=values.get("experiment", [""])[0] or "",
         overrides=fixed,

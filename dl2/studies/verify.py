@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 import random
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dl2.config.identity import parse_overrides
+from dl2.config.identity import is_plumbing, parse_overrides
 from dl2.errors import ConfigValueError
 from dl2.studies.launch import Launch, multirun
 from dl2.studies.runner import hashes, run
@@ -53,6 +53,15 @@ def same_machine(stored: dict[str, Any], here: dict[str, Any]) -> bool:
     """Whether a record's machine is this one, as far as float results go (a record made
     before the CPU model was stored never is)."""
     return all(stored.get(k) == here.get(k) for k in SAME_MACHINE) and "cpu" in stored
+
+
+def same_threads(job: PlannedJob, stored: dict[str, Any]) -> PlannedJob:
+    """The job with the torch threads its record ran with (float sums can depend on the
+    thread count; a plumbing override, so the job's hash stays)."""
+    threads = (stored.get("machine") or {}).get("torch_threads")
+    if not isinstance(threads, int) or threads < 1:
+        return job
+    return replace(job, overrides=(*job.overrides, f"torch_threads={threads}"))
 
 
 def choose(
@@ -113,7 +122,7 @@ def verify(
     started = datetime.now()
     run(
         study,
-        [job for job, _ in chosen],
+        [same_threads(job, done[h]) for job, h in chosen],
         scratch,
         force=True,
         log_dir=out / "logs",
@@ -124,7 +133,7 @@ def verify(
     failed = []
     for job, h in chosen:
         stored, new = done[h], scratch.latest().get(h)
-        name = " ".join(o for o in job.overrides[1:])
+        name = " ".join(o for o in job.overrides[1:] if not is_plumbing(o))
         if new is None or new.get("status") != "completed":
             failed.append(f"{name}: the rerun did not complete ({(new or {}).get('status')})")
             continue
