@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from dl2.config.identity import job_hashes
+from dl2.errors import ConfigValueError
 from dl2.paths import RESULTS_PAGES
 from dl2.studies.aggregate import PAGE_BLOCK, summarise, tidy, write_report
 from dl2.studies.cost import COST_BLOCK, cost_block, covered, study_cost
@@ -688,3 +689,13 @@ def test_the_padding_and_graph_studies_have_their_figure(tmp_path):
         figure = tmp_path / name / f"{name}.png"
         assert figure.stat().st_size > 10_000
         assert f"]({name}.png)" in (tmp_path / name / "report.md").read_text()
+
+
+def test_an_extra_override_of_an_axis_is_refused():
+    """`sweep.py rotation-cnn data.val_size=20` would set every cell's validation images to
+    20 and merge the study's two protocols unseen: refused, naming the option to use."""
+    study = load_study("rotation-cnn")
+    with pytest.raises(ConfigValueError) as info:
+        expand(study, ["data.val_size=20"])
+    assert info.value.key == "overrides" and "--val-sizes" in str(info.value)
+    assert len(expand(study, ["trainer.max_epochs=1"])) == len(expand(study))

@@ -11,7 +11,7 @@ from typing import Any, Optional
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from dl2.config.identity import is_plumbing, parse_overrides
+from dl2.config.identity import is_plumbing, override_key, parse_overrides
 from dl2.errors import ConfigValueError
 from dl2.paths import STUDY_DIR
 
@@ -245,6 +245,15 @@ def expand(
     values of some axes, `extra` overrides are added to every job (they become part of the
     settings, so their jobs never mix with the study's own)."""
     narrow = narrow or {}
+    for override in extra:  # it would overwrite the axis and merge its cells unseen
+        axis = next((a for a in study.axes if a.key == override_key(override)), None)
+        if axis is not None:
+            raise ConfigValueError(
+                "overrides",
+                override,
+                f"{axis.key} is an axis of study {study.name}: choose its values with "
+                + (f"--{axis.option}" if axis.option else "the study file's axes"),
+            )
     grids = []
     for axis in study.axes:
         values = list(axis.values)
