@@ -136,7 +136,8 @@ def test_a_text_with_one_character_has_nothing_to_learn(tmp_path, capsys):
             "callbacks.early_stopping.patience=5",
             "callbacks.early_stopping.patience=5 is not allowed: the config of experiment=gnn",
         ),
-        ("model=nope", "Could not find 'model/nope'"),
+        ("trainer=nope", "Could not find 'trainer/nope'"),
+        ("model=gat", "model is an axis of study gnn-models: choose its values with --models"),
         ("trainer.max_epochs=abc", "trainer.max_epochs='abc' is not allowed"),
     ],
 )
