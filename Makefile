@@ -22,7 +22,7 @@ install: $(STAMP) ## create .venv and install dl2 with its dev tools
 train: $(STAMP) ## train the default experiment (Net1 on the box data, one seed) on the CPU
 	$(PYTHON) train.py trainer=cpu
 
-test: $(STAMP) ## the quick suite, in-process (under 3 min on 2 cores): after each change
+test: $(STAMP) ## the quick suite, in-process: after each change
 	$(PYTHON) -m pytest -m "not slow and not gpu"
 
 test-all: $(STAMP) ## every test, slow ones (real processes) too, with dl2's line coverage (CI)

@@ -243,22 +243,22 @@ def test_the_report_shows_the_claims_and_a_changed_metric_changes_them(tmp_path)
             "{id: x, report: r, kind: compare, a: {model: sage}, b: {}, expect: greater}",
             "claim x: a.model",
             "choose from gcn, gat, mean",
-        ),  # fmt: skip
+        ),
         (
             "{id: x, report: r, kind: compare, a: {depth: 2}, b: {}, expect: greater}",
             "claim x: a",
             "must be one of the axes",
-        ),  # fmt: skip
+        ),
         (
             "{id: x, report: r, kind: compare, a: {metric: test/f1}, b: {}, expect: greater}",
             "claim x: a.metric",
             "one of the study's metrics",
-        ),  # fmt: skip
+        ),
         (
             "{id: x, report: r, kind: compare, a: {}, b: {}, expect: more}",
             "claim x: expect",
             "greater or less",
-        ),  # fmt: skip
+        ),
         ("{id: x, report: r, kind: compare, a: {}, expect: greater}", "claim x: b", "cell b"),
         ("{id: x, report: r, kind: equivalent, a: {}, b: {}}", "claim x: margin", "margin > 0"),
         ("{id: x, report: r, kind: peak, over: model, at: [sage]}", "claim x: at", "choose"),
@@ -268,17 +268,17 @@ def test_the_report_shows_the_claims_and_a_changed_metric_changes_them(tmp_path)
             "{id: x, report: r, kind: compare, a: {}, b: {}, expect: less, method: jackknife}",
             "claim x: method",
             "bootstrap",
-        ),  # fmt: skip
+        ),
         (
             "{id: x, report: r, kind: compare, a: {}, b: {value: high}, expect: less}",
             "claim x: b.value",
             "a number",
-        ),  # fmt: skip
+        ),
         (
             "{id: x, report: r, kind: compare, a: {}, b: {}, expect: less, each: [depth]}",
             "claim x: each",
             "one of the axes",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_a_claim_the_study_cannot_check_fails_in_one_line(tmp_path, claim, key, words):

@@ -121,11 +121,10 @@ def markdown_tables(study: Study, summary: pd.DataFrame) -> list[str]:
     if summary.empty:
         return ["No completed jobs yet.", ""]
     table, digits = study.table, study.digits
-    lines_head = [CAPTION, ""]
     labels = [c for c in summary.columns if c not in ("setting_hash", "metric", *STATS)]
     split = [k for k in table.split_by if k in labels]
     rows = [k for k in labels if k not in split and k != table.columns]
-    lines: list[str] = lines_head
+    lines: list[str] = [CAPTION, ""]
     groups = summary.groupby(split, sort=False) if split else [((), summary)]
     for key, part in groups:
         key = key if isinstance(key, tuple) else (key,)
@@ -278,11 +277,8 @@ def plot(study: Study, summary: pd.DataFrame, path: Path) -> bool:
 
 
 def _reference_value(study: Study, fixed: dict[str, str], metric: str) -> float | None:
-    """The mean of the report's value for the setting `fixed` (`reference_value`), or None."""
-    try:
-        return float(reference_value(study, fixed, metric).split("±")[0])
-    except ValueError:  # none given ('') or not a number
-        return None
+    """The mean of the report's value for the setting `fixed`, or None."""
+    return claims.reference_number(study, fixed, metric)
 
 
 def plot_bars(study: Study, summary: pd.DataFrame, path: Path) -> bool:

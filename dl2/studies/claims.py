@@ -11,7 +11,7 @@ otherwise the claim is not shown. The table shows the test that decided it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -251,8 +251,6 @@ def _check_shape(study: Study, claim: Claim, here: str, axes: dict) -> None:
 
 def expanded(study: Study) -> list[Claim]:
     """The study's claims with each `each` claim made one per value of its axes."""
-    from dataclasses import replace
-
     out = []
     for claim in study.claims:
         if not claim.each:
@@ -302,11 +300,13 @@ def reference_value(study: Study, values: dict[str, str], metric: str) -> str:
     return ""
 
 
-def _reference(study: Study, cell: dict[str, Any], metric: str) -> float | None:
+def reference_number(study: Study, cell: dict[str, Any], metric: str) -> float | None:
+    """The mean of the report's value for `cell` (`reference_value`), or None where the
+    report gives none (or no number)."""
     try:
-        return float(reference_value(study, {k: str(v) for k, v in cell.items()}, metric)
-                     .split("±")[0])  # fmt: skip
-    except ValueError:
+        values = {k: str(v) for k, v in cell.items()}
+        return float(reference_value(study, values, metric).split("±")[0])
+    except ValueError:  # none given ('') or not a number
         return None
 
 
@@ -315,7 +315,7 @@ def _pair_tests(study: Study, claim: Claim, frame: pd.DataFrame) -> tuple[str, l
     xa = arm(frame, study, claim.a, a_metric)
     seed = seed_of(f"{study.name}/{claim.id}")
     if claim.kind == "reference":
-        ref = _reference(study, claim.a, a_metric)
+        ref = reference_number(study, claim.a, a_metric)
         text = f"{a_metric} at {_cell_text(claim.a)} = the report's {ref} ± {claim.margin:g}"
         if ref is None:
             return text, [Test("the report gives no value here", _none(xa), "equal")]
