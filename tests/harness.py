@@ -75,6 +75,69 @@ def tiny_cifar_overrides(cifar_root: Path) -> list[str]:
     ]
 
 
+class CodeRunner:
+    """Pickled, it tells the unpickler to call `touch <marker>`: what a crafted data file does."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (subprocess.call, (["touch", str(self.marker)],))
+
+
+def write_crafted_pickle(
+    path: Path, marker: Path, wrap: Callable[[Any], Any] = lambda x: x
+) -> None:
+    """Overwrite `path` with a pickle that creates `marker` when loaded by `pickle.load`."""
+    import pickle
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(wrap(CodeRunner(marker))))
+
+
+def write_planetoid(root: Path, name: str = "Cora", n_features: int = 6) -> Path:
+    """Raw `ind.<name>.*` files in Planetoid's pickle format under `root/planetoid/<name>/raw`:
+    20 labelled nodes, the 500 validation nodes the public split takes after them, 30 test
+    nodes (CiteSeer's with 3 isolated ones: ids without a row in tx), 3 classes."""
+    import pickle
+    from collections import defaultdict
+
+    import numpy as np
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    raw = root / "planetoid" / name / "raw"
+    raw.mkdir(parents=True)
+    n_all, n_labelled, n_test = 540, 20, 30
+    test_ids = np.arange(n_all, n_all + n_test)
+    if name == "CiteSeer":
+        test_ids = np.delete(test_ids, [4, 11, 20])
+    rng.shuffle(test_ids)
+
+    def features(n: int) -> sp.csr_matrix:
+        return sp.csr_matrix((rng.random((n, n_features)) < 0.3).astype(np.float32))
+
+    def onehot(n: int) -> np.ndarray:
+        return np.eye(3, dtype=np.int32)[rng.integers(0, 3, n)]
+
+    allx, ally = features(n_all), onehot(n_all)
+    parts = {
+        "x": allx[:n_labelled],
+        "y": ally[:n_labelled],
+        "allx": allx,
+        "ally": ally,
+        "tx": features(len(test_ids)),
+        "ty": onehot(len(test_ids)),
+        "graph": defaultdict(list),
+    }
+    for node in range(n_all + n_test):
+        parts["graph"][node] = [int(v) for v in rng.integers(0, n_all + n_test, 3)]
+    for part, obj in parts.items():
+        (raw / f"ind.{name.lower()}.{part}").write_bytes(pickle.dumps(obj, protocol=2))
+    (raw / f"ind.{name.lower()}.test.index").write_text("\n".join(map(str, test_ids)) + "\n")
+    return raw
+
+
 def write_cifar(root: Path) -> Path:
     """A cifar-10-batches-py folder in the real pickle format: 5 train batches and a test batch
     of CIFAR_PER_CLASS images per class each."""

@@ -19,7 +19,7 @@ from dl2.nets.sparse import linear as sparse_linear
 from dl2.nets.sparse import to_csr, transpose_of
 from dl2.run.job import train
 from tests.graph_algebra import adjacency, degree_matrix, laplacian, walk_counts
-from tests.harness import compose_cfg
+from tests.harness import CodeRunner, compose_cfg, write_crafted_pickle, write_planetoid
 
 G1 = [[0, 1, 1, 0, 1], [1, 0, 1, 0, 0], [1, 1, 0, 1, 0], [0, 0, 1, 0, 0], [1, 0, 0, 0, 0]]
 G1_SQUARED = [[3, 1, 1, 1, 0], [1, 2, 1, 1, 1], [1, 1, 3, 0, 1], [1, 1, 0, 1, 0], [0, 1, 1, 0, 1]]
@@ -199,6 +199,43 @@ def test_cora_from_a_local_copy(tmp_path):
     )
     metrics = train(cfg)
     assert metrics["test/acc"] > 0.7, metrics
+
+
+@pytest.mark.parametrize("name", ["Cora", "CiteSeer"])
+def test_a_planetoid_graph_is_the_one_torch_geometric_builds(tmp_path, name):
+    from torch_geometric.io.planetoid import read_planetoid_data
+
+    from dl2.data.graphs import read_planetoid
+
+    raw = write_planetoid(tmp_path, name)
+    ours, theirs = read_planetoid(raw, name), read_planetoid_data(str(raw), name)
+    assert ours.num_nodes == theirs.num_nodes == 570
+    for key in ("x", "edge_index", "y", "train_mask", "val_mask", "test_mask"):
+        assert torch.equal(ours[key], theirs[key]), key
+
+
+@pytest.mark.parametrize("crafted", ["processed/pre_transform.pt", "processed/data.pt", "raw/x"])
+def test_a_crafted_planetoid_file_runs_no_code(tmp_path, crafted):
+    """A processed cache is never read (the graph is rebuilt from the raw files each time) and
+    a raw file (a pickle) that names a callable is refused: the callable never runs."""
+    from dl2.data.graphs import PlanetoidDataModule
+
+    raw = write_planetoid(tmp_path, "Cora")
+    marker = tmp_path / "ran"
+    if crafted.startswith("raw/"):
+        write_crafted_pickle(raw / "ind.cora.x", marker)
+    else:
+        (raw.parent / "processed").mkdir()
+        torch.save(CodeRunner(marker), raw.parent / crafted)
+    data = PlanetoidDataModule(data_dir=str(tmp_path), name="Cora")
+    if crafted.startswith("raw/"):
+        with pytest.raises(ConfigValueError) as info:
+            data.setup()
+        assert "ind.cora.x" in str(info.value) and "subprocess.call" in str(info.value)
+    else:
+        data.setup()
+        assert data.graph.num_nodes == 570
+    assert not marker.exists()
 
 
 def test_csr_linear_equals_dense_forward_and_backward():

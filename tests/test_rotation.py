@@ -21,6 +21,7 @@ from tests.harness import (
     sweep_py,
     tiny_cifar_overrides,
     write_cifar,
+    write_crafted_pickle,
 )
 
 
@@ -96,6 +97,27 @@ def test_missing_folder_and_corrupt_file(tmp_path):
     (tmp_path / "own" / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"not a pickle")
     with pytest.raises(ConfigValueError, match="corrupt"):
         CIFAR10DataModule(data_dir=str(tmp_path / "own"), download=False, verify=False).setup()
+
+
+@pytest.mark.parametrize("name", ["batches.meta", "data_batch_2", "test_batch"])
+def test_a_crafted_batch_file_runs_no_code(tmp_path, name):
+    """CIFAR's files are pickles: one that names a callable is refused (a batch) or never read
+    (the metadata), and the callable never runs."""
+    write_cifar(tmp_path / "own")
+    marker = tmp_path / "ran"
+    write_crafted_pickle(
+        tmp_path / "own" / "cifar-10-batches-py" / name, marker, lambda obj: {"data": obj}
+    )
+    dm = CIFAR10DataModule(
+        data_dir=str(tmp_path / "own"), download=False, verify=False, val_size=20
+    )
+    if name == "batches.meta":
+        dm.setup()  # the class names are dl2's own: the file is checked to exist, not read
+    else:
+        with pytest.raises(ConfigValueError) as info:
+            dm.setup()
+        assert name in str(info.value) and "subprocess.call" in str(info.value)
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """CIFAR-10 for the rotation study: torchvision's download (or a local copy in the standard
-`cifar-10-batches-py` layout, checksums optional), a seeded 45k/5k train/val split, random
-rotation augmentation, and one test split per rotation angle.
+`cifar-10-batches-py` layout, checksums optional, read without running code from the files), a
+seeded 45k/5k train/val split, random rotation augmentation, and one test split per angle.
 
 The training order and each image's random angle come from the job's seeded state: the
 sampler draws each epoch's seed from torch's global RNG (as RandomSampler does) and hands
@@ -9,17 +9,16 @@ requeued job continues exactly, and the numbers do not depend on `data.num_worke
 
 from __future__ import annotations
 
-import os
-import pickle
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import CIFAR10
-from torchvision.datasets.utils import check_integrity
+from torchvision.datasets.utils import check_integrity, download_and_extract_archive
 from torchvision.transforms.v2 import functional as TF
 
 from dl2.data.base import DataModule, TrainOrder
+from dl2.data.pickles import load_data_pickle
 from dl2.data.samplers import KeyedRandomSampler, draw_seed, keyed_uniform
 from dl2.data.workers import worker_context
 from dl2.errors import ConfigValueError, check_choice, check_positive
@@ -28,75 +27,72 @@ AUGMENTS = ("none", "rotation")
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
-class UncheckedCIFAR10(CIFAR10):
-    """torchvision's CIFAR10 that only checks that the batch files exist: mirrored or rebuilt
-    copies are valid data but do not match the official MD5 sums."""
-
-    def _check_integrity(self) -> bool:
-        folder = Path(self.root) / self.base_folder
-        return all(
-            check_integrity(str(folder / name)) for name, _ in self.train_list + self.test_list
-        )
-
-    def _load_meta(self) -> None:
-        path = os.path.join(self.root, self.base_folder, self.meta["filename"])
-        if not check_integrity(path):
-            raise RuntimeError(f"CIFAR-10 metadata file {path} not found")
-        with open(path, "rb") as f:
-            self.classes = pickle.load(f, encoding="latin1")[self.meta["key"]]
-        self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
+BATCHES = {True: [name for name, _ in CIFAR10.train_list], False: ["test_batch"]}
 
 
 def load_cifar10(
     root: str | Path, train: bool, download: bool, verify: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images as uint8 (N, 3, 32, 32) and labels as int64, read through torchvision."""
+    """Images as uint8 (N, 3, 32, 32) and labels as int64 from a `cifar-10-batches-py` copy,
+    downloaded by torchvision when asked. The batches are read with a restricted unpickler
+    (numpy arrays, lists, dicts, strings and numbers): a crafted file cannot run code."""
     folder = Path(root) / CIFAR10.base_folder
-    if not download and not folder.is_dir():
-        raise ConfigValueError(
-            "data_dir",
-            str(root),
-            f"has no {CIFAR10.base_folder}/ folder and data.download=false; "
-            "set data.download=true or point data.data_dir at a copy",
-        )
-    if folder.is_dir():  # a copy is there: every batch file must be, or say which is not
-        names = [name for name, _ in CIFAR10.train_list + CIFAR10.test_list]
-        missing = [
-            name for name in [*names, CIFAR10.meta["filename"]] if not (folder / name).is_file()
-        ]
-        if missing:
+    if not folder.is_dir():
+        if not download:
             raise ConfigValueError(
                 "data_dir",
                 str(root),
-                f"has an incomplete {folder}: "
-                f"{', '.join(missing)} missing (restore them, or delete "
-                "the folder to download it again)",
+                f"has no {CIFAR10.base_folder}/ folder and data.download=false; "
+                "set data.download=true or point data.data_dir at a copy",
             )
-    cls = CIFAR10 if verify else UncheckedCIFAR10
-    try:
-        ds = cls(str(root), train=train, download=download)
-    except RuntimeError as err:
-        hint = "" if not verify else " (a rebuilt or mirrored copy needs data.verify=false)"
-        raise ConfigValueError("data_dir", str(root), f"{err}{hint}") from None
-    except OSError as err:  # no network (urllib's URLError, a timeout, ...)
-        if folder.is_dir() and not download:
-            raise
+        try:
+            download_and_extract_archive(
+                CIFAR10.url, str(root), filename=CIFAR10.filename, md5=CIFAR10.tgz_md5
+            )
+        except OSError as err:  # no network (urllib's URLError, a timeout, ...)
+            raise ConfigValueError(
+                "data_dir",
+                str(root),
+                f"has no {CIFAR10.base_folder}/ folder and "
+                f"downloading CIFAR-10 failed ({err}); copy the python "
+                f"version's {CIFAR10.base_folder}/ into {root} (or point "
+                "data.data_dir at a copy) and set data.download=false",
+            ) from None
+    files = [
+        *CIFAR10.train_list,
+        *CIFAR10.test_list,
+        (CIFAR10.meta["filename"], CIFAR10.meta["md5"]),
+    ]
+    missing = [name for name, _ in files if not (folder / name).is_file()]
+    if missing:
         raise ConfigValueError(
             "data_dir",
             str(root),
-            f"has no {CIFAR10.base_folder}/ folder and "
-            f"downloading CIFAR-10 failed ({err}); copy the python "
-            f"version's {CIFAR10.base_folder}/ into {root} (or point "
-            "data.data_dir at a copy) and set data.download=false",
-        ) from None
-    except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as err:
-        raise ConfigValueError(
-            "data_dir",
-            str(root),
-            f"holds a corrupt CIFAR-10 batch file ({type(err).__name__}: {err})",
-        ) from None
-    images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
-    return images, torch.tensor(ds.targets, dtype=torch.long)
+            f"has an incomplete {folder}: {', '.join(missing)} missing (restore them, or "
+            "delete the folder to download it again)",
+        )
+    if verify:
+        changed = [name for name, md5 in files if not check_integrity(str(folder / name), md5)]
+        if changed:
+            raise ConfigValueError(
+                "data_dir",
+                str(root),
+                f"holds CIFAR-10 files that do not match the official MD5 sums "
+                f"({', '.join(changed)}); a rebuilt or mirrored copy needs data.verify=false",
+            )
+    images, labels = [], []
+    for name in BATCHES[train]:
+        batch = load_data_pickle(folder / name, "data_dir")
+        try:
+            images.append(torch.from_numpy(batch["data"]).reshape(-1, 3, 32, 32))
+            labels += batch["labels"]
+        except (KeyError, TypeError, RuntimeError) as err:
+            raise ConfigValueError(
+                "data_dir",
+                str(folder / name),
+                f"is a corrupt CIFAR-10 batch file ({type(err).__name__}: {err})",
+            ) from None
+    return torch.cat(images), torch.tensor(labels, dtype=torch.long)
 
 
 def balanced_subset(labels: torch.Tensor, n: int, seed: int) -> torch.Tensor:

@@ -3,15 +3,20 @@ standard public split, a small synthetic graph for tests, and seeded random-edge
 
 from __future__ import annotations
 
-import pickle
 from abc import ABC, abstractmethod
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from torch_geometric.data import Data
+from torch_geometric.io import read_txt_array
+from torch_geometric.io.planetoid import edge_index_from_dict
+from torch_geometric.utils import index_to_mask
 
 from dl2.data.base import DataModule
+from dl2.data.pickles import NEIGHBOURS, NUMPY, SPARSE, load_data_pickle
 from dl2.errors import ConfigValueError, check_choice, check_positive
 from dl2.files import exclusive
 
@@ -109,9 +114,53 @@ class GraphDataModule(DataModule, ABC):
         return self._loader()
 
 
+RAW_PARTS = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
+
+
+def read_planetoid(raw: Path, name: str) -> Data:
+    """A Planetoid graph on its public split, built from the raw `ind.<name>.*` files as
+    torch-geometric's Planetoid builds it, but read with the restricted unpickler (the raw
+    files are pickles) and never cached: nothing from a file can run code, and no processed
+    file is left for a later job to trust."""
+    prefix = name.lower()
+
+    def matrix(part: str) -> torch.Tensor:
+        path = raw / f"ind.{prefix}.{part}"
+        obj = load_data_pickle(path, "data_dir", NUMPY | SPARSE)
+        try:
+            return torch.from_numpy(np.asarray(obj.todense() if hasattr(obj, "todense") else obj))
+        except (AttributeError, TypeError) as err:
+            raise ConfigValueError("data_dir", str(path), f"holds no matrix ({err})") from None
+
+    x, tx, allx, y, ty, ally = (matrix(part).float() for part in RAW_PARTS[:6])
+    graph = load_data_pickle(raw / f"ind.{prefix}.graph", "data_dir", NEIGHBOURS)
+    test_index = read_txt_array(str(raw / f"ind.{prefix}.test.index"), dtype=torch.long)
+    in_order = test_index.sort().values
+    if prefix == "citeseer":  # isolated test nodes have no row in tx, ty: zeros stand in
+        rows = in_order - test_index.min()
+        span = int(test_index.max() - test_index.min()) + 1
+        tx = tx.new_zeros(span, tx.size(1)).index_copy_(0, rows, tx)
+        ty = ty.new_zeros(span, ty.size(1)).index_copy_(0, rows, ty)
+    features = torch.cat([allx, tx])
+    features[test_index] = features[in_order].clone()
+    labels = torch.cat([ally, ty]).argmax(dim=1)
+    labels[test_index] = labels[in_order].clone()
+    n = labels.numel()
+    mask = partial(index_to_mask, size=n)
+    return Data(
+        x=features,
+        edge_index=edge_index_from_dict(graph, num_nodes=n),
+        y=labels,
+        train_mask=mask(torch.arange(y.size(0))),
+        val_mask=mask(torch.arange(y.size(0), y.size(0) + 500)),
+        test_mask=mask(test_index),
+    )
+
+
 class PlanetoidDataModule(GraphDataModule):
-    """torch_geometric's Planetoid (downloaded into `data_dir/<name>` on first use), the public
-    split (140/500/1000 nodes for Cora), features row-normalised by default."""
+    """A Planetoid graph (Cora, CiteSeer, PubMed; its raw files downloaded into
+    `data_dir/planetoid/<name>/raw` on first use), the public split (140/500/1000 nodes for
+    Cora), features row-normalised by default."""
 
     def __init__(
         self,
@@ -125,59 +174,53 @@ class PlanetoidDataModule(GraphDataModule):
         check_choice("name", name, PLANETOIDS)
         self.data_dir, self.name, self.normalize = data_dir, name, normalize_features
 
-    def _dataset(self):
-        from torch_geometric.datasets import Planetoid
-        from torch_geometric.transforms import NormalizeFeatures
-
-        root = Path(self.data_dir) / "planetoid"
-        # the first job to read a graph writes its processed/ files: jobs started together
-        # (joblib's workers) take turns, so none reads a file another is still writing
-        with exclusive(root / f".{self.name}.lock"):
-            return Planetoid(
-                str(root),
-                self.name,
-                split="public",
-                transform=NormalizeFeatures() if self.normalize else None,
-            )
+    @property
+    def raw(self) -> Path:
+        return Path(self.data_dir) / "planetoid" / self.name / "raw"
 
     def prepare_data(self) -> None:
-        self._dataset_or_message()
+        """Download the raw files that are missing (torch-geometric's source and copy); jobs
+        started together (joblib's workers) take turns, so none reads a half-written file."""
+        from torch_geometric.datasets import Planetoid
+        from torch_geometric.io import fs
+
+        files = [f"ind.{self.name.lower()}.{part}" for part in RAW_PARTS]
+        with exclusive(self.raw.parent.parent / f".{self.name}.lock"):
+            for file in files:
+                if (self.raw / file).is_file():
+                    continue
+                self.raw.mkdir(parents=True, exist_ok=True)
+                try:
+                    fs.cp(f"{Planetoid.url}/{file}", str(self.raw))
+                except OSError as err:  # no network (urllib's URLError, a timeout, ...)
+                    (self.raw / file).unlink(missing_ok=True)
+                    raise ConfigValueError(
+                        "data_dir",
+                        self.data_dir,
+                        f"has no {self.name} raw files in {self.raw} and downloading them "
+                        f"failed ({err}); copy ind.{self.name.lower()}.* (x, tx, allx, y, ty, "
+                        "ally, graph, test.index) from the Planetoid data into "
+                        f"{self.raw}, or point paths.data_dir at a folder with "
+                        f"planetoid/{self.name}/raw/",
+                    ) from None
 
     def load(self) -> Data:
-        return self._dataset_or_message()[0]
+        from torch_geometric.transforms import NormalizeFeatures
 
-    def _dataset_or_message(self):
-        """The dataset; a raw file that cannot be read fails naming that file."""
+        self.prepare_data()
         try:
-            return self._dataset()
-        except (EOFError, pickle.UnpicklingError, ValueError, IndexError, RuntimeError) as err:
-            raise ConfigValueError("data_dir", self.data_dir, self._corrupt(err)) from None
-        except OSError as err:  # no network (urllib's URLError, a timeout, ...)
-            raw = Path(self.data_dir) / "planetoid" / self.name / "raw"
+            graph = read_planetoid(self.raw, self.name)
+        except ConfigValueError:
+            raise
+        except (ValueError, IndexError, RuntimeError) as err:
             raise ConfigValueError(
                 "data_dir",
                 self.data_dir,
-                f"has no {self.name} raw files in {raw} and downloading them failed ({err}); "
-                f"copy ind.{self.name.lower()}.* (x, tx, allx, y, ty, ally, graph, test.index)"
-                f" from the Planetoid data into {raw}, or point paths.data_dir at a folder "
-                f"with planetoid/{self.name}/raw/",
+                f"holds Planetoid files under {self.raw} that do not make a graph "
+                f"({type(err).__name__}: {err}); delete them to download them again, or "
+                "copy them anew",
             ) from None
-
-    def _corrupt(self, err: Exception) -> str:
-        """Which raw file is unreadable (PyG reads them in this order), for the message."""
-        from torch_geometric.io.planetoid import read_file
-
-        raw = Path(self.data_dir) / "planetoid" / self.name / "raw"
-        for part in ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index"):
-            try:
-                read_file(str(raw), self.name.lower(), part)
-            except Exception as part_err:  # noqa: BLE001  (any failure names the file)
-                return (
-                    f"holds an unreadable Planetoid file {raw}/ind.{self.name.lower()}."
-                    f"{part} ({type(part_err).__name__}: {part_err}); delete it to "
-                    "download it again, or copy it anew"
-                )
-        return f"holds Planetoid files under {raw} that PyG cannot read ({err})"
+        return NormalizeFeatures()(graph) if self.normalize else graph
 
 
 class SyntheticGraphDataModule(GraphDataModule):
