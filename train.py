@@ -1,12 +1,18 @@
-"""Train one model (or a sweep with -m): `python train.py experiment=padding model=net2`."""
+"""Train one model (or a sweep with -m): `python train.py experiment=padding model=net2`.
+
+`python train.py ckpt_path=<run>/checkpoints/last.ckpt` resumes a run with its own overrides
+(read from `<run>/results.json`; the command line's come after them and win)."""
 
 from __future__ import annotations
+
+import sys
 
 import hydra
 from omegaconf import DictConfig
 
 import dl2  # noqa: F401  (registers the config resolvers)
 from dl2.config.environment import load_env_file
+from dl2.config.overrides import with_training_overrides
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -19,6 +25,12 @@ def main(cfg: DictConfig) -> float | None:
     return sweeper_value(cfg, train(cfg))
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The command line; a resume (`ckpt_path=`) gets its run's overrides before the user's."""
     load_env_file()  # .env (W&B's key, entity, project), before Hydra composes
+    sys.argv = with_training_overrides(sys.argv)
     main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -278,7 +278,7 @@ def run_main(main: Callable[[], Any], argv: list[str]) -> int:
 
 def train_py(*args: str) -> int:
     """`python train.py <args>` in this process: its exit status."""
-    return run_main(script("train").main, ["train.py", *args])
+    return run_main(script("train").cli, ["train.py", *args])
 
 
 def eval_py(*args: str) -> int:

@@ -66,7 +66,8 @@ def test_good_values_pass(tmp_path):
 
 @pytest.mark.parametrize("lr", ["abc", "1e400"])
 def test_a_bad_lr_is_one_line_before_training(tmp_path, capsys, lr):
-    """1e400 is inf: the failed job's record still has to be strict JSON."""
+    """A single run is refused before its folder is made; a multirun's job (checked in the
+    job) records the failure, and 1e400 (inf) still has to be strict JSON there."""
     out = tmp_path / "run"
     assert (
         train_py(
@@ -76,9 +77,14 @@ def test_a_bad_lr_is_one_line_before_training(tmp_path, capsys, lr):
     )
     err = one_line(capsys.readouterr().err)
     assert "model.task.optimizer.lr=" in err and "is not allowed: must be a positive number" in err
-    assert not (out / "checkpoints").exists()
+    assert not out.exists(), "refused before Hydra made the run folder"
+    sweep = tmp_path / "sweep"
+    argv = [*TINY_BOXES, "logger=none", f"model.task.optimizer.lr={lr}", f"hydra.sweep.dir={sweep}"]
+    assert train_py("-m", *argv) == 1
+    (folder,) = [p for p in sweep.iterdir() if p.is_dir()]
+    assert not (folder / "checkpoints").exists()
     results = json.loads(
-        (out / "results.json").read_text(),
+        (folder / "results.json").read_text(),
         parse_constant=lambda name: pytest.fail(f"results.json holds {name}"),
     )
     assert results["status"] == "failed"

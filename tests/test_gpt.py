@@ -9,6 +9,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from omegaconf import open_dict
 
 from dl2.errors import ConfigValueError
 from dl2.files import read_checkpoint
@@ -130,6 +131,12 @@ def test_resuming_on_another_text_is_refused(gpt_checkpoint, tmp_path):
             "logger=none",
         ],
     )
+    with pytest.raises(ConfigValueError) as info:
+        train(cfg)
+    assert info.value.key == "ckpt_path" and "data.path (" in str(info.value)
+    assert f"-> {other})" in str(info.value), "the resume names the changed text"
+    with open_dict(cfg):
+        cfg.resume_changed = True  # meant: the vocabulary still has to be the trained one
     with pytest.raises(ConfigValueError) as info:
         train(cfg)
     assert info.value.key == "data.path" and "trained on" in str(info.value)

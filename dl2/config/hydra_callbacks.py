@@ -6,13 +6,14 @@ Hydra's own format, without colour codes, and keeps its study in the sweep folde
 
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from dl2.errors import ConfigValueError
 from dl2.files import unwritable_reason
@@ -50,6 +51,34 @@ class OutputFolderCheck(Callback):
     def _check(key: str, folder: str) -> None:
         try:
             check_folder(key, folder)
+        except ConfigValueError as err:
+            raise SystemExit(str(err)) from None
+
+
+class Preflight(Callback):
+    """A single run's checks (dl2/config/preflight.py, and a resume's or an evaluation's
+    config against its checkpoint's) before Hydra makes its folder: a refused run leaves no
+    folder and no W&B run, and says why in one line (status 1). A multirun's jobs are checked
+    each in its own job (the sweep's values are not known here)."""
+
+    def on_run_start(self, config: DictConfig, config_name: str | None = None, **kw: Any) -> None:
+        if config_name not in ("train", "eval"):
+            return
+        from hydra.core.hydra_config import HydraConfig
+
+        from dl2.config.preflight import preflight
+        from dl2.config.resume_check import check_resume
+
+        cfg = copy.deepcopy(config)
+        with open_dict(cfg):  # as Hydra's run_job sets it, so that paths.* resolve
+            cfg.hydra.runtime.output_dir = str(cfg.hydra.run.dir)
+        HydraConfig.instance().set_config(cfg)
+        with open_dict(cfg):
+            del cfg.hydra
+        try:
+            preflight(cfg, output_dir=False)
+            if cfg.get("ckpt_path"):
+                check_resume(cfg, fit=config_name == "train")
         except ConfigValueError as err:
             raise SystemExit(str(err)) from None
 

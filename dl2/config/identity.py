@@ -24,6 +24,7 @@ PLUMBING = (
     "hydra",
     "torch_threads",
     "ckpt_path",
+    "resume_changed",
     "optimized_metric",
     "parallel_seeds",
     "tags",

@@ -1,5 +1,5 @@
-"""The overrides a checkpoint was trained with, so that eval.py rebuilds its data and model
-without the user repeating them."""
+"""The overrides a checkpoint was trained with, so that eval.py rebuilds its data and model,
+and train.py resumes the run it continues, without the user repeating them."""
 
 from __future__ import annotations
 
@@ -48,5 +48,6 @@ def with_training_overrides(argv: list[str]) -> list[str]:
     given = {override_key(a) for a in argv[1:] if "=" in a}
     added = [o for o in training_overrides(ckpt) if override_key(o) not in given]
     if added:
-        print(f"eval.py: the training run's overrides: {' '.join(added)}", file=sys.stderr)
+        script = Path(argv[0]).name
+        print(f"{script}: the training run's overrides: {' '.join(added)}", file=sys.stderr)
     return [argv[0], *added, *argv[1:]]

@@ -227,11 +227,12 @@ def check_values(cfg: DictConfig) -> None:
     check_loggers(cfg.get("logger"))
 
 
-def preflight(cfg: DictConfig) -> None:
-    """Every check above, plus a readable `ckpt_path`, in the order a user would fix them."""
+def preflight(cfg: DictConfig, output_dir: bool = True) -> None:
+    """Every check above, plus a readable `ckpt_path` (and, with `output_dir`, a writable
+    output folder), in the order a user would fix them."""
     check_values(cfg)
     check_accelerator(cfg.trainer)
     if cfg.get("ckpt_path"):
         check_checkpoint_fits(read_checkpoint(cfg.ckpt_path), cfg)
-    if OmegaConf.select(cfg, "paths.output_dir"):
+    if output_dir and OmegaConf.select(cfg, "paths.output_dir"):
         check_output_dir(Path(cfg.paths.output_dir))

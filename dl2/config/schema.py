@@ -22,6 +22,7 @@ class TrainSchema:
     seed: Optional[int] = 0  # noqa: UP045
     test: bool = True
     ckpt_path: Optional[str] = None  # noqa: UP045
+    resume_changed: bool = False
     torch_threads: Optional[int] = None  # noqa: UP045
     optimized_metric: Optional[str] = None  # noqa: UP045
     max_loss: Optional[float] = None  # noqa: UP045

@@ -28,6 +28,7 @@ from dl2.callbacks.progress_log import ProgressLog
 from dl2.callbacks.resume import ResumeState
 from dl2.config.identity import experiment_of, job_hashes
 from dl2.config.preflight import monitors, preflight
+from dl2.config.resume_check import check_resume
 from dl2.errors import ConfigValueError
 from dl2.files import read_results
 from dl2.lifeline import runner_ended, watching
@@ -136,6 +137,8 @@ def _train(cfg: DictConfig, fit: bool) -> dict[str, float | None]:
         payload["config"] = OmegaConf.to_container(cfg, resolve=True)
         preflight(cfg)
         payload.update(job_hashes(cfg))
+        if cfg.get("ckpt_path"):  # the checkpoint's run's config, or a refusal
+            payload.update(check_resume(cfg, fit))
         if finished is not None:  # never trained into again, never overwritten
             if finished.get("config_hash") != payload["config_hash"]:
                 raise ConfigValueError(
@@ -163,12 +166,12 @@ def _train(cfg: DictConfig, fit: bool) -> dict[str, float | None]:
             payload["machine"]["torch_threads"] = torch.get_num_threads()
         if cfg.get("seed") is not None:
             L.seed_everything(cfg.seed, workers=True, verbose=False)
-        # loggers first, so that a job failing on a bad value still shows as a failed W&B run
+        # the model and its data before the loggers: a value they refuse starts no W&B run
+        datamodule, task = build_model(cfg)
+        payload["params"] = parameter_counts(task)
         loggers = build_loggers(cfg)
         for logger in loggers:
             logger.log_hyperparams(payload["config"])
-        datamodule, task = build_model(cfg)
-        payload["params"] = parameter_counts(task)
         for logger in loggers:
             if isinstance(logger, WandbLogger):
                 logger.watch_model(task)
