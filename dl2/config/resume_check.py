@@ -27,7 +27,7 @@ from dl2.files import checkpoint_results
 BUDGET = ("trainer.max_epochs", "trainer.max_steps")
 # what no resume can change: Lightning restores the optimizer's state from the checkpoint
 OPTIMIZER = "model.task.optimizer."
-MISSING = "(absent)"
+ABSENT = "(absent)"
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -49,9 +49,9 @@ def config_changes(cfg: DictConfig, trained: dict[str, Any]) -> dict[str, tuple[
     everything = flatten(OmegaConf.to_container(cfg, resolve=False))
     keys = set(ours) | {k for k in theirs if k not in everything and k.split(".")[0] in ours}
     return {
-        key: (theirs.get(key, MISSING), ours.get(key, MISSING))
+        key: (theirs.get(key, ABSENT), ours.get(key, ABSENT))
         for key in sorted(keys)
-        if theirs.get(key, MISSING) != ours.get(key, MISSING)
+        if theirs.get(key, ABSENT) != ours.get(key, ABSENT)
     }
 
 
@@ -71,8 +71,11 @@ def check_resume(cfg: DictConfig, fit: bool) -> dict[str, str]:
         return {}
     changes = config_changes(cfg, trained)
     if not fit:
-        model = {k: v for k, v in changes.items() if k.startswith("model.")}
-        model = {k: v for k, v in model.items() if not k.startswith("model.task.")}
+        model = {
+            k: v
+            for k, v in changes.items()
+            if k.startswith("model.") and not k.startswith("model.task.")
+        }
         if model:
             raise ConfigValueError(
                 "ckpt_path",
