@@ -31,6 +31,7 @@ if __name__ == "__main__":  # loading dl2 takes seconds: a Ctrl-C meanwhile is o
 from dl2.config.environment import load_env_file
 from dl2.config.identity import digest, is_plumbing
 from dl2.errors import ConfigValueError
+from dl2.files import unwritable_reason
 from dl2.paths import LOGS, README, RESULTS_PAGES
 from dl2.studies.aggregate import PAGE_BLOCK, fill_block, write_report
 from dl2.studies.claim import ClaimedError, claimed
@@ -87,7 +88,9 @@ def main(argv: list[str] | None = None, launch: Launch = multirun) -> int:
             help="a declared study whose tables to build (default: one read from "
             "the folder: the overrides that vary between its jobs are the axes)",
         )
-        r.add_argument("--out", help="report folder (default <folder>/report)")
+        r.add_argument(
+            "--out", type=writable_folder, help="report folder (default <folder>/report)"
+        )
         args = parser.parse_args(argv)
         folder = Path(args.folder)
         return report_study(
@@ -97,8 +100,15 @@ def main(argv: list[str] | None = None, launch: Launch = multirun) -> int:
         )
     except (ConfigValueError, ClaimedError) as err:
         sys.exit(f"sweep.py: {err}")
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"sweep.py report: {err}")
+    except (OSError, ValueError) as err:  # a file named in the message
+        sys.exit(f"sweep.py: {err}")
+
+
+def writable_folder(text: str) -> str:
+    """An option's folder that dl2 can make and write in (argparse names the option)."""
+    if reason := unwritable_reason(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder dl2 can write in ({reason})")
+    return text
 
 
 def study_parser(study: Study | None) -> argparse.ArgumentParser:
@@ -153,11 +163,15 @@ def study_parser(study: Study | None) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--out",
+        type=writable_folder,
         help="results and report folder (default reports/<study>; "
         "with extra overrides logs/studies/<study>/<their hash>)",
     )
     parser.add_argument(
-        "--log-dir", default=str(LOGS), help="where the jobs' folders go (logs/studies/<study>/...)"
+        "--log-dir",
+        type=writable_folder,
+        default=str(LOGS),
+        help="where the jobs' folders go (logs/studies/<study>/...)",
     )
     parser.add_argument(
         "overrides",
@@ -186,7 +200,9 @@ def main_verify(argv: list[str], launch: Launch = multirun) -> int:
         metavar="KEY=VALUE",
         help="only jobs with this override (model=gat); repeatable",
     )
-    parser.add_argument("--out", help="scratch folder (default logs/verify/<study>)")
+    parser.add_argument(
+        "--out", type=writable_folder, help="scratch folder (default logs/verify/<study>)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="list the jobs; run nothing")
     parser.add_argument("overrides", nargs="*", help="plumbing overrides (paths.data_dir=...)")
     args = parser.parse_intermixed_args(argv)  # overrides may follow the options

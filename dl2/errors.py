@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra.errors import CompactHydraException
 
 
@@ -49,3 +51,18 @@ def check_positive(key: str, value: Any) -> None:
     """Raise ConfigValueError unless `value` is a positive integer."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigValueError(key, value, "must be a positive integer")
+
+
+def invalid_yaml(path: Path) -> str | None:
+    """Why the file `path` is not YAML ("line 2, column 14: expected ',' or ']'"), or None
+    when it parses (its keys and values are for the schema that reads it to check)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        return where + (err.problem or err.context or "not YAML")
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        return str(err).splitlines()[0]
+    return None

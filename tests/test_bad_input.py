@@ -5,7 +5,6 @@ checkpoint of another experiment (or for a device the machine lacks)."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -43,6 +42,17 @@ def one_line(err: str) -> str:
         ("experiment=gpt model.task.optimizer.betas=[0.9,1.5]", "model.task.optimizer.betas"),
         ("experiment=gpt model.task.weight_decay=-1", "model.task.weight_decay"),
         ("logger.wandb.log_model=maybe", "logger.wandb.log_model"),
+        ("logger.wandb.project=a/b/c", "logger.wandb.project"),
+        ("+foo=1", "foo"),
+        ("torch_threads=0", "torch_threads"),
+        ("torch_threads=-3", "torch_threads"),
+        ("experiment=gpt_cpu trainer.val_check_interval=0", "trainer.val_check_interval"),
+        ("experiment=gpt_cpu trainer.val_check_interval=1.5", "trainer.val_check_interval"),
+        ("experiment=rotation data.num_workers=-1", "data.num_workers"),
+        ("experiment=gnn model.net.dropout=2", "model.net.dropout"),
+        ("experiment=gnn model.net.dropout=-0.5", "model.net.dropout"),
+        ("experiment=gnn model.net.dropout=1", "model.net.dropout"),
+        ("experiment=rotation model=vit model.dropout=1.0", "model.dropout"),
     ],
 )
 def test_bad_values_fail_before_anything_is_built(tmp_path, override, key):
@@ -59,15 +69,18 @@ def test_good_values_pass(tmp_path):
         ["logger=wandb", "logger.wandb.log_model=all"],
         ["model.task.optimizer.lr=1"],
         ["experiment=gpt"],
-        ["experiment=gnn"],
+        ["experiment=gnn", "model.net.dropout=0"],
+        ["experiment=rotation", "model=vit", "data.num_workers=0", "torch_threads=1"],
+        ["experiment=gpt_cpu", "trainer.val_check_interval=0.5"],
+        ["logger=wandb", "logger.wandb.project=my-project_2"],
     ):
         check_values(compose_cfg(tmp_path, overrides, job="ok"))
 
 
 @pytest.mark.parametrize("lr", ["abc", "1e400"])
 def test_a_bad_lr_is_one_line_before_training(tmp_path, capsys, lr):
-    """A single run is refused before its folder is made; a multirun's job (checked in the
-    job) records the failure, and 1e400 (inf) still has to be strict JSON there."""
+    """A single run is refused before its folder is made, a multirun before its first job
+    (every job's config is checked first): no folder, no W&B run."""
     out = tmp_path / "run"
     assert (
         train_py(
@@ -79,15 +92,45 @@ def test_a_bad_lr_is_one_line_before_training(tmp_path, capsys, lr):
     assert "model.task.optimizer.lr=" in err and "is not allowed: must be a positive number" in err
     assert not out.exists(), "refused before Hydra made the run folder"
     sweep = tmp_path / "sweep"
-    argv = [*TINY_BOXES, "logger=none", f"model.task.optimizer.lr={lr}", f"hydra.sweep.dir={sweep}"]
-    assert train_py("-m", *argv) == 1
-    (folder,) = [p for p in sweep.iterdir() if p.is_dir()]
-    assert not (folder / "checkpoints").exists()
-    results = json.loads(
-        (folder / "results.json").read_text(),
-        parse_constant=lambda name: pytest.fail(f"results.json holds {name}"),
-    )
-    assert results["status"] == "failed"
+    argv = [*TINY_BOXES, "logger=wandb", f"model.task.optimizer.lr=0.1,{lr}"]
+    assert train_py("-m", *argv, f"hydra.sweep.dir={sweep}") == 1
+    err = one_line(capsys.readouterr().err)
+    assert "job 1 (" in err and "): model.task.optimizer.lr=" in err and "job 0" not in err
+    assert not sweep.exists(), "no job started, not even the good one"
+
+
+@pytest.mark.parametrize(
+    ("sweep", "shown"),
+    [
+        (["seed=0,0"], "seed='0,0' is not allowed: gives 0 more than once"),
+        (["seed=0,00"], "seed='00' is not allowed: job 1 is job 0 again"),
+        (["torch_threads=1,0"], "job 1 ("),
+        (["+foo=1", "seed=0,1"], "foo=1 is not allowed: is not a key of dl2's config"),
+        (["launcher=joblib", "hydra.launcher.n_jobs=0"], "hydra.launcher.n_jobs=0 is not allowed"),
+        (["launcher=slurm", "seed=0,1"], "launcher='slurm' is not allowed: needs a SLURM cluster"),
+    ],
+)
+def test_a_sweep_that_would_be_refused_starts_no_job(tmp_path, capsys, monkeypatch, sweep, shown):
+    """Values, duplicate jobs and the launcher are checked before the first job, in one line;
+    SLURM off a cluster (no srun here) is named before submitit's traceback."""
+    monkeypatch.setattr("dl2.config.sweep_check.shutil.which", lambda name: None)
+    folder = tmp_path / "sweep"
+    assert train_py("-m", *TINY_BOXES, "logger=none", *sweep, f"hydra.sweep.dir={folder}") == 1
+    assert shown in one_line(capsys.readouterr().err)
+    assert not folder.exists()
+
+
+def test_a_sweep_folder_given_again_keeps_the_earlier_multirun_yaml(tmp_path):
+    folder = tmp_path / "sweep"
+    base = [*TINY_BOXES, "logger=none", f"hydra.sweep.dir={folder}"]
+    assert train_py("-m", *base, "seed=0") == 0
+    first = (folder / "multirun.yaml").read_text()
+    assert train_py("-m", *base, "seed=0") == 0, "the same command: finished, skipped"
+    assert (folder / "multirun.yaml").read_text() == first
+    assert not (folder / "multirun.1.yaml").exists()
+    assert train_py("-m", *base, "seed=1", "data.n_train=32") == 0
+    assert (folder / "multirun.1.yaml").read_text() == first
+    assert "seed=1" in (folder / "multirun.yaml").read_text()
 
 
 def test_sizes_the_machine_cannot_hold_are_refused(tmp_path, capsys):
@@ -229,3 +272,23 @@ def test_gpu_trainers_on_a_machine_without_one_say_what_it_has(tmp_path, capsys,
     err = one_line(capsys.readouterr().err)
     assert "trainer.accelerator='gpu' is not allowed: this machine has 0 CUDA GPUs" in err
     assert not (tmp_path / "r" / "checkpoints").exists()
+
+
+def test_a_config_or_study_file_that_is_not_yaml_is_one_line(tmp_path):
+    """A YAML syntax error was Hydra's (or OmegaConf's) traceback: now the file, line, column."""
+    from dl2.config.environment import check_config_files
+    from dl2.studies.spec import load_study
+
+    conf = tmp_path / "conf"
+    (conf / "local").mkdir(parents=True)
+    (conf / "train.yaml").write_text("seed: 0\n")
+    check_config_files(conf)
+    (conf / "local" / "default.yaml").write_text("cluster:\n  partition: [gpu\n")
+    with pytest.raises(SystemExit) as info:
+        check_config_files(conf)
+    assert str(info.value).startswith(f"{conf / 'local' / 'default.yaml'}: not valid YAML, line ")
+    assert "this machine's own settings" in str(info.value)
+    study = tmp_path / "mine.yaml"
+    study.write_text("name: mine\nexperiment: [padding\n")
+    with pytest.raises(ConfigValueError, match="is not valid YAML: line 3, column 1"):
+        load_study(study)

@@ -137,3 +137,30 @@ def test_a_continued_search_keeps_its_earlier_study_beside_a_fresh_one(tmp_path)
     assert {s.study_name for s in optuna.get_all_study_summaries(storage)} == {kept}
     assert [t.params for t in optuna.load_study(study_name=kept, storage=storage).trials] == before
     assert keep_earlier_study(config) is None, "nothing to keep: no study of that name"
+
+
+@pytest.mark.parametrize("damage", ["not sqlite", "truncated"])
+def test_a_damaged_study_database_is_one_line_naming_it(tmp_path, capsys, damage):
+    """A non-database or truncated optuna.db in the search's folder: 79 lines of SQLAlchemy's
+    traceback before; now one line naming the file, which is left as it was."""
+    import sqlite3
+
+    from tests.harness import train_py
+
+    db = tmp_path / "optuna.db"
+    if damage == "not sqlite":
+        db.write_text("hello, not a database\n")
+    else:
+        with sqlite3.connect(db) as con:  # what a disk-full write or a partial copy leaves
+            con.execute("create table studies (study_id integer primary key, study_name text)")
+            con.executemany(
+                "insert into studies values (?, ?)", [(i, "x" * 500) for i in range(50)]
+            )
+        db.write_bytes(db.read_bytes()[: db.stat().st_size // 3])
+    before = db.read_bytes()
+    args = ["experiment=gnn", "data=sbm_graph", "hparams_search=gnn_optuna", "logger=none"]
+    assert train_py("-m", *args, f"hydra.sweep.dir={tmp_path}") == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"{db} is not a study database Optuna can read" in err
+    assert db.read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.is_dir()], "no trial started"

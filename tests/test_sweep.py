@@ -284,6 +284,33 @@ def test_one_runner_per_study_at_a_time(tmp_path, capsys):
     assert len(Store(out / "jobs.jsonl").completed()) == 4
 
 
+def test_an_unreadable_claim_is_taken_over_with_a_line(tmp_path, capsys):
+    """Garbage in .runner.lock (no runner holds its lock) stopped every study command with a
+    codec error under the wrong command's name."""
+    from dl2.studies.claim import CLAIM_FILE, claimed
+
+    for garbage in (b"\xff\xfe\x00garbage", b"[1, 2]", b"not json"):
+        (tmp_path / CLAIM_FILE).write_bytes(garbage)
+        with claimed(tmp_path, "padding-reference"):
+            assert json.loads((tmp_path / CLAIM_FILE).read_text())["pid"] == os.getpid()
+        err = capsys.readouterr().err
+        assert f"taking over {tmp_path / CLAIM_FILE}" in err and "not a claim dl2 wrote" in err
+
+
+def test_a_folder_dl2_cannot_write_is_named_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for args in (
+        ["report", str(tmp_path), "--out", str(blocker / "r")],
+        ["padding-reference", *TINY_ARGS, "--out", str(blocker / "s")],
+        ["padding-reference", *TINY_ARGS, "--log-dir", str(blocker / "l")],
+    ):
+        assert sweep_py(*args) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and f"{blocker} is not a folder" in err, args
+        assert "error: argument --" in err
+
+
 def test_bad_study_arguments(tmp_path, capsys):
     assert (
         sweep_py("padding-reference", "--nets", "net7", "--dry-run", "--out", str(tmp_path / "out"))

@@ -8,6 +8,7 @@ import os
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import ConfigCompositionException
 
 from dl2.config.environment import default_wandb_offline, load_env_file
 from dl2.config.identity import job_hashes
@@ -84,6 +85,9 @@ def test_the_machines_local_config_is_composed_last(tmp_path):
     GlobalHydra.instance().clear()
     launcher = slurm.hydra.launcher
     assert (launcher.partition, launcher.account, launcher.qos) == ("gpu-short", "lab", None)
+    settings(local, "# @package _global_\ncluster:\n  partiton: gpu-short\n")
+    with pytest.raises(ConfigCompositionException, match="partiton"):  # typed: a typo fails
+        compose_cfg(tmp_path, [search], job="misspelt")
 
 
 def test_extras_print_the_config_tree_and_insist_on_tags(tmp_path, capsys):

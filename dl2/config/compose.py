@@ -40,7 +40,9 @@ class Composer:
     composition between lists with the same non-plain overrides (for this object's life:
     conf/ is not expected to change meanwhile)."""
 
-    def __init__(self, conf: Path, config_name: str = "train") -> None:
+    def __init__(self, conf: Path | None, config_name: str = "train") -> None:
+        """`conf`: the config folder; None composes with the running Hydra app's search path
+        (inside a Hydra callback)."""
         self.conf, self.config_name = conf, config_name
         self._bases: dict[tuple[str, ...], DictConfig] = {}
         self._parser = OverridesParser.create()
@@ -49,19 +51,24 @@ class Composer:
         """{overrides: the composed config} for each list of overrides."""
         settings = list(dict.fromkeys(settings))
         bases = {tuple(o for o in s if not is_plain(o)) for s in settings} - set(self._bases)
-        if bases:
+        if bases and self.conf is None:
+            self._compose(bases)
+        elif bases:
             GlobalHydra.instance().clear()
             try:
                 with initialize_config_dir(config_dir=str(self.conf), version_base="1.3"):
-                    for base in sorted(bases):
-                        try:
-                            self._bases[base] = compose(self.config_name, overrides=list(base))
-                        except HydraException as err:  # an unknown option or key
-                            reason = " ".join(str(err).split("Config search path")[0].split())
-                            raise OverrideError("overrides", " ".join(base), reason) from None
+                    self._compose(bases)
             finally:
                 GlobalHydra.instance().clear()
         return {s: self._with_plain(s) for s in settings}
+
+    def _compose(self, bases: set[tuple[str, ...]]) -> None:
+        for base in sorted(bases):
+            try:
+                self._bases[base] = compose(self.config_name, overrides=list(base))
+            except HydraException as err:  # an unknown option or key
+                reason = " ".join(str(err).split("Config search path")[0].split())
+                raise OverrideError("overrides", " ".join(base), reason) from None
 
     def _with_plain(self, setting: tuple[str, ...]) -> DictConfig:
         cfg = copy.deepcopy(self._bases[tuple(o for o in setting if not is_plain(o))])

@@ -8,6 +8,7 @@ import configparser
 import os
 from pathlib import Path
 
+from dl2.errors import invalid_yaml
 from dl2.paths import ROOT
 
 ENV_FILE = ROOT / ".env"
@@ -27,6 +28,19 @@ def load_env_file(path: Path = ENV_FILE) -> list[str]:
             os.environ[key] = value
             added.append(key)
     return added
+
+
+def check_config_files(conf: Path) -> None:
+    """Every YAML file of the config folder `conf` parses: a syntax error (most often in the
+    machine's own conf/local/default.yaml) is one line naming the file and where, before Hydra
+    reads it with a traceback."""
+    for path in sorted(conf.rglob("*.yaml")):
+        if problem := invalid_yaml(path):
+            local = " (this machine's own settings: fix it or move it away)"
+            raise SystemExit(
+                f"{path}: not valid YAML, {problem}"
+                + (local if path.parent.name == "local" else ": fix the file")
+            )
 
 
 def wandb_settings_files() -> list[Path]:

@@ -19,6 +19,7 @@ from dl2.errors import ConfigValueError
 from dl2.files import unwritable_reason
 
 log = logging.getLogger(__name__)
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def check_folder(key: str, folder: str) -> None:
@@ -42,10 +43,12 @@ class OutputFolderCheck(Callback):
         self._check("hydra.run.dir", str(config.hydra.run.dir))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._check("hydra.sweep.dir", str(config.hydra.sweep.dir))
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        self._check("hydra.sweep.dir", str(sweep_dir))
         # made now rather than by the launcher: a sweeper may keep its state in it (Optuna's
         # study database) before the first job starts
-        Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        keep_earlier_multirun_yaml(sweep_dir, config)
 
     @staticmethod
     def _check(key: str, folder: str) -> None:
@@ -55,11 +58,39 @@ class OutputFolderCheck(Callback):
             raise SystemExit(str(err)) from None
 
 
+def keep_earlier_multirun_yaml(sweep_dir: Path, config: DictConfig) -> Path | None:
+    """A sweep folder reused by another command keeps the earlier command's multirun.yaml
+    (which Hydra's sweeper overwrites) as multirun.<n>.yaml; returns where it is kept."""
+    earlier = sweep_dir / "multirun.yaml"
+    if not earlier.is_file() or earlier.read_text() == OmegaConf.to_yaml(config):
+        return None
+    n = 1
+    while (kept := sweep_dir / f"multirun.{n}.yaml").exists():
+        n += 1
+    earlier.rename(kept)
+    log.info(
+        f"{sweep_dir} was the folder of another multirun: its multirun.yaml kept as {kept.name}"
+    )
+    return kept
+
+
 class Preflight(Callback):
     """A single run's checks (dl2/config/preflight.py, and a resume's or an evaluation's
     config against its checkpoint's) before Hydra makes its folder: a refused run leaves no
     folder and no W&B run, and says why in one line (status 1). A multirun's jobs are checked
-    each in its own job (the sweep's values are not known here)."""
+    before the first starts, each composed as the sweeper will (dl2/config/sweep_check.py)."""
+
+    def on_multirun_start(
+        self, config: DictConfig, config_name: str | None = None, **kw: Any
+    ) -> None:
+        if config_name != "train":
+            return
+        from dl2.config.sweep_check import check_sweep
+
+        try:
+            check_sweep(config)
+        except ConfigValueError as err:
+            raise SystemExit(str(err)) from None
 
     def on_run_start(self, config: DictConfig, config_name: str | None = None, **kw: Any) -> None:
         if config_name not in ("train", "eval"):
@@ -96,7 +127,10 @@ class SearchSetup(Callback):
 
             optuna.logging.disable_default_handler()
             optuna.logging.enable_propagation()
-            keep_earlier_study(config)
+            try:
+                keep_earlier_study(config)
+            except ConfigValueError as err:
+                raise SystemExit(str(err)) from None
 
 
 def keep_earlier_study(config: DictConfig) -> str | None:
@@ -108,7 +142,8 @@ def keep_earlier_study(config: DictConfig) -> str | None:
     sampler proposes the uninterrupted search's trials, the finished ones return their stored
     result (their folders are not trained into again), and the study ends as the uninterrupted
     search's does. The earlier study stays in the file, as `<study_name>-before-<time>`.
-    Storages elsewhere (a database that several searches share) are left to Optuna."""
+    Storages elsewhere (a database that several searches share) are left to Optuna. A file
+    that is not a readable study database raises ConfigValueError naming it (left as it is)."""
     storage = str(OmegaConf.select(config, "hydra.sweeper.storage", default=None) or "")
     name = OmegaConf.select(config, "hydra.sweeper.study_name", default=None)
     sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
@@ -122,7 +157,22 @@ def keep_earlier_study(config: DictConfig) -> str | None:
 
     import optuna
 
-    names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
+    def unreadable(reason: str) -> ConfigValueError:
+        return ConfigValueError(
+            "hydra.sweeper.storage",
+            storage,
+            f"{db} is not a study database Optuna can read ({reason}): move it away to start "
+            "the search afresh, or give the search another folder (hydra.sweep.dir)",
+        )
+
+    with db.open("rb") as handle:
+        head = handle.read(len(SQLITE_HEADER))
+    if head and head != SQLITE_HEADER:
+        raise unreadable("not an SQLite file")
+    try:
+        names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
+    except Exception as err:  # noqa: BLE001  (SQLAlchemy's, sqlite3's or Optuna's own)
+        raise unreadable(str(err).splitlines()[0][:200]) from None
     if name not in names:
         return None
     stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")

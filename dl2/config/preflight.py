@@ -14,9 +14,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from dl2.config.identity import describe_experiment, experiment_of
+from dl2.config.schema import train_keys
 from dl2.errors import ConfigValueError
 from dl2.files import read_checkpoint, unwritable_reason
 
+WANDB_FORBIDDEN = "/\\#?%:"  # characters W&B refuses in a project name
 SEED_RANGE = (0, 2**32 - 1)  # what numpy, and so Lightning's seed_everything, accept
 
 
@@ -82,6 +84,15 @@ def check_trainer(trainer: DictConfig) -> None:
     if epochs == -1 and (steps is None or steps == -1):
         raise ConfigValueError(
             "trainer.max_epochs", epochs, "-1 (no epoch limit) needs trainer.max_steps >= 1"
+        )
+    interval = trainer.get("val_check_interval")
+    if interval is not None and not (
+        (_is_int(interval) and interval >= 1) or (isinstance(interval, float) and 0 < interval <= 1)
+    ):
+        raise ConfigValueError(
+            "trainer.val_check_interval",
+            interval,
+            "must be a positive integer (training batches) or a fraction of an epoch in (0, 1]",
         )
     accelerator, devices = trainer.get("accelerator", "auto"), trainer.get("devices", 1)
     on_cpu = accelerator == "cpu" or (
@@ -161,6 +172,15 @@ def check_loggers(loggers: DictConfig | None) -> None:
             raise ConfigValueError(
                 f"logger.{name}.watch", node.watch, "choose one of gradients, parameters, all, null"
             )
+        project = node.get("project")
+        if name == "wandb" and project is not None:
+            bad = sorted({c for c in str(project) if c in WANDB_FORBIDDEN})
+            if bad or not str(project) or len(str(project)) > 128:
+                raise ConfigValueError(
+                    "logger.wandb.project",
+                    project,
+                    "W&B takes 1 to 128 characters without " + " ".join(WANDB_FORBIDDEN),
+                )
         freq = node.get("watch_log_freq", 1)
         if not (_is_int(freq) and freq >= 1):
             raise ConfigValueError(
@@ -217,11 +237,58 @@ def check_checkpoint_fits(checkpoint: dict[str, Any], cfg: DictConfig) -> None:
             )
 
 
+def check_keys(cfg: DictConfig) -> None:
+    """No top-level key outside the schema: `+foo=1` is added by Hydra without a word, and
+    nothing would read it."""
+    for key in cfg:
+        if key not in train_keys() and key != "hydra":
+            raise ConfigValueError(
+                str(key),
+                cfg.get(key),
+                "is not a key of dl2's config (a typo? the top-level keys are "
+                + ", ".join(sorted(train_keys()))
+                + "; python train.py --cfg job shows them all)",
+            )
+
+
+def check_settings(cfg: DictConfig) -> None:
+    """How the job runs: torch's threads, the data loaders' workers."""
+    threads = cfg.get("torch_threads")
+    if threads is not None and not (_is_int(threads) and threads >= 1):
+        raise ConfigValueError(
+            "torch_threads", threads, "must be a positive integer, or null for torch's default"
+        )
+    workers = OmegaConf.select(cfg, "data.num_workers")
+    if workers is not None and not (_is_int(workers) and workers >= 0):
+        raise ConfigValueError(
+            "data.num_workers", workers, "must be an integer >= 0 (0: load in the main process)"
+        )
+
+
+def check_dropout(model: DictConfig | None, prefix: str = "model") -> None:
+    """Every dropout probability of the model in [0, 1): 1 drops every value (a constant
+    model that trains nothing), and torch refuses a value outside [0, 1] only in the first
+    forward pass."""
+    for name, value in (model or {}).items():
+        key = f"{prefix}.{name}"
+        if isinstance(value, DictConfig):
+            check_dropout(value, key)
+        elif (
+            "dropout" in str(name)
+            and value is not None
+            and not (_is_number(value) and 0 <= value < 1)
+        ):
+            raise ConfigValueError(key, value, "must be a probability in [0, 1)")
+
+
 def check_values(cfg: DictConfig) -> None:
     """The checks of values alone (no file, no folder): what planning a study runs on each
     of its settings, so a bad override fails before any job starts."""
+    check_keys(cfg)
     check_seed(cfg.get("seed"))
+    check_settings(cfg)
     check_trainer(cfg.trainer)
+    check_dropout(cfg.get("model"))
     check_callbacks(cfg.get("callbacks"))
     check_optimizer(OmegaConf.select(cfg, "model.task"))
     check_loggers(cfg.get("logger"))

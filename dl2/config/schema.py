@@ -4,7 +4,7 @@ configs in Hydra's ConfigStore). Hydra checks every value against them while com
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -12,6 +12,25 @@ from omegaconf import MISSING
 
 # OmegaConf reads these annotations at run time: Optional[...] rather than `X | None`, which it
 # cannot parse on Python 3.10.
+
+
+@dataclass
+class ClusterSchema:
+    """`cluster`: the SLURM cluster launcher=slurm submits to (conf/local/default.yaml)."""
+
+    partition: Optional[str] = None  # noqa: UP045
+    account: Optional[str] = None  # noqa: UP045
+    qos: Optional[str] = None  # noqa: UP045
+
+
+@dataclass
+class PathsSchema:
+    """`paths`: where dl2 reads data and writes runs (conf/paths/default.yaml)."""
+
+    root_dir: str = MISSING
+    data_dir: str = MISSING
+    log_dir: str = MISSING
+    output_dir: Optional[str] = MISSING  # noqa: UP045  (Hydra's, unset for `--cfg job`)
 
 
 @dataclass
@@ -35,8 +54,8 @@ class TrainSchema:
     trainer: Any = MISSING
     callbacks: Any = None
     logger: Any = None
-    paths: Any = MISSING
-    cluster: Any = None  # launcher=slurm's partition, account, qos (conf/local/default.yaml)
+    paths: PathsSchema = field(default_factory=PathsSchema)
+    cluster: ClusterSchema = field(default_factory=ClusterSchema)
     extras: Any = None  # print_config, ignore_warnings, enforce_tags (dl2/run/extras.py)
 
 
@@ -55,6 +74,11 @@ class GenerateSchema:
     seed: int = 0
     device: str = "auto"
     use_cache: bool = True
+
+
+def train_keys() -> frozenset[str]:
+    """The top-level keys a train.py config may have (eval.py's adds none)."""
+    return frozenset(f.name for f in fields(TrainSchema))
 
 
 def register_schemas() -> None:

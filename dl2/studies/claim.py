@@ -29,12 +29,12 @@ def claimed(folder: Path, study: str) -> Iterator[None]:
     ClaimedError naming the runner that holds it when another one does."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / CLAIM_FILE
-    with open(path, "a+") as handle:
+    with open(path, "a+b") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = _holder(handle.read())
+            holder = _holder(handle.read()) or {}
             raise ClaimedError(
                 f"{study} ({folder}) is being run by pid {holder.get('pid', '?')} on "
                 f"{holder.get('host', '?')} since {holder.get('since', '?')}: wait for it to "
@@ -48,18 +48,20 @@ def claimed(folder: Path, study: str) -> Iterator[None]:
                 f"{before.get('host', '?')} (since {before.get('since', '?')}), which ended",
                 file=sys.stderr,
             )
+        elif before is None:
+            print(
+                f"[{study}] taking over {path}, which no runner holds and which does not say "
+                "who held it (not a claim dl2 wrote)",
+                file=sys.stderr,
+            )
         handle.seek(0)
         handle.truncate()
-        handle.write(
-            json.dumps(
-                {
-                    "pid": os.getpid(),
-                    "host": platform.node(),
-                    "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                }
-            )
-            + "\n"
-        )
+        claim = {
+            "pid": os.getpid(),
+            "host": platform.node(),
+            "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        handle.write((json.dumps(claim) + "\n").encode())
         handle.flush()
         try:
             yield
@@ -69,9 +71,13 @@ def claimed(folder: Path, study: str) -> Iterator[None]:
             handle.flush()
 
 
-def _holder(text: str) -> dict:
-    try:
-        holder = json.loads(text)
-    except ValueError:
+def _holder(data: bytes) -> dict | None:
+    """Who the claim file says holds it; {} when empty (released), None when it is not a claim
+    dl2 wrote (garbage, another program's file)."""
+    if not data.strip():
         return {}
-    return holder if isinstance(holder, dict) else {}
+    try:
+        holder = json.loads(data.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError included
+        return None
+    return holder if isinstance(holder, dict) else None

@@ -12,7 +12,7 @@ from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from dl2.config.identity import is_plumbing, override_key, parse_overrides
-from dl2.errors import ConfigValueError
+from dl2.errors import ConfigValueError, invalid_yaml
 from dl2.paths import STUDY_DIR
 
 
@@ -171,6 +171,8 @@ def load_study(name_or_path: str | Path) -> Study:
         raise ConfigValueError(
             "study", str(name_or_path), "choose one of " + ", ".join(study_names())
         )
+    if problem := invalid_yaml(path):
+        raise ConfigValueError("study", str(path), f"is not valid YAML: {problem}")
     try:
         merged = OmegaConf.merge(OmegaConf.structured(Study), OmegaConf.load(path))
         study: Study = OmegaConf.to_object(merged)

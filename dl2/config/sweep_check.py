@@ -1,0 +1,103 @@
+"""A multirun's checks before its first job: every job's config, composed from the sweep's
+overrides as Hydra's basic sweeper will split them, passes dl2's value checks (a bad value in
+one job refuses the sweep with one line, and no job folder or W&B run is made); no two jobs
+are the same (`seed=0,0`); and the launcher can run here (joblib's `n_jobs`, SLURM's `srun`)."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+
+from dl2.config.compose import Composer
+from dl2.errors import ConfigValueError
+
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_launcher(config: DictConfig) -> None:
+    """The launcher's own settings, which Hydra's plugins check only with a traceback."""
+    target = str(OmegaConf.select(config, "hydra.launcher._target_", default="") or "")
+    if "joblib" in target:
+        n_jobs = OmegaConf.select(config, "hydra.launcher.n_jobs")
+        if not (_is_int(n_jobs) and n_jobs != 0):
+            raise ConfigValueError(
+                "hydra.launcher.n_jobs",
+                n_jobs,
+                "must be a positive number of parallel jobs (or -1: one per CPU core)",
+            )
+    if "submitit" in target and "SlurmLauncher" in target and shutil.which("srun") is None:
+        raise ConfigValueError(
+            "launcher",
+            "slurm",
+            "needs a SLURM cluster and this machine has no srun: run it on the cluster's login "
+            "node, or here with launcher=local (or launcher=joblib)",
+        )
+
+
+def sweep_jobs(config: DictConfig) -> list[list[str]] | None:
+    """Each job's overrides, in launch order, as Hydra's basic sweeper will give them; None for
+    another sweeper (Optuna proposes its values as it goes) or a sweep it cannot expand.
+    Raises ConfigValueError for a swept key given one value twice (`seed=0,0`)."""
+    if OmegaConf.select(config, "hydra.sweeper._target_") != BASIC_SWEEPER:
+        return None
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    arguments = [f"{k}={v}" for k, v in params.items()]
+    arguments += list(OmegaConf.select(config, "hydra.overrides.task") or [])
+    try:
+        overrides = OverridesParser.create().parse_overrides(arguments)
+        jobs = BasicSweeper.split_arguments(overrides, None)[0]
+    except HydraException:  # e.g. a glob() of config options: left to the sweeper
+        return None
+    for override in overrides:
+        if override.is_discrete_sweep():
+            values = [str(v) for v in override.sweep_iterator()]
+            if twice := sorted({v for v in values if values.count(v) > 1}):
+                raise ConfigValueError(
+                    override.get_key_element(),
+                    ",".join(values),
+                    f"gives {', '.join(twice)} more than once (the same job twice): give "
+                    "each value once",
+                )
+    return jobs
+
+
+def check_sweep(config: DictConfig) -> int | None:
+    """Raise ConfigValueError naming the job and its key when a job of the sweep would be
+    refused, or when two jobs are one; returns the number of jobs checked (None: not known
+    before the sweep runs)."""
+    from dl2.config.preflight import check_accelerator, check_values
+
+    check_launcher(config)
+    jobs = sweep_jobs(config)
+    if jobs is None:
+        return None
+    composed = Composer(None).compose_all(tuple(job) for job in jobs)
+    seen: dict[str, int] = {}
+    for num, job in enumerate(jobs):
+        cfg = composed[tuple(job)]
+        try:
+            check_values(cfg)
+            check_accelerator(cfg.trainer)
+        except ConfigValueError as err:
+            raise ConfigValueError(
+                f"job {num} ({' '.join(job) or 'no overrides'}): {err.key}", err.value, err.allowed
+            ) from None
+        text = OmegaConf.to_yaml(cfg)
+        if text in seen:
+            first = seen[text]
+            key, _, value = next(o for o in job if o not in jobs[first]).partition("=")
+            raise ConfigValueError(
+                key, value, f"job {num} is job {first} again (the same config): give it once"
+            )
+        seen[text] = num
+    return len(jobs)
