@@ -11,9 +11,8 @@ import hydra
 from omegaconf import DictConfig
 
 import dl2  # noqa: F401  (registers the config resolvers)
-from dl2.config.environment import check_config_files, load_env_file
+from dl2.config.environment import check_config_files, load_env_file, with_config_dir
 from dl2.config.overrides import with_training_overrides
-from dl2.paths import CONF
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -29,8 +28,8 @@ def main(cfg: DictConfig) -> float | None:
 def cli() -> None:
     """The command line; a resume (`ckpt_path=`) gets its run's overrides before the user's."""
     load_env_file()  # .env (W&B's key, entity, project), before Hydra composes
-    check_config_files(CONF)
-    sys.argv = with_training_overrides(sys.argv)
+    check_config_files()
+    sys.argv = with_config_dir(with_training_overrides(sys.argv))
     main()
 
 

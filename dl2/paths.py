@@ -11,7 +11,11 @@ from pathlib import Path
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 # where runs write logs/ and read data/ (conf/paths: `paths.root_dir`); DL2_ROOT moves them
 ROOT = Path(os.environ.get("DL2_ROOT") or PACKAGE_ROOT)
-CONF = PACKAGE_ROOT / "conf"
+# the config folder train.py, eval.py and the studies compose from; DL2_CONFIG_DIR points them
+# at another (the test suite's copy, which leaves out the machine's conf/local/)
+CONF = Path(os.environ.get("DL2_CONFIG_DIR") or PACKAGE_ROOT / "conf")
+# the user's own variables (W&B's key, entity, project); DL2_ENV_FILE names another file
+ENV_FILE = Path(os.environ.get("DL2_ENV_FILE") or ROOT / ".env")
 # the declared studies, one YAML file each (kept out of conf/: no group of train.py)
 STUDY_DIR = PACKAGE_ROOT / "studies"
 REPORTS = PACKAGE_ROOT / "reports"

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import os
 
-import pytest
-import torch
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig
+from tests.isolation import isolate_from_the_users_settings
 
-from tests.harness import TEXT, TINY_BOXES, compose_cfg, write_cifar
+isolate_from_the_users_settings()  # before dl2 is imported: it reads them at import
 
-os.environ["WANDB_MODE"] = "offline"
-os.environ["WANDB_SILENT"] = "true"
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from hydra.core.global_hydra import GlobalHydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from tests.harness import TEXT, TINY_BOXES, compose_cfg, write_cifar  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

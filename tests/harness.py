@@ -28,6 +28,7 @@ from omegaconf import DictConfig, open_dict
 
 import dl2  # noqa: F401  (registers resolvers)
 from dl2.config.identity import override_key
+from dl2.paths import CONF
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_BOXES = [
@@ -187,7 +188,7 @@ def write_cifar(root: Path) -> Path:
 def compose_cfg(tmp_path: Path, overrides: list[str], job: str = "job") -> DictConfig:
     """The real conf/train.yaml with `overrides`, output in `tmp_path/job`, Hydra state set."""
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(
             "train", overrides=[f"paths.log_dir={tmp_path}", *overrides], return_hydra_config=True
         )

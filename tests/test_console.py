@@ -10,6 +10,7 @@ import warnings
 import pytest
 
 from dl2.callbacks.progress_log import PROGRESS_LOGGER
+from dl2.paths import CONF
 from dl2.run.console import HideOnTerminal
 from dl2.run.job import train
 from tests.harness import TINY_BOXES, run_script, train_py
@@ -112,10 +113,9 @@ def test_joblib_workers_print_progress_lines_not_bars(tmp_path, monkeypatch):
     from dl2.callbacks.progress_log import PROGRESS_LOGGER
     from dl2.config.resolvers import WORKER_ENV, interactive
     from dl2.run.console import HideOnTerminal
-    from tests.harness import ROOT
 
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("train", ["launcher=joblib"], return_hydra_config=True)
     GlobalHydra.instance().clear()
     assert cfg.hydra.job.env_set[WORKER_ENV] == "1"

@@ -14,9 +14,9 @@ from omegaconf import open_dict
 from dl2.errors import ConfigValueError
 from dl2.files import read_checkpoint
 from dl2.generate import load_gpt, sample_texts
+from dl2.paths import CONF
 from dl2.run.job import train
 from tests.harness import (
-    ROOT,
     TEXT,
     compose_cfg,
     generate_py,
@@ -164,7 +164,7 @@ def test_generate_as_a_command(gpt_checkpoint):
 
 def test_top_p_steps_aside_when_top_k_is_given(tmp_path):
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         assert compose("generate", ["ckpt_path=x"]).top_p == 0.9
         given = compose("generate", ["ckpt_path=x", "top_k=10"])
         assert (given.top_k, given.top_p) == (10, None)

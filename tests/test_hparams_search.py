@@ -10,7 +10,8 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
-from tests.harness import ROOT, run_script
+from dl2.paths import CONF
+from tests.harness import run_script
 
 pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="pip install -e '.[search]'")
 
@@ -24,7 +25,7 @@ SEARCHES = {
 def test_search_spaces_name_real_keys(search):
     experiment, metric, direction = SEARCHES[search]
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("train", [experiment, f"hparams_search={search}"], return_hydra_config=True)
     GlobalHydra.instance().clear()
     sweeper = cfg.hydra.sweeper

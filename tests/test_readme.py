@@ -22,6 +22,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from dl2 import generate
 from dl2.config.preflight import check_values, preflight
 from dl2.errors import ConfigValueError
+from dl2.paths import CONF
 from dl2.run.job import evaluate, train
 from dl2.studies.spec import study_names
 from dl2.studies.store import Store
@@ -199,7 +200,7 @@ def test_every_train_eval_and_generate_command_runs(tmp_path):
     GlobalHydra.instance().clear()
     places["ckpt_path"] = trained["dl2.data.text.CharDataModule"]
     for args in lines("-m dl2.generate"):
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             cfg = compose("generate", [*filled(args, places), "length=5"])
         GlobalHydra.instance().clear()
         texts = generate.run(cfg)

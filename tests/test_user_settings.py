@@ -12,7 +12,8 @@ from hydra.errors import ConfigCompositionException
 
 from dl2.config.environment import default_wandb_offline, load_env_file
 from dl2.config.identity import job_hashes
-from tests.harness import ROOT, compose_cfg
+from dl2.paths import CONF
+from tests.harness import compose_cfg
 
 
 @pytest.fixture
@@ -78,7 +79,7 @@ def test_the_machines_local_config_is_composed_last(tmp_path):
     assert plain.cluster.partition is None, "no local config: nothing changes"
     assert job_hashes(cfg) == job_hashes(plain), "where a job runs is not what it is"
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         slurm = compose(
             "train", ["experiment=gnn", "launcher=slurm", search], return_hydra_config=True
         )

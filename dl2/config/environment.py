@@ -9,9 +9,7 @@ import os
 from pathlib import Path
 
 from dl2.errors import invalid_yaml
-from dl2.paths import ROOT
-
-ENV_FILE = ROOT / ".env"
+from dl2.paths import CONF, ENV_FILE, PACKAGE_ROOT
 
 
 def load_env_file(path: Path = ENV_FILE) -> list[str]:
@@ -30,7 +28,16 @@ def load_env_file(path: Path = ENV_FILE) -> list[str]:
     return added
 
 
-def check_config_files(conf: Path) -> None:
+def with_config_dir(argv: list[str]) -> list[str]:
+    """`argv` with Hydra's `--config-path` set to DL2_CONFIG_DIR's folder when that moves it
+    (a `--config-path`/`-cp` of the user's own wins)."""
+    given = any(a in ("-cp", "--config-path") or a.startswith("--config-path=") for a in argv)
+    if CONF == PACKAGE_ROOT / "conf" or given:
+        return argv
+    return [argv[0], f"--config-path={CONF}", *argv[1:]]
+
+
+def check_config_files(conf: Path = CONF) -> None:
     """Every YAML file of the config folder `conf` parses: a syntax error (most often in the
     machine's own conf/local/default.yaml) is one line naming the file and where, before Hydra
     reads it with a traceback."""
