@@ -16,6 +16,7 @@ from dl2.files import read_checkpoint
 from dl2.generate import load_gpt, sample_texts
 from dl2.paths import CONF
 from dl2.run.job import train
+from dl2.tasks.language_model import LanguageModel
 from tests.harness import (
     TEXT,
     compose_cfg,
@@ -30,6 +31,7 @@ def test_tiny_gpt_overfits_and_logs(tmp_path, text_file):
     cfg = compose_cfg(tmp_path, tiny_gpt_overrides(text_file))
     metrics = train(cfg)
     assert metrics["val/loss"] < 0.5, metrics  # the text repeats: near-perfect prediction
+    assert {k for k in metrics if k.startswith("val/")} == set(LanguageModel.VALIDATION_METRICS)
     assert metrics["val/bpc"] == pytest.approx(metrics["val/loss"] / 0.6931471805599453)
     out = Path(cfg.paths.output_dir)
     header = (out / "csv" / "metrics.csv").read_text().splitlines()[0].split(",")

@@ -18,6 +18,7 @@ from dl2.nets.gnn import GAT, GCN, MeanConv, mean_conv_dense
 from dl2.nets.sparse import linear as sparse_linear
 from dl2.nets.sparse import to_csr, transpose_of
 from dl2.run.job import train
+from dl2.tasks.node_classification import NodeClassifier
 from tests.graph_algebra import adjacency, degree_matrix, laplacian, walk_counts
 from tests.harness import CodeRunner, compose_cfg, write_crafted_pickle, write_planetoid
 
@@ -174,6 +175,7 @@ def test_node_classification_on_a_synthetic_graph(tmp_path, model):
     )
     metrics = train(cfg)
     assert metrics["test/acc"] > 0.8, metrics
+    assert {k for k in metrics if k.startswith("val/")} == set(NodeClassifier.VALIDATION_METRICS)
     results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
     assert results["best_epoch"] is not None
 
@@ -313,8 +315,6 @@ def test_weight_decay_reaches_the_layers_each_recipe_names(tmp_path, model):
 
 
 def test_weight_decay_on_a_net_without_a_first_layer(tmp_path):
-    from dl2.tasks.node_classification import NodeClassifier
-
     with pytest.raises(ConfigValueError) as info:
         NodeClassifier(torch.nn.Linear(3, 2), torch.optim.Adam, 2, weight_decay_on="first_layer")
     assert info.value.key == "model.task.weight_decay_on"

@@ -165,3 +165,28 @@ def test_a_damaged_study_database_is_one_line_naming_it(tmp_path, capsys, damage
     assert "Traceback" not in err and f"{db} is not a study database Optuna can read" in err
     assert db.read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.is_dir()], "no trial started"
+
+
+@pytest.mark.parametrize(
+    ("override", "shown"),
+    [
+        ("optimized_metric=val/f1", "optimized_metric='val/f1' is not allowed: a search "),
+        (
+            "optimized_metric=val/loss",
+            "hydra.sweeper.direction='maximize' is not allowed: val/loss",
+        ),
+        ("optimized_metric=test/acc", "choose one of val/loss, val/acc"),
+    ],
+)
+def test_a_search_on_a_metric_no_trial_returns_or_the_wrong_way_fails_first(
+    tmp_path, capsys, override, shown
+):
+    """val/f1 trained a whole trial before Optuna's "must be float-castable" traceback; a loss
+    was maximised without a word. Both are one line before the first trial."""
+    from tests.harness import train_py
+
+    args = ["experiment=gnn", "data=sbm_graph", "hparams_search=gnn_optuna", "logger=none"]
+    assert train_py("-m", *args, override, f"hydra.sweep.dir={tmp_path / 's'}") == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and shown in err
+    assert not list((tmp_path / "s").glob("*/results.json")), "no trial ran"

@@ -8,6 +8,7 @@ import yaml
 
 from dl2.errors import ConfigValueError
 from dl2.run.job import train
+from dl2.tasks.classification import ImageClassifier
 from tests.harness import TINY_BOXES, run_script, traced, train_py
 
 EXPECTED = {
@@ -26,6 +27,7 @@ def test_train_returns_metrics_and_writes_results(tiny_cfg, tmp_path):
     cfg = tiny_cfg(["model=net2", "model.conv_type=reflect"])
     metrics = train(cfg)
     assert set(metrics) == EXPECTED
+    assert {k for k in metrics if k.startswith("val/")} == set(ImageClassifier.VALIDATION_METRICS)
     assert all(0.0 <= metrics[k] <= 1.0 for k in metrics if k.endswith("/acc"))
     results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
     assert results["status"] == "completed"

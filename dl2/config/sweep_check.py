@@ -1,11 +1,13 @@
 """A multirun's checks before its first job: every job's config, composed from the sweep's
 overrides as Hydra's basic sweeper will split them, passes dl2's value checks (a bad value in
 one job refuses the sweep with one line, and no job folder or W&B run is made); no two jobs
-are the same (`seed=0,0`); and the launcher can run here (joblib's `n_jobs`, SLURM's `srun`)."""
+are the same (`seed=0,0`); the launcher can run here (joblib's `n_jobs`, SLURM's `srun`); and
+a search (Optuna) optimises a metric its task logs, in the direction that metric improves."""
 
 from __future__ import annotations
 
 import shutil
+import warnings
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -39,6 +41,39 @@ def check_launcher(config: DictConfig) -> None:
             "slurm",
             "needs a SLURM cluster and this machine has no srun: run it on the cluster's login "
             "node, or here with launcher=local (or launcher=joblib)",
+        )
+
+
+def check_search(config: DictConfig) -> None:
+    """A search's `optimized_metric` is one its task logs in every validation, and the
+    sweeper's `direction` is the way that metric gets better: an unknown metric failed only
+    after the first trial had trained, and maximising a loss went on without a word."""
+    direction = OmegaConf.select(config, "hydra.sweeper.direction")
+    metric = config.get("optimized_metric")
+    target = OmegaConf.select(config, "model.task._target_")
+    if not (isinstance(direction, str) and metric and target):
+        return
+    from hydra.utils import get_class
+
+    with warnings.catch_warnings():  # torch-geometric's import-time torch.jit notice
+        warnings.simplefilter("ignore", FutureWarning)
+        task = get_class(str(target))
+    logged: dict[str, str] = getattr(task, "VALIDATION_METRICS", {})
+    if not logged:
+        return
+    if metric not in logged:
+        raise ConfigValueError(
+            "optimized_metric",
+            metric,
+            f"a search optimises a validation metric of its task ({task.__name__}): choose "
+            "one of " + ", ".join(logged),
+        )
+    if direction != logged[metric]:
+        raise ConfigValueError(
+            "hydra.sweeper.direction",
+            direction,
+            f"{metric} is better {'lower' if logged[metric] == 'minimize' else 'higher'}: "
+            f"use {logged[metric]}",
         )
 
 
@@ -80,6 +115,7 @@ def check_sweep(config: DictConfig) -> int | None:
     check_launcher(config)
     jobs = sweep_jobs(config)
     if jobs is None:
+        check_search(config)
         return None
     composed = Composer(None).compose_all(tuple(job) for job in jobs)
     seen: dict[str, int] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import lightning as L
 import torch
@@ -24,6 +25,9 @@ class ImageClassifier(L.LightningModule):
     The test splits take their names from the datamodule's `test_split_names` when it has them
     (for the box data `test`, the shifted images, and `test_unshifted`), one metric per split.
     """
+
+    # what each validation logs, and which way is better (a search checks its metric here)
+    VALIDATION_METRICS: ClassVar[dict[str, str]] = {"val/loss": "minimize", "val/acc": "maximize"}
 
     def __init__(
         self,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import lightning as L
 import torch
@@ -22,6 +22,9 @@ LN2 = math.log(2.0)
 class LanguageModel(L.LightningModule):
     """Trains a GPT on (x, y) windows; logs `<split>/loss` (nats per character), `<split>/bpc`
     and `train/tokens_per_s`."""
+
+    # what each validation logs, and which way is better (a search checks its metric here)
+    VALIDATION_METRICS: ClassVar[dict[str, str]] = {"val/loss": "minimize", "val/bpc": "minimize"}
 
     def __init__(
         self,

@@ -4,6 +4,7 @@ which nodes count for train, val and test."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 import lightning as L
 import torch
@@ -21,6 +22,9 @@ DECAY_ON = ("all", "first_layer")
 
 class NodeClassifier(L.LightningModule):
     """Cross-entropy on `train_mask` nodes; `<split>/loss` and `<split>/acc` on each mask."""
+
+    # what each validation logs, and which way is better (a search checks its metric here)
+    VALIDATION_METRICS: ClassVar[dict[str, str]] = {"val/loss": "minimize", "val/acc": "maximize"}
 
     def __init__(
         self,
