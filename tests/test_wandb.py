@@ -139,3 +139,25 @@ def test_watch_records_the_models_gradients_when_asked(tiny_cfg, monkeypatch):
     assert calls == [("ImageClassifier", "gradients", 5)]
     with pytest.raises(ConfigValueError, match="logger.wandb.watch"):
         check_values(tiny_cfg(["logger=wandb", "logger.wandb.watch=weights"]))
+
+
+@pytest.mark.parametrize("missing", ["key", "server"])
+def test_online_without_a_key_or_a_server_is_one_line(tmp_path, capsys, monkeypatch, missing):
+    """WANDB_MODE=online with no API key was a 39-line traceback; with no server, about 100 s
+    of waiting, then one. Now one line, naming what is missing and how to go offline, within
+    the stated timeout (WANDB_INIT_TIMEOUT, short here)."""
+    from tests.harness import TINY_BOXES, train_py
+
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "config"))  # no stored key
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))  # nor a .netrc one
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    if missing == "server":
+        monkeypatch.setenv("WANDB_API_KEY", "a" * 40)
+        monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens
+        monkeypatch.setenv("WANDB_INIT_TIMEOUT", "3")
+    code = train_py(*TINY_BOXES, "logger=wandb", f"hydra.run.dir={tmp_path / 'run'}")
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    shown = "has no usable API key" if missing == "key" else "its server did not answer within 3 s"
+    assert f"W&B is online and {shown}" in err and "WANDB_MODE=offline" in err

@@ -3,10 +3,21 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from hydra.errors import CompactHydraException
 from lightning.pytorch.loggers import WandbLogger as LightningWandbLogger
 from torch import nn
+
+# seconds wandb.init waits for the server before giving up (W&B's own default is 90); a
+# WANDB_INIT_TIMEOUT in the environment wins
+INIT_TIMEOUT_S = 30
+
+
+class WandbUnavailable(CompactHydraException, RuntimeError):
+    """W&B is online and its run could not start (no API key, no server): one line saying what
+    is missing and how to go offline."""
 
 
 class WandbLogger(LightningWandbLogger):
@@ -21,9 +32,47 @@ class WandbLogger(LightningWandbLogger):
         super().__init__(*args, **kwargs)
         if self._wandb_init.get("anonymous") is None:
             self._wandb_init.pop("anonymous", None)
+        if "settings" not in self._wandb_init:
+            import wandb
+
+            self._wandb_init["settings"] = wandb.Settings(init_timeout=init_timeout())
         self.watch_what, self.watch_log_freq = watch, watch_log_freq
+
+    @property
+    def experiment(self) -> Any:
+        """Lightning's W&B run, started on first use; W&B's errors when it cannot start
+        online (a 40-line traceback, or 90 s of waiting first) become one line."""
+        import wandb
+
+        try:
+            return super().experiment
+        except (wandb.errors.UsageError, wandb.errors.AuthenticationError) as err:
+            raise WandbUnavailable(
+                f"W&B is online and has no usable API key ({first_line(err)}): set "
+                "WANDB_API_KEY (in the environment or .env) or run `wandb login`, or log "
+                "offline with WANDB_MODE=offline (`wandb sync` uploads the run later)"
+            ) from None
+        except wandb.errors.CommError as err:
+            raise WandbUnavailable(
+                f"W&B is online and its server did not answer within {init_timeout():g} s "
+                f"({first_line(err)}): check the network or WANDB_BASE_URL, or log offline "
+                "with WANDB_MODE=offline (`wandb sync` uploads the run later)"
+            ) from None
 
     def watch_model(self, model: nn.Module) -> None:
         """W&B's `watch` on `model`, when asked for."""
         if self.watch_what:
             self.watch(model, log=self.watch_what, log_freq=self.watch_log_freq)
+
+
+def first_line(err: BaseException) -> str:
+    """An error's message, first line only, at most 160 characters."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+
+
+def init_timeout() -> float:
+    """Seconds wandb.init may wait for the server: WANDB_INIT_TIMEOUT, else INIT_TIMEOUT_S."""
+    try:
+        return float(os.environ.get("WANDB_INIT_TIMEOUT", INIT_TIMEOUT_S))
+    except ValueError:
+        return INIT_TIMEOUT_S
