@@ -43,6 +43,17 @@ def test_eval_py_scores_a_checkpoint_as_its_training_did(tiny_cfg, tmp_path):
     }
 
 
+def test_an_evaluation_references_its_checkpoint_and_copies_none(tiny_cfg, tmp_path):
+    """eval.py copied the evaluated run's best checkpoint into evals/<t>/checkpoints/ (the
+    checkpoint callback's state carried over as if training went on there)."""
+    cfg = tiny_cfg(["seed=4"])
+    train(cfg)
+    trained = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+    result = evaluated(trained["checkpoint"], tmp_path / "eval")
+    assert result["checkpoint"] == trained["checkpoint"] and result["status"] == "completed"
+    assert not list((tmp_path / "eval").rglob("*.ckpt")), "referenced, not copied"
+
+
 def test_eval_py_needs_a_checkpoint(tmp_path, capsys):
     assert eval_py("logger=none", f"paths.log_dir={tmp_path}") == 1
     err = capsys.readouterr().err

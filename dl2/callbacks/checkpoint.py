@@ -29,6 +29,7 @@ class BestCheckpoint(ModelCheckpoint):
       folder and the scores kept, so the resumed run ends with the same best checkpoint as the
       uninterrupted run. A kept checkpoint that no longer exists stops the resume with a
       message instead of silently changing what "best" means.
+      An evaluation of the checkpoint (eval.py) refers to them where they are, copying none.
     - A file of the same name is replaced, never versioned (`last-v1.ckpt`): a folder holds one
       job (a finished one is never trained into again), so its last.ckpt is the one to resume.
     """
@@ -37,6 +38,13 @@ class BestCheckpoint(ModelCheckpoint):
         kwargs.setdefault("enable_version_counter", False)
         super().__init__(*args, **kwargs)
         self.saved_at: dict[str, tuple[int, int]] = {}
+        self.fitting = True
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        # Lightning restores a checkpoint's callback state after setup: an evaluation
+        # (validate / test) keeps the run's checkpoints where they are, copying none
+        self.fitting = stage == "fit"
+        super().setup(trainer, pl_module, stage)
 
     @property
     def best_epoch(self) -> int | None:
@@ -71,7 +79,10 @@ class BestCheckpoint(ModelCheckpoint):
             super().load_state_dict(state_dict)
             self.saved_at = saved_at
             return
-        moved = {old: self._carry_over(old, state_dict) for old in state_dict["best_k_models"]}
+        moved = {
+            old: self._carry_over(old, state_dict) if self.fitting else old
+            for old in state_dict["best_k_models"]
+        }
         self.best_k_models = {moved[p]: s for p, s in state_dict["best_k_models"].items()}
         self.best_model_score = state_dict["best_model_score"]
         self.kth_value = state_dict.get("kth_value", self.kth_value)
