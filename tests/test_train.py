@@ -1,6 +1,8 @@
 """train(cfg) and train.py end to end on tiny box data: metrics, results.json, loggers, seeds."""
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,7 @@ import yaml
 
 from dl2.errors import ConfigValueError
 from dl2.run.job import train
+from dl2.run.results import code_version
 from dl2.tasks.classification import ImageClassifier
 from tests.harness import TINY_BOXES, run_script, traced, train_py
 
@@ -37,6 +40,31 @@ def test_train_returns_metrics_and_writes_results(tiny_cfg, tmp_path):
     assert results["seed"] == 0
     assert Path(results["checkpoint"]).exists()
     assert results["wall_time_s"] > 0
+    assert results["code"] == code_version(), "the checkout's commit, and whether it changed"
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_the_code_version_is_the_commit_and_whether_code_or_config_changed(tmp_path):
+    from dl2.studies.results import machine_line
+
+    assert code_version(tmp_path) == {"commit": None, "dirty": None}, "not a git checkout"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+    (tmp_path / "dl2").mkdir()
+    (tmp_path / "dl2" / "net.py").write_text("x = 1\n")
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    assert code_version(tmp_path) == {"commit": head.strip(), "dirty": False}
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "jobs.jsonl").write_text("{}\n")  # results, not code
+    assert code_version(tmp_path)["dirty"] is False
+    (tmp_path / "dl2" / "net.py").write_text("x = 2\n")
+    assert code_version(tmp_path)["dirty"] is True
+    machine = {"cpu": "AMD EPYC", "cpu_count": 2, "torch": "2.4", "python": "3.11", "platform": "L"}
+    assert machine_line(machine).endswith("Python 3.11, L"), "older records: no commit"
+    line = machine_line(machine, code_version(tmp_path))
+    assert line.endswith(f"; dl2 {head[:10]} with local changes")
 
 
 def test_same_seed_same_metrics_other_seed_differs(tiny_cfg):

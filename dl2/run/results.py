@@ -12,6 +12,7 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 import dl2
 from dl2.callbacks.guards import DivergedError
 from dl2.files import atomic_write_text
+from dl2.paths import PACKAGE_ROOT
 
 EXIT_CODES = {"completed": 0, "failed": 1, "diverged": 1, "interrupted": 143}
 
@@ -69,6 +71,31 @@ def machine_info() -> dict[str, Any]:
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
+
+
+# what a job's numbers depend on in the checkout: a change here makes the tree "dirty"
+CODE_PATHS = ("dl2", "conf", "train.py", "eval.py", "pyproject.toml")
+
+
+def code_version(root: Path = PACKAGE_ROOT) -> dict[str, Any]:
+    """The git commit of the checkout that ran the job, and whether its code or config differed
+    from that commit (`dirty`); both None outside a git checkout or without git."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    changed = git("status", "--porcelain", "--", *CODE_PATHS) if commit else None
+    return {
+        "commit": commit.strip() if commit else None,
+        "dirty": None if changed is None else bool(changed.strip()),
+    }
 
 
 def to_floats(metrics: dict[str, Any]) -> dict[str, float | None]:
@@ -139,6 +166,7 @@ def new_payload(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
         "seed": cfg.get("seed"),
         "task_name": cfg.get("task_name"),
         "dl2_version": dl2.__version__,
+        "code": code_version(),
         "machine": machine_info(),
         "command": " ".join(sys.argv),
         "started_at": now(),

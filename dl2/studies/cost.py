@@ -71,7 +71,7 @@ def study_cost(
         sum(job_seconds(r) or 0.0 for r in timed),
         covered(intervals),
         intervals,
-        {machine_line(r["machine"]) for r in timed if r.get("machine")},
+        {machine_line(r["machine"], r.get("code")) for r in timed if r.get("machine")},
     )
 
 

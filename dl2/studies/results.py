@@ -82,12 +82,18 @@ NEXT_STEP = {
 }
 
 
-def machine_line(machine: dict[str, Any]) -> str:
-    """One line naming the device, torch and Python of a job's `machine` record."""
+def machine_line(machine: dict[str, Any], code: dict[str, Any] | None = None) -> str:
+    """One line naming the device, torch and Python of a job's `machine` record, and the
+    commit of dl2 that ran it (its `code` record; older records have none)."""
     device = machine.get("gpu") or f"CPU, {machine.get('cpu_count')} cores"
     if machine.get("cpu") and not machine.get("gpu"):
         device = f"{machine['cpu']} ({machine.get('cpu_count')} cores)"
-    return (
+    line = (
         f"{device}; torch {machine.get('torch')}, Python {machine.get('python')}, "
         f"{machine.get('platform')}"
     )
+    if code and code.get("commit"):
+        line += f"; dl2 {code['commit'][:10]}" + (
+            " with local changes" if code.get("dirty") else ""
+        )
+    return line

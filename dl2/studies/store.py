@@ -38,6 +38,7 @@ KEPT = (
     "finished_at",
     "machine",
     "dl2_version",
+    "code",
     "non_finite",
     "exit_code",
     "attempts",
