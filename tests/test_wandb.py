@@ -146,8 +146,11 @@ def test_online_without_a_key_or_a_server_is_one_line(tmp_path, capsys, monkeypa
     """WANDB_MODE=online with no API key was a 39-line traceback; with no server, about 100 s
     of waiting, then one. Now one line, naming what is missing and how to go offline, within
     the stated timeout (WANDB_INIT_TIMEOUT, short here)."""
+    import wandb
+
     from tests.harness import TINY_BOXES, train_py
 
+    wandb.teardown()  # W&B's process-wide settings, read from the environment set below
     monkeypatch.setenv("WANDB_MODE", "online")
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "config"))  # no stored key
     monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))  # nor a .netrc one
@@ -157,7 +160,35 @@ def test_online_without_a_key_or_a_server_is_one_line(tmp_path, capsys, monkeypa
         monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens
         monkeypatch.setenv("WANDB_INIT_TIMEOUT", "3")
     code = train_py(*TINY_BOXES, "logger=wandb", f"hydra.run.dir={tmp_path / 'run'}")
+    wandb.teardown()
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err
     shown = "has no usable API key" if missing == "key" else "its server did not answer within 3 s"
     assert f"W&B is online and {shown}" in err and "WANDB_MODE=offline" in err
+
+
+def test_a_group_is_the_setting_whatever_the_data_flags(tmp_path):
+    """data.download/verify/num_workers split one setting into several W&B groups across
+    machines: a group holds what the jobs compute, not where their data comes from."""
+    from tests.harness import compose_cfg
+
+    base = ["experiment=rotation", "logger=wandb", "data.augment=rotation"]
+    flags = ["data.download=false", "data.verify=false", "data.num_workers=0", "seed=4"]
+    plain = compose_cfg(tmp_path, base, job="plain").logger.wandb.group
+    flagged = compose_cfg(tmp_path, [*base, *flags], job="flagged").logger.wandb.group
+    assert plain == flagged == "rotation/experiment=rotation,data.augment=rotation"
+
+
+def test_the_run_keeps_its_code_and_the_best_validation_in_its_summary(tiny_cfg):
+    (logger,) = build_loggers(tiny_cfg(["logger=wandb"]))
+    assert logger._wandb_init["save_code"] is True
+
+    class Run:  # what W&B's run is asked
+        defined: list = []
+
+        def define_metric(self, name, **kw):
+            self.defined.append((name, kw["summary"]))
+
+    logger._experiment = Run()
+    logger.define_summaries({"val/loss": "minimize", "val/acc": "maximize"})
+    assert Run.defined == [("val/loss", "min"), ("val/acc", "max")]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from dl2.config.identity import LAUNCHER, PLUMBING, override_key, top_key
+from dl2.config.identity import LAUNCHER, PLUMBING, is_plumbing, override_key, top_key
 from dl2.paths import ROOT
 
 # set in the jobs of a launcher that runs several at once on this machine (joblib's workers,
@@ -49,6 +49,8 @@ def job_overrides_as(overrides: list[str]) -> Iterator[None]:
 PATH_KEYS = ("data.path", "data.data_dir", "ckpt_path", "paths")
 # overrides that describe a run rather than set it up: left out of W&B names and groups too
 NOTE_KEYS = ("tags", "notes", "verbose")
+# how data reaches the job (loader processes: the same batches), left out of groups too
+LOADING_KEYS = ("data.num_workers",)
 # W&B's limit on run names and groups
 WANDB_MAX_LEN = 128
 
@@ -75,6 +77,8 @@ def _overrides(group: bool) -> str:
     ]
     left_out = GROUP_LEAVES_OUT if group else NAME_LEAVES_OUT
     items = [o for o in items if top_key(o) not in left_out]
+    if group:  # a setting: what its jobs compute, not where their data comes from or how
+        items = [o for o in items if not is_plumbing(o) and override_key(o) not in LOADING_KEYS]
     # the config-group choices first (experiment=gpt, model=gpt-nano): what a cut name keeps
     return ",".join(sorted(items, key=lambda o: ("." in override_key(o), o))) or "default"
 

@@ -174,6 +174,7 @@ def _train(cfg: DictConfig, fit: bool) -> dict[str, float | None]:
             logger.log_hyperparams(payload["config"])
         for logger in loggers:
             if isinstance(logger, WandbLogger):
+                logger.define_summaries(getattr(task, "VALIDATION_METRICS", {}))
                 logger.watch_model(task)
         if rank_zero_only.rank == 0:
             log.info(

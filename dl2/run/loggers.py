@@ -59,6 +59,16 @@ class WandbLogger(LightningWandbLogger):
                 "with WANDB_MODE=offline (`wandb sync` uploads the run later)"
             ) from None
 
+    def define_summaries(self, directions: dict[str, str]) -> None:
+        """W&B's run summary keeps the best of each validation metric (`maximize`: its
+        maximum, `minimize`: its minimum) rather than the last epoch's; test metrics, logged
+        once with the best checkpoint, keep that value."""
+        for name, way in directions.items():
+            summary = "max" if way == "maximize" else "min"
+            self.experiment.define_metric(
+                name, summary=summary, step_metric="trainer/global_step", step_sync=True
+            )
+
     def watch_model(self, model: nn.Module) -> None:
         """W&B's `watch` on `model`, when asked for."""
         if self.watch_what:
