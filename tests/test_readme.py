@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -260,3 +261,13 @@ def test_make_help_lists_every_target():
         ["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     assert targets and targets == {line.split()[0] for line in shown.splitlines() if line}
+
+
+def test_the_docs_site_wraps_long_code_lines():
+    """At 1280 px the site cut code blocks at the right edge (comments ended mid-word): its
+    stylesheet, listed in mkdocs.yml, wraps them."""
+    site = yaml.safe_load((ROOT / "mkdocs.yml").read_text().split("\nnav:")[0])
+    sheets = [ROOT / "docs" / name for name in site.get("extra_css", [])]
+    css = " ".join(" ".join(p.read_text().split()) for p in sheets if p.is_file())
+    assert sheets and all(p.is_file() for p in sheets)
+    assert re.search(r"\.md-typeset pre > code \{[^}]*white-space: pre-wrap", css)
