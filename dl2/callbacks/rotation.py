@@ -33,7 +33,7 @@ def plot_accuracy(pairs: list[tuple[float, float]], path: Path, title: str = "")
     ax.set_ylabel("test accuracy (%)")
     ax.set_xticks([a for a, _ in pairs])
     ax.grid(alpha=0.3)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10, wrap=True)
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
@@ -42,8 +42,8 @@ def plot_accuracy(pairs: list[tuple[float, float]], path: Path, title: str = "")
 class RotationCurve(L.Callback):
     """Logs test accuracy against rotation angle once the test splits have run."""
 
-    def __init__(self, output_dir: str | None = None) -> None:
-        self.output_dir = output_dir
+    def __init__(self, output_dir: str | None = None, setting: str = "") -> None:
+        self.output_dir, self.setting = output_dir, setting
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         pairs = accuracy_by_angle({k: float(v) for k, v in trainer.callback_metrics.items()})
@@ -63,4 +63,5 @@ class RotationCurve(L.Callback):
                     }
                 )
         if self.output_dir:
-            plot_accuracy(pairs, Path(self.output_dir) / "accuracy_by_angle.png")
+            title = f"Test accuracy by rotation: {self.setting}".rstrip(": ")
+            plot_accuracy(pairs, Path(self.output_dir) / "accuracy_by_angle.png", title)

@@ -314,15 +314,20 @@ def inferred_study(name: str, records: list[dict[str, Any]]) -> Study:
     axes = [Axis(key=k, values=v) for k, v in values.items() if len(v) > 1]
     fixed = [f"{k}={v[0]}" for k, v in values.items() if len(v) == 1 and k != "experiment"]
     common = set.intersection(*(set(r.get("metrics") or {}) for r in done)) if done else set()
+    metrics = sorted(common, key=_metric_order) or ["val/loss"]
+    shared = f" Every job ran with `{' '.join(fixed)}`." if fixed else ""
     return Study(
         name=name,
         title=f"Jobs of {name}",
         description="Mean ± sample std over seeds, n the seeds behind each row; "
-        "axes: the overrides that vary between the jobs.",
+        "axes: the overrides that vary between the jobs." + shared,
         experiment=values.get("experiment", [""])[0] or "",
         overrides=fixed,
         axes=axes,
         seeds=sorted({int(r["seed"]) for r in done if isinstance(r.get("seed"), int)}),
-        metrics=sorted(common, key=_metric_order) or ["val/loss"],
+        metrics=metrics,
         digits=4,
+        # the first metric (validation's first) per value of the first axis, the others
+        # splitting a bar further
+        bars=Bars(x=axes[0].key, metrics=metrics[:1]) if axes else None,
     )
