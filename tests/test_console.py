@@ -218,5 +218,41 @@ def test_job_progress_travels_to_workers_and_prints_the_last_events_at_the_end(t
         "job #0 started: seed=3",
         "job #0 ended without a new results.json (a finished job skipped, or a job that was "
         "killed)",
+        f"multirun ended: 1 job (1 not finished) in {tmp_path}; its table: python sweep.py "
+        f"report {tmp_path}",
     ]
     assert progress._thread is None
+
+
+def test_a_multirun_ends_with_a_summary_and_workers_keep_their_tables_in_their_logs(
+    tmp_path, capsys, caplog, monkeypatch
+):
+    """joblib's workers printed every job's 10-line table into the launching terminal and no
+    summary came at the end: now a worker's table and dl2 lines go to its log file only, and
+    every multirun ends with one line (the local launcher's jobs print their own lines)."""
+    from dl2.config.resolvers import WORKER_ENV
+    from dl2.run.results import print_metrics
+    from dl2.run.seeds import spread
+
+    sweep = tmp_path / "sweep"
+    args = [*TINY_BOXES, "logger=none", "seed=1,2", f"hydra.sweep.dir={sweep}"]
+    assert train_py("-m", *args) == 0
+    out = capsys.readouterr().out
+    assert out.count("multirun ended") == 1 and out.rstrip().endswith(
+        f"multirun ended: 2 jobs (2 completed) in {sweep}; its table: python sweep.py report "
+        f"{sweep}"
+    )
+    monkeypatch.setenv(WORKER_ENV, "1")
+    with caplog.at_level(logging.INFO, logger="dl2.results"):
+        print_metrics({"val/acc": 0.5, "mean ± std test/acc": "0.5000 ± 0.0100 (n=2)"}, "t: f")
+    assert capsys.readouterr().out == ""
+    (logged,) = [r.getMessage() for r in caplog.records if r.name == "dl2.results"]
+    assert logged.startswith("t: f\n") and "0.5000 ± 0.0100 (n=2)" in logged
+    hide = HideOnTerminal()
+    note = logging.LogRecord("dl2.run.job", logging.INFO, __file__, 1, "m", None, None)
+    warn = logging.LogRecord("dl2.run.job", logging.WARNING, __file__, 1, "m", None, None)
+    progress = logging.LogRecord(PROGRESS_LOGGER, logging.INFO, __file__, 1, "m", None, None)
+    assert not hide.filter(note) and hide.filter(warn) and hide.filter(progress)
+    runs = [{"test/acc": 0.80, "val/acc": 0.9}, {"test/acc": 0.82}, {"test/acc": None}]
+    assert spread(runs, prefix="test") == {"mean ± std test/acc": "0.8100 ± 0.0141 (n=2)"}
+    assert spread(runs[:1], prefix="test") == {"mean test/acc": "0.8000 (n=1)"}

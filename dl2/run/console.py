@@ -10,7 +10,7 @@ import os
 import warnings
 
 from dl2.callbacks.progress_log import PROGRESS_LOGGER
-from dl2.config.resolvers import interactive
+from dl2.config.resolvers import WORKER_ENV, interactive
 
 # Lightning's info messages (GPU/TPU lines, the litlogger tip, "Restoring states ...")
 LIGHTNING_INFO_LOGGERS = (
@@ -49,9 +49,25 @@ def set_verbosity(verbose: bool) -> None:
     warnings.filterwarnings("ignore", ".*srun. command is available on your system.*")
 
 
+def is_worker() -> bool:
+    """Whether this job is one of several launched side by side on this machine (joblib's
+    workers), which share the launching terminal."""
+    return bool(os.environ.get(WORKER_ENV))
+
+
 class HideOnTerminal(logging.Filter):
     """For the console handler: drops dl2's progress lines when the job draws on a terminal,
-    where the progress bar shows the same; the job's log file keeps them either way."""
+    where the progress bar shows the same; in a worker that shares the launching terminal,
+    every other dl2 line below a warning (its final table, its run folder: the launching
+    process prints one line per job start and end, dl2/run/multirun_progress.py). The job's
+    log file keeps them either way."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            is_worker()
+            and record.name.startswith("dl2.")
+            and record.name != PROGRESS_LOGGER
+            and record.levelno < logging.WARNING
+        ):
+            return False
         return not (record.name == PROGRESS_LOGGER and interactive())

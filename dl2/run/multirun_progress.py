@@ -111,6 +111,24 @@ class JobWatch:
             if self.ended.get(folder, 0.0) < self.started[folder]
         ]
 
+    def summary(self) -> str:
+        """The multirun in one line: its jobs by status, its folder, and the command for its
+        table."""
+        counts: dict[str, int] = {}
+        for folder in sorted(self.fresh):
+            done = self.ended.get(folder, 0.0) >= self.started[folder]
+            status = read_results(folder).get("status", "unknown") if done else "not finished"
+            counts[status] = counts.get(status, 0) + 1
+        order = ("completed", "failed", "diverged", "interrupted", "not finished")
+        parts = [f"{counts.pop(s)} {s}" for s in order if s in counts]
+        parts += [f"{n} {s}" for s, n in sorted(counts.items())]
+        jobs = sum(1 for _ in self.fresh)
+        return (
+            f"multirun ended: {jobs} job{'s' * (jobs != 1)}"
+            + (f" ({', '.join(parts)})" if parts else "")
+            + f" in {self.sweep_dir}; its table: python sweep.py report {self.sweep_dir}"
+        )
+
     def _name(self, folder: Path) -> str:
         num = folder.name.split("_", 1)[0]
         return f"#{num}" if num.isdigit() else folder.name
@@ -141,7 +159,7 @@ class JobProgress(Callback):
     """Prints the jobs' events (JobWatch) from a thread of the launching process while the
     launcher waits for them, and the last ones when the multirun ends."""
 
-    def __init__(self, interval_s: float = 2.0) -> None:
+    def __init__(self, interval_s: float = 2.0, job_lines: bool = True) -> None:
         if (
             isinstance(interval_s, bool)
             or not isinstance(interval_s, int | float)
@@ -150,7 +168,8 @@ class JobProgress(Callback):
             raise ConfigValueError(
                 "hydra.callbacks.job_progress.interval_s", interval_s, "seconds between looks, > 0"
             )
-        self.interval_s = interval_s
+        # job_lines=false: the summary alone (the basic launcher's jobs print their own lines)
+        self.interval_s, self.job_lines = interval_s, job_lines
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._watch: JobWatch | None = None
@@ -158,25 +177,30 @@ class JobProgress(Callback):
     def __getstate__(self) -> dict[str, Any]:
         # launchers send Hydra's callbacks to their workers (joblib pickles them): the
         # settings travel, the watching thread stays in the launching process
-        return {"interval_s": self.interval_s}
+        return {"interval_s": self.interval_s, "job_lines": self.job_lines}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._watch = JobWatch(Path(str(config.hydra.sweep.dir)))
+        if not self.job_lines:
+            return
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="dl2-job-progress", daemon=True)
         self._thread.start()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if self._thread is None or self._watch is None:
+        if self._watch is None:
             return
-        self._stop.set()
-        self._thread.join()
-        for line in self._watch.poll() + self._watch.unfinished():
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+        lines = self._watch.poll() + self._watch.unfinished()
+        for line in lines if self.job_lines else []:
             log.info(line)
-        self._thread = None
+        log.info(self._watch.summary())
 
     def _run(self) -> None:
         assert self._watch is not None

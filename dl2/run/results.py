@@ -8,7 +8,9 @@ A job ends in one of these statuses (results.json `status`, and the process's ex
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import math
 import os
 import platform
@@ -28,6 +30,7 @@ import dl2
 from dl2.callbacks.guards import DivergedError
 from dl2.files import atomic_write_text
 from dl2.paths import PACKAGE_ROOT
+from dl2.run.console import is_worker
 
 EXIT_CODES = {"completed": 0, "failed": 1, "diverged": 1, "interrupted": 143}
 
@@ -129,18 +132,26 @@ def write_results(path: Path, payload: dict[str, Any]) -> None:
     )
 
 
-def print_metrics(metrics: dict[str, float], title: str) -> None:
-    """A small rich table of the final metrics."""
+def print_metrics(metrics: dict[str, float | str | None], title: str) -> None:
+    """A small rich table of the final metrics (a value that is text is shown as it is). A
+    worker that shares the launching terminal with others (joblib) logs it instead: the job's
+    log file keeps it, the terminal gets the launching process's one line per job."""
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    console.print(title, soft_wrap=True, markup=False, highlight=False)  # a path, whole
     table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
-        table.add_row(key, "n/a" if value is None else f"{value:.4f}")
+        shown = value if isinstance(value, str) else None if value is None else f"{value:.4f}"
+        table.add_row(key, "n/a" if shown is None else shown)
+    if is_worker():
+        console = Console(file=io.StringIO(), width=100)
+        console.print(table)
+        logging.getLogger("dl2.results").info("%s\n%s", title, console.file.getvalue())
+        return
+    console = Console()
+    console.print(title, soft_wrap=True, markup=False, highlight=False)  # a path, whole
     console.print(table)
 
 

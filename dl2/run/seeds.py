@@ -267,16 +267,32 @@ def _finish(
             print(f"dl2: could not write {out / RESULTS_FILE}: {err}", file=sys.stderr)
     if status == "completed":
         group_dir = Path(configs[0].paths.output_dir).parent
-        print_metrics(
-            {
-                f"seed {p['seed']} {m}": v
-                for p in payloads
-                for m, v in p["metrics"].items()
-                if m.startswith("test")
-            },
-            f"{configs[0].get('task_name')}: {group_dir}",
-        )
+        shown: dict[str, float | str | None] = {
+            f"seed {p['seed']} {m}": v
+            for p in payloads
+            for m, v in p["metrics"].items()
+            if m.startswith("test")
+        }
+        shown.update(spread([p["metrics"] for p in payloads], prefix="test"))
+        print_metrics(shown, f"{configs[0].get('task_name')}: {group_dir}")
     return mean_metrics(done)
+
+
+def spread(runs: list[dict[str, float | None]], prefix: str = "") -> dict[str, str]:
+    """{"mean ± std <metric>": "0.8150 ± 0.0071 (n=3)"} over the runs, for the metrics named
+    `prefix...`: the sample std (ddof 1), none for one run."""
+    out = {}
+    for key in sorted({k for m in runs for k in m if k.startswith(prefix)}):
+        values = [float(m[key]) for m in runs if m.get(key) is not None]
+        if not values:
+            continue
+        mean = sum(values) / len(values)
+        if len(values) == 1:
+            out[f"mean {key}"] = f"{mean:.4f} (n=1)"
+            continue
+        std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+        out[f"mean ± std {key}"] = f"{mean:.4f} ± {std:.4f} (n={len(values)})"
+    return out
 
 
 def mean_metrics(runs: list[dict[str, float | None]]) -> dict[str, float | None]:
