@@ -128,7 +128,8 @@ def check_sweep(config: DictConfig) -> int | None:
             raise ConfigValueError(
                 f"job {num} ({' '.join(job) or 'no overrides'}): {err.key}", err.value, err.allowed
             ) from None
-        text = OmegaConf.to_yaml(cfg)
+        # Hydra's own per-job settings (hydra.job.env_set...) tell jobs apart too
+        text = OmegaConf.to_yaml(cfg) + " ".join(o for o in job if o.startswith("hydra."))
         if text in seen:
             first = seen[text]
             key, _, value = next(o for o in job if o not in jobs[first]).partition("=")
