@@ -393,7 +393,7 @@ def report_study(study: Study | None, folder: Path, out: Path) -> int:
     unfinished = [
         {"status": job.status, "overrides": job.overrides, "error": job.error}
         for job in collect(folder)
-        if job.status == "missing"
+        if job.status in ("missing", "unreadable")  # a folder without a job record
     ]
     payload = write_report(study, store, out, unfinished=unfinished)
     print((out / "report.md").read_text())

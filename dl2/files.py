@@ -7,7 +7,6 @@ imports Lightning: planning a study reads checkpoints too."""
 from __future__ import annotations
 
 import csv
-import json
 import os
 import pickle
 import tempfile
@@ -20,22 +19,6 @@ from typing import Any
 import torch
 
 from dl2.errors import ConfigValueError
-from dl2.paths import RESULTS_FILE
-
-
-def read_results(run: Path | str) -> dict[str, Any]:
-    """The results.json of the run folder `run`; empty when it has none or it is unreadable."""
-    try:
-        results = json.loads((Path(run) / RESULTS_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
-    return results if isinstance(results, dict) else {}
-
-
-def checkpoint_results(ckpt_path: Path | str) -> dict[str, Any]:
-    """The results.json of the run that wrote `ckpt_path` (`<run>/checkpoints/<file>.ckpt`);
-    empty when the checkpoint is not in a dl2 run folder or that file is unreadable."""
-    return read_results(Path(ckpt_path).resolve().parent.parent)
 
 
 def unwritable_reason(folder: Path | str) -> str | None:

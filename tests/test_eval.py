@@ -67,6 +67,7 @@ def test_training_overrides_leave_out_how_it_ran(tmp_path):
     (run / "results.json").write_text(
         json.dumps(
             {
+                "status": "completed",
                 "overrides": [
                     "model=net2",
                     "seed=3",
@@ -76,7 +77,7 @@ def test_training_overrides_leave_out_how_it_ran(tmp_path):
                     "ckpt_path=/y",
                     "hydra.verbose=true",
                     "trainer.max_epochs=5",
-                ]
+                ],
             }
         )
     )

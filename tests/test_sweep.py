@@ -727,3 +727,69 @@ def test_an_extra_override_of_an_axis_is_refused():
         expand(study, ["data.val_size=20"])
     assert info.value.key == "overrides" and "--val-sizes" in str(info.value)
     assert len(expand(study, ["trainer.max_epochs=1"])) == len(expand(study))
+
+
+BAD_RESULTS = {
+    "list": "[]",
+    "text": '"text"',
+    "empty-object": "{}",
+    "status-3": '{"status": 3}',
+    "zero-bytes": "",
+    "truncated": '{"status": "completed", "metr',
+}
+
+
+def test_a_results_file_that_is_no_job_record_is_left_out_by_name(tmp_path, capsys):
+    """`[]` stopped every study command (AttributeError, no file named); `{}`, a bad status
+    or a 0-byte file made the job vanish from the report and its column with it. Now each
+    is one line naming the file, listed as left out, and the rest of the table stands."""
+    from dl2.studies.store import ingest
+
+    sweep = tmp_path / "sweep"
+    for num, (pad, acc) in enumerate((("zeros", 0.6), ("reflect", 0.7))):
+        job = sweep / f"{num}_model.pad={pad}"
+        job.mkdir(parents=True)
+        (job / "results.json").write_text(
+            json.dumps(
+                {
+                    "status": "completed",
+                    "config_hash": f"h{num}",
+                    "setting_hash": f"s{num}",
+                    "seed": 0,
+                    "overrides": [f"model.pad={pad}"],
+                    "metrics": {"val/acc": acc},
+                    "finished_at": f"2026-01-0{num + 1}T00:00:00",
+                }
+            )
+        )
+    for num, (name, text) in enumerate(BAD_RESULTS.items(), start=2):
+        (sweep / f"{num}_{name}").mkdir()
+        (sweep / f"{num}_{name}" / "results.json").write_text(text)
+    assert [r["config_hash"] for r in ingest(sweep)] == ["h0", "h1"]
+    err = capsys.readouterr().err
+    for num, name in enumerate(BAD_RESULTS, start=2):
+        assert f"not a results file: {sweep / f'{num}_{name}' / 'results.json'}: " in err
+    assert sweep_py("report", str(sweep)) == 0
+    report = (sweep / "report" / "report.md").read_text()
+    assert "| model.pad |" in report and "| zeros | 0.6000 | 1 |" in report
+    left = report.split("## Jobs left out of the tables", 1)[1]
+    assert all(f"{num}_{name}" in left for num, name in enumerate(BAD_RESULTS, start=2))
+    assert left.count("| unreadable |") == len(BAD_RESULTS)
+
+
+def test_the_store_is_strict_json_and_a_nan_never_undoes_a_completed_job(tmp_path):
+    store = Store(tmp_path / "jobs.jsonl")
+    good = {"config_hash": "h", "status": "completed", "metrics": {"val/acc": 0.9}}
+    nan = {"config_hash": "h", "status": "completed", "metrics": {"val/acc": float("nan")}}
+    store.add([{**good, "finished_at": "2026-01-01"}, {**nan, "finished_at": "2026-01-02"}])
+    text = (tmp_path / "jobs.jsonl").read_text()
+    assert "NaN" not in text and [json.loads(line)["status"] for line in text.splitlines()] == [
+        "completed",
+        "failed",
+    ]
+    assert store.latest()["h"]["metrics"] == {"val/acc": 0.9}, "the completed result stands"
+    only_nan = Store(tmp_path / "other.jsonl")
+    only_nan.add([{**nan, "config_hash": "n", "finished_at": "2026-01-02"}])
+    (failed,) = only_nan.latest().values()
+    assert failed["status"] == "failed" and failed["non_finite"] == ["val/acc"]
+    assert "not finite: val/acc" in failed["error"]

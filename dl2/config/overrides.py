@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from dl2.config.identity import LAUNCHER, PLUMBING, override_key, override_value, top_key
-from dl2.files import checkpoint_results
+from dl2.job_folder import HYDRA_FILE, checkpoint_results, run_folder
 
 # training overrides that say how the training ran, not what it trained: not carried over
 # (a data folder is: the checkpoint is scored on the data it was trained on)
@@ -27,7 +27,7 @@ def training_overrides(ckpt_path: str | Path) -> list[str]:
 def training_experiment(ckpt_path: str | Path) -> str | None:
     """The `experiment` choice of the run that wrote `ckpt_path`, from its Hydra record
     (`<run>/.hydra/hydra.yaml`); None when there is none."""
-    record = Path(ckpt_path).resolve().parent.parent / ".hydra" / "hydra.yaml"
+    record = run_folder(ckpt_path) / HYDRA_FILE
     try:
         choice = OmegaConf.select(OmegaConf.load(record), "hydra.runtime.choices.experiment")
     except (OSError, ValueError, OmegaConfBaseException):

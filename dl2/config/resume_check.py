@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dl2.config.identity import config_hash_of, result_config
 from dl2.errors import ConfigValueError
-from dl2.files import checkpoint_results
+from dl2.job_folder import checkpoint_results
 
 # what a resume may change: it trains on, to a new budget
 BUDGET = ("trainer.max_epochs", "trainer.max_steps")

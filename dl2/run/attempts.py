@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dl2.files import checkpoint_results
+from dl2.job_folder import checkpoint_results
 
 # what an attempt keeps of its run's results.json
 ATTEMPT_KEYS = ("status", "started_at", "finished_at", "wall_time_s")

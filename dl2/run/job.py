@@ -30,7 +30,7 @@ from dl2.config.identity import experiment_of, job_hashes
 from dl2.config.preflight import monitors, preflight
 from dl2.config.resume_check import check_resume
 from dl2.errors import ConfigValueError
-from dl2.files import read_results
+from dl2.job_folder import results_or_empty
 from dl2.lifeline import runner_ended, watching
 from dl2.paths import RESULTS_FILE
 from dl2.run.attempts import earlier_attempts
@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 def finished_results(output_dir: Path) -> dict | None:
     """The results.json of a finished (completed) job in `output_dir`, or None: such a folder
     is never trained into again (a multirun run twice would overwrite its results)."""
-    results = read_results(output_dir)
+    results = results_or_empty(output_dir)
     return results if results.get("status") == "completed" else None
 
 

@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from dl2.config.identity import is_plumbing
 from dl2.errors import ConfigValueError
-from dl2.files import read_results
+from dl2.job_folder import HYDRA_FILE, OVERRIDES_FILE, results_or_empty
 from dl2.paths import RESULTS_FILE
 
 log = logging.getLogger("dl2.jobs")
@@ -65,7 +65,7 @@ class JobWatch:
             entries = sorted(self.sweep_dir.iterdir())
         except OSError:
             return []
-        return [f for f in entries if (f / ".hydra" / "overrides.yaml").is_file()]
+        return [f for f in entries if (f / OVERRIDES_FILE).is_file()]
 
     def _submitted(self) -> list[str]:
         try:
@@ -88,7 +88,7 @@ class JobWatch:
                 " (waiting for them to start)"
             )
         for folder in self._folders():
-            started = _mtime(folder / ".hydra" / "overrides.yaml")
+            started = _mtime(folder / OVERRIDES_FILE)
             if started is not None and started != self.started.get(folder):
                 again = folder in self.fresh
                 self.started[folder] = started
@@ -117,7 +117,7 @@ class JobWatch:
         counts: dict[str, int] = {}
         for folder in sorted(self.fresh):
             done = self.ended.get(folder, 0.0) >= self.started[folder]
-            status = read_results(folder).get("status", "unknown") if done else "not finished"
+            status = results_or_empty(folder).get("status", "unknown") if done else "not finished"
             counts[status] = counts.get(status, 0) + 1
         order = ("completed", "failed", "diverged", "interrupted", "not finished")
         parts = [f"{counts.pop(s)} {s}" for s in order if s in counts]
@@ -134,10 +134,10 @@ class JobWatch:
         return f"#{num}" if num.isdigit() else folder.name
 
     def _start_line(self, folder: Path, again: bool) -> str:
-        overrides = _read_yaml(folder / ".hydra" / "overrides.yaml")
+        overrides = _read_yaml(folder / OVERRIDES_FILE)
         overrides = overrides if isinstance(overrides, list) else []
         shown = " ".join(str(o) for o in overrides if not is_plumbing(str(o))) or "(defaults)"
-        node = _read_yaml(folder / ".hydra" / "hydra.yaml")
+        node = _read_yaml(folder / HYDRA_FILE)
         for key in ("hydra", "job", "id"):  # hydra.job.id, where the file holds it
             node = node.get(key) if isinstance(node, dict) else None
         job_id = str(node or "")
@@ -146,7 +146,7 @@ class JobWatch:
         return f"job {self._name(folder)} {verb}{where}: {shown}"
 
     def _end_line(self, folder: Path) -> str:
-        results = read_results(folder)
+        results = results_or_empty(folder)
         status = results.get("status", "unknown")
         code = results.get("exit_code")
         took = results.get("wall_time_s")

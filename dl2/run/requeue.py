@@ -7,6 +7,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from dl2.job_folder import LAST_CHECKPOINT
+
 
 def requeued_checkpoint(cfg: DictConfig) -> str | None:
     """The job's own last.ckpt when SLURM has requeued it (after a preemption or a timeout,
@@ -19,7 +21,7 @@ def requeued_checkpoint(cfg: DictConfig) -> str | None:
     submitit's sbatch scripts do not ask for. Either way the job comes back into this folder,
     so resuming from last.ckpt here covers preemption, `scontrol requeue` and timeouts."""
     restarts = os.environ.get("SLURM_RESTART_COUNT", "0")
-    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    last = Path(cfg.paths.output_dir) / LAST_CHECKPOINT
     if restarts.isdigit() and int(restarts) > 0 and last.is_file():
         return str(last)
     return None

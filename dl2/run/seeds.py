@@ -30,6 +30,7 @@ from dl2.config.identity import experiment_of, job_hashes, override_key
 from dl2.config.preflight import check_seed, monitors, preflight
 from dl2.config.resolvers import job_overrides_as
 from dl2.errors import ConfigValueError
+from dl2.job_folder import CHECKPOINTS
 from dl2.paths import RESULTS_FILE
 from dl2.run.build import build, build_loggers, build_model, close_loggers
 from dl2.run.requeue import requeued_checkpoint
@@ -180,7 +181,7 @@ def train_seeds(cfg: DictConfig) -> dict[str, float | None]:
         # the group's last.ckpt after every epoch, where a rerun with ckpt_path resumes (a
         # `save_last` beside save_top_k=0 writes nothing in Lightning 2.6)
         last = ModelCheckpoint(
-            dirpath=str(Path(cfg.paths.output_dir) / "checkpoints"),
+            dirpath=str(Path(cfg.paths.output_dir) / CHECKPOINTS),
             filename="last",
             save_top_k=1,
             enable_version_counter=False,
@@ -309,7 +310,7 @@ def _save_best(group: SeedGroup, k: int, out: Path) -> str:
     own job keeps it (`checkpoints/epoch_<best>.ckpt`) and as it writes it (atomically)."""
     track, task = group.tracks[k], group.tasks[k]
     state = track.best_state if track.best_state is not None else task.state_dict()
-    path = out / "checkpoints" / f"epoch_{track.best_epoch or 0:03d}.ckpt"
+    path = out / CHECKPOINTS / f"epoch_{track.best_epoch or 0:03d}.ckpt"
     AtomicCheckpointIO().save_checkpoint(
         {
             "state_dict": state,

@@ -536,7 +536,9 @@ def write_report(
     atomic_write_text(out / "results.csv", long.to_csv(index=False, float_format="%.6g"))
     rest = [*left_out(store, planned, hashes), *unfinished]
     completed = [r for r in records if r.get("status") == "completed"]
-    machines = sorted({machine_line(r.get("machine", {}), r.get("code")) for r in completed})
+    machines = sorted(
+        {machine_line(r["machine"], r.get("code")) for r in completed if r.get("machine")}
+    )
     verdicts = claims.evaluate(study, frame)
     claim_lines = claims.markdown(verdicts, study.digits)
     payload = {

@@ -3,11 +3,11 @@ what a report says of the jobs it leaves out; the machine line of a job."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dl2.job_folder import CONFIG_FILE, HYDRA_DIR, NotAResultsFile, job_overrides, read_record
 from dl2.paths import RESULTS_FILE
 
 
@@ -37,14 +37,7 @@ class Job:
     def overrides(self) -> list[str]:
         if "overrides" in self.results:
             return list(self.results["overrides"])
-        overrides = self.folder / ".hydra" / "overrides.yaml"
-        if overrides.exists():
-            return [
-                line[2:].strip()
-                for line in overrides.read_text().splitlines()
-                if line.startswith("- ")
-            ]
-        return []
+        return job_overrides(self.folder)
 
 
 def collect(root: Path | str) -> list[Job]:
@@ -58,14 +51,14 @@ def collect(root: Path | str) -> list[Job]:
     jobs: dict[Path, Job] = {}
     for path in sorted(root.rglob(RESULTS_FILE)):
         try:
-            results = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            jobs[path.parent] = Job(path.parent, "unreadable", {"error": f"bad JSON: {err}"})
+            results = read_record(path.parent)
+        except NotAResultsFile as err:
+            jobs[path.parent] = Job(path.parent, "unreadable", {"error": str(err)})
             continue
-        jobs[path.parent] = Job(path.parent, results.get("status", "unknown"), results)
-    for hydra_dir in sorted(root.rglob(".hydra")):
+        jobs[path.parent] = Job(path.parent, results["status"], results)
+    for hydra_dir in sorted(root.rglob(HYDRA_DIR)):
         folder = hydra_dir.parent
-        if folder not in jobs and (hydra_dir / "config.yaml").exists():
+        if folder not in jobs and (folder / CONFIG_FILE).exists():
             jobs[folder] = Job(folder, "missing")
     if not jobs:
         raise ValueError(f"no job folders (results.json or .hydra/) under {str(root)!r}")

@@ -26,6 +26,14 @@ from dl2.config.identity import (
 from dl2.config.preflight import check_values
 from dl2.errors import ConfigValueError
 from dl2.files import fraction_trained, read_checkpoint
+from dl2.job_folder import (
+    CONFIG_FILE,
+    LAST_CHECKPOINT,
+    NotAResultsFile,
+    job_overrides,
+    read_record,
+    run_folder,
+)
 from dl2.paths import CONF, LOGS, REPORTS, RESULTS_FILE, STORE_FILE
 from dl2.run.attempts import job_seconds
 from dl2.studies.launch import Launch, multirun, sweep_dir
@@ -92,12 +100,12 @@ def resumable(study: Study, wanted: set[str], log_dir: Path = LOGS) -> dict[str,
     root = study_logs(study, log_dir)
     found: list[tuple[str, Path]] = []
     killed: list[tuple[PlannedJob, Path]] = []
-    for last in sorted(root.rglob("checkpoints/last.ckpt")) if root.is_dir() else []:
-        folder = last.parent.parent
+    for last in sorted(root.rglob(LAST_CHECKPOINT)) if root.is_dir() else []:
+        folder = run_folder(last)
         if (folder / RESULTS_FILE).is_file():
             try:
-                results = json.loads((folder / RESULTS_FILE).read_text())
-            except (json.JSONDecodeError, OSError):
+                results = read_record(folder)
+            except (FileNotFoundError, NotAResultsFile):
                 continue
             if results.get("status") == "interrupted" and results.get("config_hash"):
                 found.append((results["config_hash"], last))
@@ -131,8 +139,8 @@ def resumable_groups(study: Study, wanted: set[str], log_dir: Path = LOGS) -> li
     seed is in one group at most."""
     root = study_logs(study, log_dir)
     groups = []
-    for last in sorted(root.rglob("checkpoints/last.ckpt")) if root.is_dir() else []:
-        given = Job(last.parent.parent, "missing").overrides
+    for last in sorted(root.rglob(LAST_CHECKPOINT)) if root.is_dir() else []:
+        given = job_overrides(run_folder(last))
         seeds = [override_value(o) for o in given if override_key(o) == "parallel_seeds"]
         try:
             listed = json.loads(seeds[0]) if len(seeds) == 1 else None
@@ -193,9 +201,7 @@ def still_to_train(resume: dict[str, Path]) -> dict[str, float]:
     left = {}
     for config_hash, last in resume.items():
         try:
-            trainer = (
-                OmegaConf.load(last.parent.parent / ".hydra" / "config.yaml").get("trainer") or {}
-            )
+            trainer = OmegaConf.load(run_folder(last) / CONFIG_FILE).get("trainer") or {}
             done = fraction_trained(
                 read_checkpoint(last), trainer.get("max_epochs"), trainer.get("max_steps")
             )

@@ -5,6 +5,7 @@ know which jobs are done."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterable
 from datetime import datetime
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dl2.files import atomic_write_text
+from dl2.job_folder import NotAResultsFile, non_finite_metrics, read_record
 from dl2.paths import REPORTS, RESULTS_FILE, STORE_FILE
 
 try:  # POSIX; elsewhere add() still merges with the file, without the lock
@@ -46,10 +48,21 @@ KEPT = (
 
 
 def record(results: dict[str, Any], keep: Iterable[str] = ()) -> dict[str, Any]:
-    """The compact record of one job's results.json, with the entries in `keep` too."""
+    """The compact record of one job's results.json, with the entries in `keep` too, as
+    strict JSON: a metric that is not a finite number is null, and a job that completed with
+    one is stored as failed (its mean would leave it out while its n counted it)."""
     out = {k: results[k] for k in (*KEPT, *keep) if k in results}
+    if isinstance(out.get("metrics"), dict):
+        out["metrics"] = {
+            k: v if isinstance(v, int | float) and math.isfinite(v) else None
+            for k, v in out["metrics"].items()
+        }
     if results.get("error"):
         out["error"] = str(results["error"]).splitlines()[0][:300]
+    bad = non_finite_metrics(out)
+    if out.get("status") == "completed" and bad:
+        out["status"], out["non_finite"] = "failed", bad
+        out["error"] = f"completed with metrics that are not finite: {', '.join(bad)}"
     return out
 
 
@@ -112,7 +125,7 @@ class Store:
         `sweep.py` processes, each with some of its seeds) keep each other's records."""
         known = self.known()
         records = [
-            r
+            record(r, r)  # strict JSON, a non-finite metric's job failed
             for r in records
             if r.get("config_hash") and (r["config_hash"], r.get("finished_at", "")) not in known
         ]
@@ -129,7 +142,10 @@ class Store:
                     with open(self.path.with_name(f"{self.path.name}.damaged"), "a") as aside:
                         aside.write("".join(line + "\n" for line in self.damaged))
                 atomic_write_text(
-                    self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in self.records)
+                    self.path,
+                    "".join(
+                        json.dumps(r, sort_keys=True, allow_nan=False) + "\n" for r in self.records
+                    ),
                 )
         return added
 
@@ -152,6 +168,9 @@ class Store:
         the newest of that status."""
         out: dict[str, dict[str, Any]] = {}
         for r in sorted(self.records, key=lambda r: r.get("finished_at", "")):
+            before = out.get(r["config_hash"], {})
+            if before.get("status") == "completed" and r.get("non_finite"):
+                continue  # a rerun that produced NaN does not undo a completed result
             if status is None or r.get("status") == status:
                 out[r["config_hash"]] = r
         return out
@@ -175,8 +194,9 @@ def ingest(folder: Path, keep: Iterable[str] = ()) -> list[dict[str, Any]]:
     out = []
     for path in sorted(folder.rglob(RESULTS_FILE)) if folder.is_dir() else []:
         try:
-            results = json.loads(path.read_text())
-        except (json.JSONDecodeError, OSError):
+            results = read_record(path.parent)
+        except (FileNotFoundError, NotAResultsFile) as err:
+            print(f"dl2: {err}: left out (its job counts as not run)", file=sys.stderr)
             continue
         if results.get("config_hash") and results.get("status") != "running":
             out.append(record(results, keep))
