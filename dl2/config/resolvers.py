@@ -132,13 +132,19 @@ def job_dirname(overrides: str, max_len: int = 120) -> str:
     return f"{name[: max_len - 11]}~{digest}"
 
 
-def register_resolvers() -> None:
-    """Register dl2's resolvers (idempotent)."""
+def conv_preset(conv_type: str | None, what: str) -> str | int:
+    """A conv type's padding mode or size (dl2/nets/cnn.py), the nets imported only when a
+    config asks: `import dl2` (and so planning a study) loads no net."""
     from dl2.nets.cnn import preset_pad
 
+    return preset_pad(conv_type, what)
+
+
+def register_resolvers() -> None:
+    """Register dl2's resolvers (idempotent)."""
     resolvers = {
-        "dl2.conv_pad": lambda conv_type: preset_pad(conv_type, "pad"),
-        "dl2.conv_pad_size": lambda conv_type: preset_pad(conv_type, "pad_size"),
+        "dl2.conv_pad": lambda conv_type: conv_preset(conv_type, "pad"),
+        "dl2.conv_pad_size": lambda conv_type: conv_preset(conv_type, "pad_size"),
         "dl2.interactive": interactive,
         "dl2.run_name": wandb_name,
         "dl2.run_group": wandb_group,
