@@ -5,6 +5,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import lightning as L
 import pytest
 import yaml
 
@@ -269,3 +270,27 @@ def test_help_lists_only_the_groups_train_py_can_use(capsys):
     groups = capsys.readouterr().out.split("== Config ==")[0]
     assert "experiment: gnn, gpt, gpt_cpu, padding, rotation" in groups
     assert "\nstudy:" not in groups
+
+
+class TaskWithoutMetrics(L.LightningModule):
+    """A LightningModule around a net that does not say what its validation logs."""
+
+    def __init__(self, net, **kwargs) -> None:
+        super().__init__()
+        self.net = net
+
+
+def test_a_task_must_offer_its_net_and_validation_metrics(tiny_cfg):
+    """The run layer and callbacks use `task.net` and `VALIDATION_METRICS`: a task without
+    them is refused when built, naming the key (dl2.tasks.base.Task)."""
+    from torch import nn
+
+    from dl2.run.build import build_model
+    from dl2.tasks.node_classification import NodeClassifier
+
+    target = f"{__name__}.TaskWithoutMetrics"
+    with pytest.raises(ConfigValueError) as info:
+        build_model(tiny_cfg([f"model.task._target_={target}"]))
+    assert info.value.key == "model.task._target_" and "VALIDATION_METRICS" in str(info.value)
+    with pytest.raises(ConfigValueError, match="model.task.num_classes=None .* no num_classes"):
+        NodeClassifier(nn.Linear(3, 2), optimizer=None)

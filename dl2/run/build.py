@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from dl2.config.environment import default_wandb_offline
 from dl2.data.base import DataModule
 from dl2.errors import ConfigValueError
+from dl2.tasks.base import Task
 
 
 def _source_key(node: DictConfig, key: str, prefix: str) -> str:
@@ -58,7 +59,14 @@ def build_model(cfg: DictConfig) -> tuple[DataModule, L.LightningModule]:
     except ConfigValueError as err:
         raise err.under("data") from None
     net = build(cfg, "model.net", **data_kwargs)
-    return datamodule, build(cfg, "model.task", net=net)
+    task = build(cfg, "model.task", net=net)
+    if not (isinstance(task, L.LightningModule) and isinstance(task, Task)):
+        raise ConfigValueError(
+            "model.task._target_",
+            OmegaConf.select(cfg, "model.task._target_"),
+            "must be a LightningModule with `net` and VALIDATION_METRICS (dl2.tasks.base.Task)",
+        )
+    return datamodule, task
 
 
 def build_loggers(cfg: DictConfig) -> list[Logger]:

@@ -14,6 +14,7 @@ from torch_geometric.data import Data
 from torchmetrics.classification import MulticlassAccuracy
 
 from dl2.errors import ConfigValueError, check_choice
+from dl2.tasks.base import ClassifierNet
 
 # which parameters the optimizer's weight decay applies to: every one, or the first layer's
 # alone (Kipf & Welling's GCN and torch-geometric's GCN example; the rest get none)
@@ -43,6 +44,12 @@ class NodeClassifier(L.LightningModule):
                 "model.task.weight_decay_on",
                 weight_decay_on,
                 f"the net {type(net).__name__} has no first_layer(): choose all",
+            )
+        if num_classes is None and not isinstance(net, ClassifierNet):
+            raise ConfigValueError(
+                "model.task.num_classes",
+                num_classes,
+                f"the net {type(net).__name__} has no num_classes: give model.task.num_classes",
             )
         num_classes = num_classes or net.num_classes
         self.save_hyperparameters(ignore=["net", "optimizer"], logger=False)
