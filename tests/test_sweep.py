@@ -224,9 +224,11 @@ def test_a_job_killed_mid_training_resumes_from_its_last_checkpoint(tmp_path, ca
     assert train_py(*job.overrides, "trainer.max_epochs=2", f"hydra.run.dir='{killed}'") == 0
     (killed / "results.json").unlink()
     hydra_overrides = killed / ".hydra" / "overrides.yaml"
+    started = hydra_overrides.stat().st_mtime  # when the killed process began, kept
     hydra_overrides.write_text(
         hydra_overrides.read_text().replace("trainer.max_epochs=2", "trainer.max_epochs=4")
     )
+    os.utime(hydra_overrides, (started, started))
     hydra_config = killed / ".hydra" / "config.yaml"
     assert hydra_config.read_text().count("max_epochs: 2") == 1
     hydra_config.write_text(hydra_config.read_text().replace("max_epochs: 2", "max_epochs: 4"))
@@ -247,7 +249,11 @@ def test_a_job_killed_mid_training_resumes_from_its_last_checkpoint(tmp_path, ca
         b["epochs_run"],
     )
     (new,) = [r for r in logs.rglob("results.json") if killed not in r.parents]
-    assert json.loads(new.read_text())["resumed_from"] == str(killed / "checkpoints" / "last.ckpt")
+    resumed = json.loads(new.read_text())
+    assert resumed["resumed_from"] == str(killed / "checkpoints" / "last.ckpt")
+    (attempt,) = resumed["attempts"]  # the killed process counts in the job's time
+    assert attempt["status"] == "killed" and attempt["wall_time_s"] > 0
+    assert b["attempts"] == resumed["attempts"], "and in the store's record"
 
 
 def test_planning_a_study_imports_no_lightning_nets_data_or_tasks():
