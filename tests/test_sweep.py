@@ -798,3 +798,31 @@ def test_the_store_is_strict_json_and_a_nan_never_undoes_a_completed_job(tmp_pat
     (failed,) = only_nan.latest().values()
     assert failed["status"] == "failed" and failed["non_finite"] == ["val/acc"]
     assert "not finite: val/acc" in failed["error"]
+
+
+def test_one_list_says_what_is_plumbing_and_hydra_uses_it(tmp_path):
+    """The keys left out of folder names were a list of their own in conf/hydra/default.yaml,
+    different from the plumbing keys left out of a job's hash: Hydra's exclude_keys is now
+    identity.py's list, and that list covers every plumbing key and nothing else."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from dl2.config.identity import (
+        FOLDER_NAME_EXCLUDES,
+        LAUNCHER,
+        PATH_KEYS,
+        PLUMBING,
+        PLUMBING_LEAVES,
+        is_plumbing,
+    )
+
+    compose_cfg(tmp_path, [])
+    excluded = list(HydraConfig.get().job.config.override_dirname.exclude_keys)
+    assert excluded == list(FOLDER_NAME_EXCLUDES)
+
+    def under(key: str, prefix: str) -> bool:
+        return key == prefix or key.startswith(f"{prefix}.")
+
+    for key in excluded:
+        assert is_plumbing(f"{key}=x") or any(under(key, p) for p in PATH_KEYS), key
+    for key in (*PLUMBING, LAUNCHER, *PLUMBING_LEAVES):
+        assert any(under(e, key) for e in excluded), f"{key} is plumbing but names folders"

@@ -39,6 +39,41 @@ PLUMBING_REF = re.compile(r"\$\{(paths\.|hydra:|dl2\.interactive|dl2\.run_)")
 PLUMBING_LEAVES = ("data.data_dir", "data.download", "data.verify")
 
 
+# overrides whose values are paths: left out of folder names and W&B names and groups
+PATH_KEYS = ("data.path", "data.data_dir", "ckpt_path", "paths")
+# overrides that describe a run rather than set it up: left out of W&B names and groups too
+NOTE_KEYS = ("tags", "notes", "verbose")
+# the override keys Hydra leaves out of a job folder's name (its `exclude_keys` match whole
+# keys, conf/hydra/default.yaml takes them from here): the path-valued keys and every
+# plumbing key a command line sets (a test checks both ways against PLUMBING)
+FOLDER_NAME_EXCLUDES = (
+    "data.path",
+    "data.data_dir",
+    "data.download",
+    "data.verify",
+    "paths.root_dir",
+    "paths.data_dir",
+    "paths.log_dir",
+    "ckpt_path",
+    "resume_changed",
+    "torch_threads",
+    "optimized_metric",
+    "parallel_seeds",
+    "launcher",
+    "logger",
+    "tags",
+    "notes",
+    "verbose",
+    "hydra.launcher.n_jobs",
+    "extras.print_config",
+    "extras.ignore_warnings",
+    "extras.enforce_tags",
+    "cluster.partition",
+    "cluster.account",
+    "cluster.qos",
+)
+
+
 def override_key(override: str) -> str:
     """The key a command-line override sets: `model.pad` of `+model.pad=zeros`."""
     return override.split("=", 1)[0].lstrip("+~")

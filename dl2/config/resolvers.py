@@ -11,7 +11,16 @@ from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from dl2.config.identity import LAUNCHER, PLUMBING, is_plumbing, override_key, top_key
+from dl2.config.identity import (
+    FOLDER_NAME_EXCLUDES,
+    LAUNCHER,
+    NOTE_KEYS,
+    PATH_KEYS,
+    PLUMBING,
+    is_plumbing,
+    override_key,
+    top_key,
+)
 from dl2.paths import ROOT
 
 # set in the jobs of a launcher that runs several at once on this machine (joblib's workers,
@@ -45,10 +54,6 @@ def job_overrides_as(overrides: list[str]) -> Iterator[None]:
         _job_overrides.pop()
 
 
-# overrides whose values are paths: left out of W&B names and groups (as out of folder names)
-PATH_KEYS = ("data.path", "data.data_dir", "ckpt_path", "paths")
-# overrides that describe a run rather than set it up: left out of W&B names and groups too
-NOTE_KEYS = ("tags", "notes", "verbose")
 # how data reaches the job (loader processes: the same batches), left out of groups too
 LOADING_KEYS = ("data.num_workers",)
 # W&B's limit on run names and groups
@@ -150,6 +155,8 @@ def register_resolvers() -> None:
         "dl2.run_group": wandb_group,
         "dl2.run_tags": run_tags,
         "dl2.dirname": job_dirname,
+        # Hydra's exclude_keys for job folder names (conf/hydra/default.yaml): one list
+        "dl2.folder_name_excludes": lambda: ListConfig(list(FOLDER_NAME_EXCLUDES)),
         # the project folder (dl2/paths.py: ROOT), so that logs land there from any cwd
         "dl2.root": lambda: str(ROOT),
         # `top_p: ${dl2.unless_set:${top_k},0.9}`: 0.9 unless top_k is given
