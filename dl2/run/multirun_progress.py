@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from dl2.config.identity import is_plumbing
 from dl2.errors import ConfigValueError
-from dl2.job_folder import HYDRA_FILE, OVERRIDES_FILE, results_or_empty
+from dl2.job_folder import HYDRA_FILE, OVERRIDES_FILE, job_overrides, results_or_empty
 from dl2.paths import RESULTS_FILE
 
 log = logging.getLogger("dl2.jobs")
@@ -134,9 +134,8 @@ class JobWatch:
         return f"#{num}" if num.isdigit() else folder.name
 
     def _start_line(self, folder: Path, again: bool) -> str:
-        overrides = _read_yaml(folder / OVERRIDES_FILE)
-        overrides = overrides if isinstance(overrides, list) else []
-        shown = " ".join(str(o) for o in overrides if not is_plumbing(str(o))) or "(defaults)"
+        overrides = job_overrides(folder)
+        shown = " ".join(o for o in overrides if not is_plumbing(o)) or "(defaults)"
         node = _read_yaml(folder / HYDRA_FILE)
         for key in ("hydra", "job", "id"):  # hydra.job.id, where the file holds it
             node = node.get(key) if isinstance(node, dict) else None
