@@ -6,7 +6,6 @@ studies and a multirun folder, as `make report-offline` and `sweep.py report` dr
 from __future__ import annotations
 
 import json
-import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -132,7 +131,7 @@ def test_a_run_folders_rotation_figure_names_its_setting(tmp_path, monkeypatch):
     assert fig.axes[0].get_title() == f"Test accuracy by rotation: {setting}"
 
 
-def test_the_figure_checks_catch_what_the_old_figures_did(tmp_path):
+def test_the_figure_checks_catch_what_the_old_figures_did():
     """The checks above fail on a bar chart from zero with its legend inside and its title
     twice (the GNN figure before)."""
     import matplotlib
@@ -155,4 +154,3 @@ def test_the_figure_checks_catch_what_the_old_figures_did(tmp_path):
     with pytest.raises(AssertionError, match="the data fill"):
         check_figure(fig)
     plt.close(fig)
-    shutil.rmtree(tmp_path, ignore_errors=True)

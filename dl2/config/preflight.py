@@ -22,13 +22,14 @@ WANDB_FORBIDDEN = "/\\#?%:"  # characters W&B refuses in a project name
 SEED_RANGE = (0, 2**32 - 1)  # what numpy, and so Lightning's seed_everything, accept
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """An int that is not a bool (YAML's true is an int to Python)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_seed(seed: Any) -> None:
     lo, hi = SEED_RANGE
-    if seed is not None and not (_is_int(seed) and lo <= seed <= hi):
+    if seed is not None and not (is_int(seed) and lo <= seed <= hi):
         raise ConfigValueError("seed", seed, f"must be an integer from {lo} to {hi} or null")
 
 
@@ -64,18 +65,18 @@ def check_accelerator(trainer: DictConfig) -> None:
         raise ConfigValueError(
             "trainer.accelerator", accelerator, f"this machine has {machine()}: use trainer=cpu"
         )
-    if accelerator in ("gpu", "cuda") and gpus and _is_int(devices) and devices > gpus:
+    if accelerator in ("gpu", "cuda") and gpus and is_int(devices) and devices > gpus:
         raise ConfigValueError("trainer.devices", devices, f"this machine has {machine()}")
 
 
 def check_trainer(trainer: DictConfig) -> None:
     """Epoch and step budgets, and a device count the machine has."""
     epochs, steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
-    if steps is not None and not (_is_int(steps) and (steps == -1 or steps >= 1)):
+    if steps is not None and not (is_int(steps) and (steps == -1 or steps >= 1)):
         raise ConfigValueError(
             "trainer.max_steps", steps, "must be a positive integer or -1 (no step limit)"
         )
-    if epochs is not None and not (_is_int(epochs) and (epochs >= 1 or epochs == -1)):
+    if epochs is not None and not (is_int(epochs) and (epochs >= 1 or epochs == -1)):
         raise ConfigValueError(
             "trainer.max_epochs",
             epochs,
@@ -87,7 +88,7 @@ def check_trainer(trainer: DictConfig) -> None:
         )
     interval = trainer.get("val_check_interval")
     if interval is not None and not (
-        (_is_int(interval) and interval >= 1) or (isinstance(interval, float) and 0 < interval <= 1)
+        (is_int(interval) and interval >= 1) or (isinstance(interval, float) and 0 < interval <= 1)
     ):
         raise ConfigValueError(
             "trainer.val_check_interval",
@@ -101,7 +102,7 @@ def check_trainer(trainer: DictConfig) -> None:
         and not torch.backends.mps.is_available()
     )
     cores = os.cpu_count() or 1
-    if on_cpu and _is_int(devices) and devices > cores:
+    if on_cpu and is_int(devices) and devices > cores:
         raise ConfigValueError(
             "trainer.devices",
             devices,
@@ -117,7 +118,7 @@ def check_callbacks(callbacks: DictConfig | None) -> None:
         if not isinstance(node, DictConfig) or "patience" not in node:
             continue
         patience = node.patience
-        if not (_is_int(patience) and patience >= 0):
+        if not (is_int(patience) and patience >= 0):
             raise ConfigValueError(
                 f"callbacks.{name}.patience",
                 patience,
@@ -182,7 +183,7 @@ def check_loggers(loggers: DictConfig | None) -> None:
                     "W&B takes 1 to 128 characters without " + " ".join(WANDB_FORBIDDEN),
                 )
         freq = node.get("watch_log_freq", 1)
-        if not (_is_int(freq) and freq >= 1):
+        if not (is_int(freq) and freq >= 1):
             raise ConfigValueError(
                 f"logger.{name}.watch_log_freq", freq, "must be a positive integer (steps)"
             )
@@ -254,12 +255,12 @@ def check_keys(cfg: DictConfig) -> None:
 def check_settings(cfg: DictConfig) -> None:
     """How the job runs: torch's threads, the data loaders' workers."""
     threads = cfg.get("torch_threads")
-    if threads is not None and not (_is_int(threads) and threads >= 1):
+    if threads is not None and not (is_int(threads) and threads >= 1):
         raise ConfigValueError(
             "torch_threads", threads, "must be a positive integer, or null for torch's default"
         )
     workers = OmegaConf.select(cfg, "data.num_workers")
-    if workers is not None and not (_is_int(workers) and workers >= 0):
+    if workers is not None and not (is_int(workers) and workers >= 0):
         raise ConfigValueError(
             "data.num_workers", workers, "must be an integer >= 0 (0: load in the main process)"
         )

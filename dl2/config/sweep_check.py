@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import shutil
 import warnings
-from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
 from dl2.config.compose import Composer
+from dl2.config.preflight import check_accelerator, check_values, is_int
 from dl2.errors import ConfigValueError
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_launcher(config: DictConfig) -> None:
@@ -29,7 +25,7 @@ def check_launcher(config: DictConfig) -> None:
     target = str(OmegaConf.select(config, "hydra.launcher._target_", default="") or "")
     if "joblib" in target:
         n_jobs = OmegaConf.select(config, "hydra.launcher.n_jobs")
-        if not (_is_int(n_jobs) and n_jobs != 0):
+        if not (is_int(n_jobs) and n_jobs != 0):
             raise ConfigValueError(
                 "hydra.launcher.n_jobs",
                 n_jobs,
@@ -110,8 +106,6 @@ def check_sweep(config: DictConfig) -> int | None:
     """Raise ConfigValueError naming the job and its key when a job of the sweep would be
     refused, or when two jobs are one; returns the number of jobs checked (None: not known
     before the sweep runs)."""
-    from dl2.config.preflight import check_accelerator, check_values
-
     check_launcher(config)
     jobs = sweep_jobs(config)
     if jobs is None:

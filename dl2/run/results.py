@@ -8,6 +8,7 @@ A job ends in one of these statuses (results.json `status`, and the process's ex
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -101,6 +102,14 @@ def code_version(root: Path = PACKAGE_ROOT) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def process_code_version() -> dict[str, Any]:
+    """`code_version()` when this process started its first job: the code a process runs is
+    what it imported, so its jobs (a multirun's, each seed side by side) share one answer and
+    git runs once."""
+    return code_version()
+
+
 def to_floats(metrics: dict[str, Any]) -> dict[str, float | None]:
     """Metric tensors as plain floats, sorted by name; NaN and infinities become None (JSON
     has no such numbers), see `non_finite`."""
@@ -177,7 +186,7 @@ def new_payload(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
         "seed": cfg.get("seed"),
         "task_name": cfg.get("task_name"),
         "dl2_version": dl2.__version__,
-        "code": code_version(),
+        "code": process_code_version(),
         "machine": machine_info(),
         "command": " ".join(sys.argv),
         "started_at": now(),

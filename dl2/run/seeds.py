@@ -11,6 +11,7 @@ any work with a message.
 from __future__ import annotations
 
 import copy
+import statistics
 import sys
 import time
 import traceback
@@ -287,11 +288,11 @@ def spread(runs: list[dict[str, float | None]], prefix: str = "") -> dict[str, s
         values = [float(m[key]) for m in runs if m.get(key) is not None]
         if not values:
             continue
-        mean = sum(values) / len(values)
+        mean = statistics.fmean(values)
         if len(values) == 1:
             out[f"mean {key}"] = f"{mean:.4f} (n=1)"
             continue
-        std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+        std = statistics.stdev(values)
         out[f"mean ± std {key}"] = f"{mean:.4f} ± {std:.4f} (n={len(values)})"
     return out
 
