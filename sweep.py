@@ -41,7 +41,6 @@ from dl2.studies.overview import OVERVIEW_BLOCK, overview_block, stored_reports
 from dl2.studies.results import collect
 from dl2.studies.runner import (
     describe,
-    group_checkpoints,
     hashes,
     measured_times,
     pending,
@@ -149,12 +148,6 @@ def study_parser(study: Study | None) -> argparse.ArgumentParser:
         help="jobs at once, each with an equal share of "
         "the cores as torch threads (default: the cores this process may use, "
         "filled with jobs of the study's cores_per_job)",
-    )
-    parser.add_argument(
-        "--one-job-per-seed",
-        action="store_true",
-        help="a process per seed, also for studies that train a setting's "
-        "seeds side by side (parallel_seeds)",
     )
     parser.add_argument(
         "--offline",
@@ -268,16 +261,13 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
                 one, jobs, Store.at(out, readonly=True), job_hashes, args.force, Path(args.log_dir)
             )  # a dry run writes nothing
             times = measured_times(one)
-            parallel = one.parallel_seeds and not args.one_job_per_seed
-            resume, groups = stopped(
+            resume = stopped(
                 one,
                 {p.config_hash for p in planned if not p.done},
                 Store.at(out, readonly=True),
-                parallel,
                 args.force,
                 Path(args.log_dir),
             )
-            resume = {**resume, **group_checkpoints(groups)}
             left = still_to_train(resume)
             print(describe(one, planned, slot, times, left))
             total.append(
@@ -300,7 +290,6 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
                         log_dir=Path(args.log_dir),
                         job_hashes=job_hashes,
                         slot=slot,
-                        parallel_seeds=False if args.one_job_per_seed else None,
                         launch=launch,
                     )
             except Stopped as stop:  # its jobs stopped at their last checkpoints

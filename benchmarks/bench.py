@@ -4,8 +4,7 @@ what this machine can do, measured in one run.
 For each row: wall time of the plain loop and of the dl2 job (inside the job, from its
 results.json), the FLOPs of the arithmetic (matmuls and convolutions counted once with
 torch.utils.flop_counter), the achieved GFLOP/s of each, and their share of this run's
-ceiling (a large fp32 matmul). Rows: the padding job (Net1, fconv and circular), GCN on Cora
-(one seed, and 10 seeds side by side in one job against 10 plain loops),
+ceiling (a large fp32 matmul). Rows: the padding job (Net1, fconv and circular), GCN on Cora,
 the GPT (gpt-micro), and with --cifar-dir the rotation job.
 
     python benchmarks/bench.py [--quick] [--cifar-dir data/cifar-local] [--data-dir data]
@@ -56,8 +55,7 @@ def counted(fn: Callable[[], None]) -> float:
 
 
 def dl2_job(overrides: list[str]) -> float:
-    """Seconds inside one train.py job (results.json's wall time; a `parallel_seeds` group's
-    whole time)."""
+    """Seconds inside one train.py job (results.json's wall time)."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [
             sys.executable,
@@ -69,8 +67,7 @@ def dl2_job(overrides: list[str]) -> float:
         ]
         subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
         results = json.loads(next(Path(tmp).rglob("results.json")).read_text())
-        group = results.get("parallel_seeds")
-        return group["group_wall_time_s"] if group else results["wall_time_s"]
+        return results["wall_time_s"]
 
 
 def padding_row(conv_type: str, epochs: int) -> Row:
@@ -145,20 +142,15 @@ def gcn_plain(data_dir: str, epochs: int, seed: int = 0) -> tuple[float, float]:
     return flops, time.perf_counter() - start
 
 
-def gcn_row(data_dir: str, epochs: int, seeds: int = 1) -> Row:
-    """GCN on Cora: `seeds` seeds one after another in the plain loop, against one dl2 job
-    (`parallel_seeds` side by side when there are several)."""
-    plain = [gcn_plain(data_dir, epochs, seed) for seed in range(seeds)]
+def gcn_row(data_dir: str, epochs: int) -> Row:
+    """GCN on Cora (seed 0): the plain loop against one dl2 job."""
+    flops, plain_s = gcn_plain(data_dir, epochs, 0)
     overrides = [
         "experiment=gnn",
         f"paths.data_dir={Path(data_dir).resolve()}",
         f"trainer.max_epochs={epochs}",
     ]
-    name = f"GCN on Cora, {epochs} epochs"
-    if seeds > 1:
-        overrides.append(f"parallel_seeds={seeds}")
-        name += f", {seeds} seeds side by side"
-    return Row(name, sum(f for f, _ in plain), sum(t for _, t in plain), dl2_job(overrides))
+    return Row(f"GCN on Cora, {epochs} epochs", flops, plain_s, dl2_job(overrides))
 
 
 def gpt_row(steps: int, batch: int = 32, block: int = 128) -> Row:
@@ -258,7 +250,6 @@ def main() -> None:
         lambda: padding_row("fconv", epochs),
         lambda: padding_row("circular", epochs),
         lambda: gcn_row(args.data_dir, gcn_epochs),
-        lambda: gcn_row(args.data_dir, gcn_epochs, seeds=10),
         lambda: gpt_row(steps),
     ]
     if args.cifar_dir:

@@ -232,7 +232,6 @@ def test_a_multirun_ends_with_a_summary_and_workers_keep_their_tables_in_their_l
     every multirun ends with one line (the local launcher's jobs print their own lines)."""
     from dl2.config.resolvers import WORKER_ENV
     from dl2.run.results import print_metrics
-    from dl2.run.seeds import spread
 
     sweep = tmp_path / "sweep"
     args = [*TINY_BOXES, "logger=none", "seed=1,2", f"hydra.sweep.dir={sweep}"]
@@ -253,6 +252,3 @@ def test_a_multirun_ends_with_a_summary_and_workers_keep_their_tables_in_their_l
     warn = logging.LogRecord("dl2.run.job", logging.WARNING, __file__, 1, "m", None, None)
     progress = logging.LogRecord(PROGRESS_LOGGER, logging.INFO, __file__, 1, "m", None, None)
     assert not hide.filter(note) and hide.filter(warn) and hide.filter(progress)
-    runs = [{"test/acc": 0.80, "val/acc": 0.9}, {"test/acc": 0.82}, {"test/acc": None}]
-    assert spread(runs, prefix="test") == {"mean ± std test/acc": "0.8100 ± 0.0141 (n=2)"}
-    assert spread(runs[:1], prefix="test") == {"mean test/acc": "0.8000 (n=1)"}

@@ -71,7 +71,6 @@ def test_training_overrides_leave_out_how_it_ran(tmp_path):
                 "overrides": [
                     "model=net2",
                     "seed=3",
-                    "parallel_seeds=4",
                     "logger=csv",
                     "paths.log_dir=/x",
                     "ckpt_path=/y",

@@ -14,6 +14,7 @@ from torch_geometric.nn import SAGEConv
 from dl2.data.graphs import add_random_edges, undirected_pairs
 from dl2.errors import ConfigValueError
 from dl2.nets import gnn
+from dl2.nets.dropout import DropoutStream
 from dl2.nets.gnn import GAT, GCN, MeanConv, mean_conv_dense
 from dl2.nets.sparse import linear as sparse_linear
 from dl2.nets.sparse import to_csr, transpose_of
@@ -358,3 +359,34 @@ def test_a_config_error_survives_a_worker_pickle():
 
     err = pickle.loads(pickle.dumps(ConfigValueError("data.data_dir", "/x", "holds nothing")))
     assert (err.key, err.value, err.allowed) == ("data.data_dir", "/x", "holds nothing")
+
+
+@pytest.mark.parametrize("net", [GCN, GAT])
+def test_a_nets_dropout_ignores_other_draws_and_resumes_from_its_state(net):
+    torch.manual_seed(0)
+    x = (torch.rand(30, 12) < 0.1).float()  # sparse features, as Cora's
+    edges = torch.randint(0, 30, (2, 80))
+    model = net(12, 3)
+    model.train()
+    first = model(x, edges)
+    state = {k: v.clone() if torch.is_tensor(v) else v for k, v in model.state_dict().items()}
+    second = model(x, edges)
+    torch.manual_seed(123)  # someone else draws: the net's masks do not move
+    torch.rand(1000)
+    copy = net(12, 3)
+    copy.load_state_dict(state)
+    copy.train()
+    assert torch.equal(copy(x, edges), second)
+    assert not torch.equal(first, second), "new masks each step"
+
+
+def test_sparse_input_dropout_is_dropout():
+    x = torch.zeros(200, 300)
+    x[torch.rand(200, 300) < 0.05] = 1.0
+    stream = DropoutStream()
+    out = stream(x.to_sparse().coalesce(), 0.4, True).to_dense()
+    kept = out[x > 0]
+    assert set(kept.unique().tolist()) <= {0.0, torch.tensor(1 / 0.6).item()}
+    assert torch.all(out[x == 0] == 0)
+    assert abs(float((kept == 0).float().mean()) - 0.4) < 0.05
+    assert torch.equal(stream(x, 0.4, False), x)

@@ -440,11 +440,9 @@ table: {rows: [model], columns: data.noise}
 plot: {x: data.noise, metric: test/acc, lines: [model], x_scale: 100}
 """)
     study = load_study(path)
-    assert not study.parallel_seeds, "a job per seed unless the study says otherwise"
     jobs = expand(study)
     store = Store(tmp_path / "out" / "jobs.jsonl")
     assert run(study, jobs, store, log_dir=tmp_path / "logs", launch=inprocess_multirun) == 0
-    assert not list((tmp_path / "logs").rglob("seed_*")), "no seed groups"
     payload = write_report(study, store, tmp_path / "out", jobs, hashes(jobs))
     assert payload["jobs_completed"] == 8 and not payload["left_out"]
     report = (tmp_path / "out" / "report.md").read_text()
@@ -684,10 +682,10 @@ def test_a_forced_rerun_that_stopped_resumes_and_an_old_checkpoint_does_not(tmp_
     before = datetime(2026, 12, 1, 11, tzinfo=timezone.utc).timestamp()
     after = datetime(2026, 12, 1, 13, tzinfo=timezone.utc).timestamp()
     os.utime(last, (before, before))
-    assert stopped(study, {"a" * 16}, store, False, True, logs) == ({}, [])
-    assert stopped(study, {"a" * 16}, store, False, False, logs)[0] == {"a" * 16: last}
+    assert stopped(study, {"a" * 16}, store, True, logs) == {}
+    assert stopped(study, {"a" * 16}, store, False, logs) == {"a" * 16: last}
     os.utime(last, (after, after))
-    assert stopped(study, {"a" * 16}, store, False, True, logs)[0] == {"a" * 16: last}
+    assert stopped(study, {"a" * 16}, store, True, logs) == {"a" * 16: last}
     # the forced rerun was stopped later: its interrupted record is no result to rerun
     store.add(
         [
@@ -701,7 +699,7 @@ def test_a_forced_rerun_that_stopped_resumes_and_an_old_checkpoint_does_not(tmp_
             }
         ]
     )
-    assert stopped(study, {"a" * 16}, store, False, True, logs)[0] == {"a" * 16: last}
+    assert stopped(study, {"a" * 16}, store, True, logs) == {"a" * 16: last}
 
 
 def test_the_padding_and_graph_studies_have_their_figure(tmp_path):

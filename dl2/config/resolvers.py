@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -39,21 +37,6 @@ NAME_LEAVES_OUT = (*PLUMBING, LAUNCHER)
 # left out of W&B groups too: the seed (a group holds a setting's seeds) and debug options (a
 # quick check of a setting belongs with it)
 GROUP_LEAVES_OUT = (*NAME_LEAVES_OUT, "seed", "debug")
-# the overrides of the job being set up, when they are not Hydra's (one seed of a
-# `parallel_seeds` group names its W&B run as that seed's own job would)
-_job_overrides: list[list[str]] = []
-
-
-@contextmanager
-def job_overrides_as(overrides: list[str]) -> Iterator[None]:
-    """Resolve `dl2.run_name` / `dl2.run_group` from `overrides` inside the block."""
-    _job_overrides.append(list(overrides))
-    try:
-        yield
-    finally:
-        _job_overrides.pop()
-
-
 # how data reaches the job (loader processes: the same batches), left out of groups too
 LOADING_KEYS = ("data.num_workers",)
 # W&B's limit on run names and groups
@@ -66,9 +49,7 @@ def _overrides(group: bool) -> str:
     left out too, so the runs of one setting across seeds share it."""
     from hydra.core.hydra_config import HydraConfig
 
-    if _job_overrides:
-        items = list(_job_overrides[-1])
-    elif HydraConfig.initialized():
+    if HydraConfig.initialized():
         items = list(HydraConfig.get().overrides.task)
     else:
         return "default"

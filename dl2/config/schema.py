@@ -48,7 +48,6 @@ class TrainSchema:
     tags: list[str] = field(default_factory=list)
     notes: Optional[str] = None  # noqa: UP045
     verbose: bool = False
-    parallel_seeds: Any = None  # a count or a list of seeds (dl2/run/seeds.py checks it)
     data: Any = MISSING
     model: Any = MISSING
     trainer: Any = MISSING

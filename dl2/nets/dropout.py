@@ -1,9 +1,8 @@
 """Dropout drawn from a net's own random stream.
 
 A net that owns its stream draws the same masks whatever else draws random numbers in the
-process (Lightning's loaders, another net): so K seeds trained side by side in one process
-(`parallel_seeds`) get exactly the masks each gets alone, and the stream's state travels in
-the net's state_dict, so a resumed run continues it.
+process (Lightning's loaders, another net, a callback), and the stream's state travels in the
+net's state_dict, so a resumed run continues it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """train(cfg): check, seed, build everything from the config, fit, test the best checkpoint, and
 write results.json; loggers are closed whatever happens. evaluate(cfg): the same without fit.
-Seeds side by side (`parallel_seeds`) go to dl2/run/seeds.py. Statuses and exit codes:
-dl2/run/results.py.
+Statuses and exit codes: dl2/run/results.py.
 """
 
 from __future__ import annotations
@@ -84,12 +83,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float | None]:
         raise ConfigValueError(
             "ckpt_path", cfg.get("ckpt_path"), "must name the checkpoint to evaluate"
         )
-    if cfg.get("parallel_seeds") is not None:
-        raise ConfigValueError(
-            "parallel_seeds",
-            cfg.parallel_seeds,
-            "must be null to evaluate a checkpoint (one checkpoint, one job)",
-        )
     return train(cfg, fit=False)
 
 
@@ -110,11 +103,6 @@ def train(cfg: DictConfig, fit: bool = True) -> dict[str, float | None]:
         return {}
     with watching() as watch:  # the runner's end stops the job as a SIGTERM does
         try:
-            if fit and cfg.get("parallel_seeds") is not None:
-                # imported when asked for: seeds side by side load torch-geometric (seconds)
-                from dl2.run.seeds import train_seeds
-
-                return train_seeds(cfg)
             return _train(cfg, fit)
         except SystemExit as stop:
             # stopped for the runner, its record written: the multirun's other jobs (joblib
@@ -125,7 +113,7 @@ def train(cfg: DictConfig, fit: bool = True) -> dict[str, float | None]:
 
 
 def _train(cfg: DictConfig, fit: bool) -> dict[str, float | None]:
-    """train() of one job (not seeds side by side)."""
+    """train() inside the runner's watch."""
     start = time.time()
     output_dir = Path(cfg.paths.output_dir)
     loggers: list[Logger] = []

@@ -3,8 +3,6 @@ as Hydra multiruns (any launcher), and keep what they produce in the study's sto
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 import time
 from collections import defaultdict
@@ -30,7 +28,6 @@ from dl2.job_folder import (
     CONFIG_FILE,
     LAST_CHECKPOINT,
     NotAResultsFile,
-    job_overrides,
     read_record,
     run_folder,
 )
@@ -123,48 +120,6 @@ def resumable(study: Study, wanted: set[str], log_dir: Path = LOGS) -> dict[str,
     return newest
 
 
-@dataclass(frozen=True)
-class StoppedGroup:
-    """Seeds side by side that stopped before they finished: their config hashes, the
-    group's overrides (its setting and `parallel_seeds`) and its last checkpoint."""
-
-    hashes: tuple[str, ...]
-    overrides: tuple[str, ...]
-    last: Path
-
-
-def resumable_groups(study: Study, wanted: set[str], log_dir: Path = LOGS) -> list[StoppedGroup]:
-    """The study's stopped groups of seeds side by side (interrupted, or killed: a group's
-    folder with a last.ckpt) whose every seed has a hash in `wanted`, the newest first; a
-    seed is in one group at most."""
-    root = study_logs(study, log_dir)
-    groups = []
-    for last in sorted(root.rglob(LAST_CHECKPOINT)) if root.is_dir() else []:
-        given = job_overrides(run_folder(last))
-        seeds = [override_value(o) for o in given if override_key(o) == "parallel_seeds"]
-        try:
-            listed = json.loads(seeds[0]) if len(seeds) == 1 else None
-        except ValueError:  # a seed count (`parallel_seeds=3`): not what the runner writes
-            listed = None
-        if not (
-            isinstance(listed, list)
-            and listed
-            and all(isinstance(x, int) and not isinstance(x, bool) for x in listed)
-        ):
-            continue
-        setting = tuple(o for o in given if not is_plumbing(o) and override_key(o) != "seed")
-        seed_hashes = tuple(hashes([PlannedJob(setting, (), seed) for seed in listed]))
-        if set(seed_hashes) <= wanted:
-            groups.append(StoppedGroup(seed_hashes, (*setting, f"parallel_seeds={seeds[0]}"), last))
-    taken: set[str] = set()
-    out = []
-    for group in sorted(groups, key=lambda g: g.last.stat().st_mtime, reverse=True):
-        if not taken & set(group.hashes):
-            taken.update(group.hashes)
-            out.append(group)
-    return out
-
-
 def _after(last: Path, record: dict | None) -> bool:
     """Whether checkpoint `last` was written after `record` finished (a rerun's own)."""
     finished = record_time(record, "finished_at") if record else None
@@ -172,25 +127,17 @@ def _after(last: Path, record: dict | None) -> bool:
 
 
 def stopped(
-    study: Study, todo: set[str], store: Store, parallel: bool, force: bool, log_dir: Path = LOGS
-) -> tuple[dict[str, Path], list[StoppedGroup]]:
-    """The jobs of `todo` (config hashes) that stopped mid-training, to resume: single jobs
-    ({hash: last.ckpt}), or groups of seeds side by side when the study trains them so.
+    study: Study, todo: set[str], store: Store, force: bool, log_dir: Path = LOGS
+) -> dict[str, Path]:
+    """{config hash: last.ckpt} of the jobs of `todo` that stopped mid-training, to resume.
     With `force` only checkpoints written after the stored result of their job (its newest
     completed record) count: a forced rerun that was stopped continues (its own interrupted
     record is no result), an old run's checkpoint is not taken for one."""
-    resume = {} if parallel else resumable(study, todo, log_dir)
-    groups = resumable_groups(study, todo, log_dir) if parallel else []
+    resume = resumable(study, todo, log_dir)
     if force:
         latest = store.latest("completed")
         resume = {h: last for h, last in resume.items() if _after(last, latest.get(h))}
-        groups = [g for g in groups if all(_after(g.last, latest.get(h)) for h in g.hashes)]
-    return resume, groups
-
-
-def group_checkpoints(groups: list[StoppedGroup]) -> dict[str, Path]:
-    """{config hash: the group's last.ckpt} for each seed of `groups`."""
-    return {h: g.last for g in groups for h in g.hashes}
+    return resume
 
 
 def still_to_train(resume: dict[str, Path]) -> dict[str, float]:
@@ -212,7 +159,7 @@ def still_to_train(resume: dict[str, Path]) -> dict[str, float]:
 
 
 def resume_overrides(overrides: tuple[str, ...], last: Path) -> list[str]:
-    """One job's (or group's) multirun overrides resuming from `last`, quoted (job folders
+    """One job's multirun overrides resuming from `last`, quoted (job folders
     hold commas, which a multirun would read as a sweep)."""
     quoted = str(last).replace("\\", "\\\\").replace("'", "\\'")
     return [*overrides, f"ckpt_path='{quoted}'"]
@@ -239,12 +186,10 @@ def plan(
     return planned
 
 
-def blocks(todo: list[Planned], parallel_seeds: bool = False, chunks: int = 1) -> list[list[str]]:
+def blocks(todo: list[Planned]) -> list[list[str]]:
     """The jobs to run as few multiruns as their shape allows: jobs of one setting (all but
     the seed) share a multirun over their seeds; settings with the same seeds and every
-    combination of their axis values share one multirun over axes and seeds. With
-    `parallel_seeds` a setting's seeds are one job (`parallel_seeds=[0,1,...]`), or `chunks`
-    jobs of a share of them each (`parallel_seeds=[0,1],[2,3]`)."""
+    combination of their axis values share one multirun over axes and seeds."""
     by_setting: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for p in todo:
         setting = setting_of(p.job)
@@ -254,12 +199,7 @@ def blocks(todo: list[Planned], parallel_seeds: bool = False, chunks: int = 1) -
         by_seeds[tuple(sorted(seeds))].append(setting)
     out = []
     for seeds, settings in by_seeds.items():
-        seed_arg = (
-            "parallel_seeds="
-            + ",".join(f"[{','.join(map(str, part))}]" for part in split(list(seeds), chunks))
-            if parallel_seeds
-            else "seed=" + ",".join(map(str, seeds))
-        )
+        seed_arg = "seed=" + ",".join(map(str, seeds))
         columns = list(zip(*settings, strict=True))
         values = [list(dict.fromkeys(col)) for col in columns]
         size = 1
@@ -273,32 +213,17 @@ def blocks(todo: list[Planned], parallel_seeds: bool = False, chunks: int = 1) -
     return out
 
 
-def split(items: list, parts: int) -> list[list]:
-    """`items` in at most `parts` consecutive pieces of near-equal size."""
-    parts = max(1, min(parts, len(items)))
-    size, extra = divmod(len(items), parts)
-    out, start = [], 0
-    for i in range(parts):
-        end = start + size + (i < extra)
-        out.append(items[start:end])
-        start = end
-    return out
-
-
 def _sweep(overrides: list[str]) -> str:
     """`k=a`, `k=b` as the sweep override `k=a,b`."""
     return overrides[0].partition("=")[0] + "=" + ",".join(override_value(o) for o in overrides)
 
 
 def multirun_size(overrides: list[str]) -> int:
-    """How many results.json a multirun's overrides make: the product of their comma lists
-    (and of the seeds of `parallel_seeds=[...]`, each writing its own)."""
+    """How many results.json a multirun's overrides make: the product of their comma lists."""
     count = 1
     for item in overrides:
-        key, value = override_key(item), override_value(item)
-        if key == "parallel_seeds" and value.startswith("["):
-            count *= len(re.findall(r"-?\d+", value))
-        elif "," in value and not value.startswith(("[", "{", "'", '"')):
+        value = override_value(item)
+        if "," in value and not value.startswith(("[", "{", "'", '"')):
             count *= len(value.split(","))
     return count
 
@@ -465,40 +390,29 @@ def run(
     log_dir: Path = LOGS,
     job_hashes: list[str] | None = None,
     slot: Slots | None = None,
-    parallel_seeds: bool | None = None,
     launch: Launch = multirun,
 ) -> int:
     """Run what is missing of `jobs`, keeping results in `store`; returns the first non-zero
     multirun exit code (0 if all ran). Each multirun's results are stored as soon as it ends,
     and a killed runner loses only the jobs that were running: the next run picks up the
     finished ones from their folders. `slot` says how many jobs run at once, with how many
-    threads each (None: as the overrides say). `parallel_seeds` (default: the study's) runs
-    a setting's seeds in one process. A job stopped in the middle of training (interrupted, or
-    killed with the runner) resumes from its last checkpoint, exactly where it stopped.
-    `launch` runs each multirun (a `train.py -m` process by default)."""
-    parallel = study.parallel_seeds if parallel_seeds is None else parallel_seeds
+    threads each (None: as the overrides say). A job stopped in the middle of training
+    (interrupted, or killed with the runner) resumes from its last checkpoint, exactly where
+    it stopped. `launch` runs each multirun (a `train.py -m` process by default)."""
     job_hashes = job_hashes if job_hashes is not None else hashes(jobs)
     wanted = set(job_hashes)
     planned = pending(study, jobs, store, job_hashes, force, log_dir)
     todo = [p for p in planned if not p.done]
     code = 0
-    # jobs (or groups of seeds side by side) stopped mid-training continue from their last
-    # checkpoint, each as its own multirun
-    resume, groups = stopped(study, {p.config_hash for p in todo}, store, parallel, force, log_dir)
-    left = still_to_train({**resume, **group_checkpoints(groups)})
+    # jobs stopped mid-training continue from their last checkpoint, each as its own multirun
+    resume = stopped(study, {p.config_hash for p in todo}, store, force, log_dir)
+    left = still_to_train(resume)
     fresh = [p for p in todo if p.config_hash not in left]
-    # seeds side by side: split a setting's seeds when there are fewer settings than slots
-    settings = len({setting_of(p.job) for p in fresh})
-    chunks = max(1, slot.jobs // settings) if slot and settings else 1
-    parts = (
-        [
-            resume_overrides(p.job.overrides, resume[p.config_hash])
-            for p in todo
-            if p.config_hash in resume
-        ]
-        + [resume_overrides(g.overrides, g.last) for g in groups]
-        + blocks(fresh, parallel, chunks)
-    )
+    parts = [
+        resume_overrides(p.job.overrides, resume[p.config_hash])
+        for p in todo
+        if p.config_hash in resume
+    ] + blocks(fresh)
     start = time.time()
     for i, overrides in enumerate(parts, 1):
         seconds = time_left(planned, slot, left=left)

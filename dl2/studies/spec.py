@@ -153,9 +153,6 @@ class Study:
     # cores one job uses well (null: all of them); the runner fills the machine's cores with
     # jobs of this size (dl2/studies/slots.py)
     cores_per_job: Optional[int] = None  # noqa: UP045
-    # train the seeds of a setting side by side in one process (train.py parallel_seeds=[...],
-    # dl2/run/seeds.py): the same results, a process start and a loop for all of them
-    parallel_seeds: bool = False
 
 
 def study_names() -> list[str]:
