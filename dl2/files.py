@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from dl2.compat import epochs_completed
 from dl2.errors import ConfigValueError
 
 
@@ -168,9 +169,5 @@ def fraction_trained(
     if max_steps is not None and max_steps > 0:
         fractions.append(int(checkpoint.get("global_step", 0)) / max_steps)
     if max_epochs is not None and max_epochs > 0:
-        batches = (
-            checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_loop.batch_progress", {})
-        )
-        epochs = int(checkpoint.get("epoch", 0)) + bool(batches.get("is_last_batch"))
-        fractions.append(epochs / max_epochs)
+        fractions.append(epochs_completed(checkpoint) / max_epochs)
     return min(1.0, max(fractions)) if fractions else None

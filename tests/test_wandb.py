@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from dl2.compat import wandb_init_args
 from dl2.config import resolvers
 from dl2.config.identity import job_hashes
 from dl2.run.build import build_loggers
@@ -16,7 +17,7 @@ def test_tags_and_notes_reach_the_run_without_changing_the_job(tiny_cfg):
     assert list(plain.logger.wandb.tags) == ["padding"] and plain.logger.wandb.notes is None
     (logger,) = build_loggers(tagged)
     assert isinstance(logger, WandbLogger)
-    init = logger._wandb_init  # what wandb.init receives
+    init = wandb_init_args(logger)  # what wandb.init receives
     assert init["tags"] == ["padding", "baseline", "lr-test"] and init["notes"] == "first try"
     assert "anonymous" not in init  # W&B warns about it on every run, even as None
     assert job_hashes(tagged) == job_hashes(plain)
@@ -181,7 +182,7 @@ def test_a_group_is_the_setting_whatever_the_data_flags(tmp_path):
 
 def test_the_run_keeps_its_code_and_the_best_validation_in_its_summary(tiny_cfg):
     (logger,) = build_loggers(tiny_cfg(["logger=wandb"]))
-    assert logger._wandb_init["save_code"] is True
+    assert wandb_init_args(logger)["save_code"] is True
 
     class Run:  # what W&B's run is asked
         defined: list = []

@@ -8,8 +8,8 @@ from typing import Any
 
 import lightning as L
 from hydra.errors import CompactHydraException
-from lightning.pytorch.callbacks import ModelCheckpoint
 
+from dl2.compat import restore_kept_checkpoints, save_hook_checkpoint
 from dl2.files import check_written
 
 
@@ -18,7 +18,7 @@ class ResumeError(CompactHydraException, RuntimeError):
     as one line."""
 
 
-class BestCheckpoint(ModelCheckpoint):
+class BestCheckpoint(save_hook_checkpoint()):  # type: ignore[misc]
     """Lightning's ModelCheckpoint with what a trustworthy results.json needs.
 
     - It remembers the epoch and step at which each kept checkpoint was written (its own
@@ -54,10 +54,9 @@ class BestCheckpoint(ModelCheckpoint):
     def best_step(self) -> int | None:
         return self.saved_at.get(self.best_model_path, (None, None))[1]
 
-    def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
+    def on_file_saved(self, trainer: L.Trainer, filepath: str) -> None:
         # recorded first: the checkpoint written now carries its own (epoch, step)
         self.saved_at[filepath] = (trainer.current_epoch, trainer.global_step)
-        super()._save_checkpoint(trainer, filepath)
         kept = {
             self.best_model_path,
             self.kth_best_model_path,
@@ -83,11 +82,7 @@ class BestCheckpoint(ModelCheckpoint):
             old: self._carry_over(old, state_dict) if self.fitting else old
             for old in state_dict["best_k_models"]
         }
-        self.best_k_models = {moved[p]: s for p, s in state_dict["best_k_models"].items()}
-        self.best_model_score = state_dict["best_model_score"]
-        self.kth_value = state_dict.get("kth_value", self.kth_value)
-        self.best_model_path = moved.get(state_dict["best_model_path"], "")
-        self.kth_best_model_path = moved.get(state_dict.get("kth_best_model_path", ""), "")
+        restore_kept_checkpoints(self, state_dict, moved)
         self.saved_at = {moved[p]: v for p, v in saved_at.items() if p in moved}
 
     def _carry_over(self, old: str, state_dict: dict[str, Any]) -> str:

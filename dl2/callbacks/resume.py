@@ -10,6 +10,7 @@ import lightning as L
 import numpy as np
 import torch
 
+from dl2.compat import batches_done_in_epoch
 from dl2.data.base import DataModule, TrainOrder
 from dl2.data.samplers import draw_seed
 
@@ -76,7 +77,7 @@ class ResumeState(L.Callback):
         trainer = self._trainer
         if trainer is None:
             return {}
-        done = int(trainer.fit_loop.epoch_loop.batch_progress.current.completed)
+        done = batches_done_in_epoch(trainer)
         total = trainer.num_training_batches
         order = _train_order(trainer)
         if total != float("inf") and done >= total:  # the next epoch starts from scratch

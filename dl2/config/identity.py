@@ -17,6 +17,8 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from dl2.compat import config_child
+
 # top-level keys that say where and how a job runs, not what it computes
 PLUMBING = (
     "paths",
@@ -112,8 +114,7 @@ def _walk(node: DictConfig, top: bool = False, prefix: str = "") -> dict[str, An
     for key in node:
         if (top and key in PLUMBING) or f"{prefix}{key}" in PLUMBING_LEAVES:
             continue
-        child = node._get_node(key)
-        raw = child._value() if child is not None else None
+        child, raw = config_child(node, key)
         if isinstance(raw, str) and PLUMBING_REF.search(raw):
             continue
         if isinstance(child, DictConfig):

@@ -13,11 +13,10 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
+from dl2.compat import BASIC_SWEEPER, split_basic_sweep
 from dl2.config.compose import Composer
 from dl2.config.preflight import check_accelerator, check_values, is_int
 from dl2.errors import ConfigValueError
-
-BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
 def check_launcher(config: DictConfig) -> None:
@@ -79,14 +78,12 @@ def sweep_jobs(config: DictConfig) -> list[list[str]] | None:
     Raises ConfigValueError for a swept key given one value twice (`seed=0,0`)."""
     if OmegaConf.select(config, "hydra.sweeper._target_") != BASIC_SWEEPER:
         return None
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-
     params = OmegaConf.select(config, "hydra.sweeper.params") or {}
     arguments = [f"{k}={v}" for k, v in params.items()]
     arguments += list(OmegaConf.select(config, "hydra.overrides.task") or [])
     try:
         overrides = OverridesParser.create().parse_overrides(arguments)
-        jobs = BasicSweeper.split_arguments(overrides, None)[0]
+        jobs = split_basic_sweep(overrides)
     except HydraException:  # e.g. a glob() of config options: left to the sweeper
         return None
     for override in overrides:

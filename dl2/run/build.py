@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from dl2.compat import config_child
 from dl2.config.environment import default_wandb_offline
 from dl2.data.base import DataModule
 from dl2.errors import ConfigValueError
@@ -22,7 +23,7 @@ def _source_key(node: DictConfig, key: str, prefix: str) -> str:
     """The key the user sets: `model.pad` rather than `model.net.pad` when the latter is
     `${model.pad}`."""
     head = key.split(".", 1)[0]
-    raw = node._get_node(head)._value() if isinstance(node, DictConfig) and head in node else None
+    raw = config_child(node, head)[1] if isinstance(node, DictConfig) and head in node else None
     match = re.fullmatch(r"\$\{([\w.]+)\}", raw) if isinstance(raw, str) else None
     return match.group(1) if match and "." in match.group(1) else f"{prefix}.{key}"
 

@@ -10,14 +10,8 @@ import os
 import warnings
 
 from dl2.callbacks.progress_log import PROGRESS_LOGGER
+from dl2.compat import LIGHTNING_INFO_LOGGERS
 from dl2.config.resolvers import WORKER_ENV, interactive
-
-# Lightning's info messages (GPU/TPU lines, the litlogger tip, "Restoring states ...")
-LIGHTNING_INFO_LOGGERS = (
-    "lightning.pytorch.utilities.rank_zero",
-    "lightning.fabric.utilities.rank_zero",
-    "lightning.fabric.utilities.distributed",
-)
 
 
 def quiet_known_warnings() -> None:

@@ -10,6 +10,8 @@ from hydra.errors import CompactHydraException
 from lightning.pytorch.loggers import WandbLogger as LightningWandbLogger
 from torch import nn
 
+from dl2.compat import wandb_init_args
+
 # seconds wandb.init waits for the server before giving up (W&B's own default is 90); a
 # WANDB_INIT_TIMEOUT in the environment wins
 INIT_TIMEOUT_S = 30
@@ -30,12 +32,13 @@ class WandbLogger(LightningWandbLogger):
         self, *args: Any, watch: str | None = None, watch_log_freq: int = 100, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        if self._wandb_init.get("anonymous") is None:
-            self._wandb_init.pop("anonymous", None)
-        if "settings" not in self._wandb_init:
+        init = wandb_init_args(self)
+        if init.get("anonymous") is None:
+            init.pop("anonymous", None)
+        if "settings" not in init:
             import wandb
 
-            self._wandb_init["settings"] = wandb.Settings(init_timeout=init_timeout())
+            init["settings"] = wandb.Settings(init_timeout=init_timeout())
         self.watch_what, self.watch_log_freq = watch, watch_log_freq
 
     @property
