@@ -21,7 +21,7 @@ class MetricHistory(L.Callback):
 
     def record(self, step: int, metrics: Mapping[str, Any], prefix: str) -> None:
         """Add the `prefix` metrics among `metrics` at `step` (what the hooks below do with the
-        trainer's; seeds side by side hand each seed's own metrics here)."""
+        trainer's)."""
         for key in self.keys:
             value = metrics.get(key)
             if key.startswith(prefix) and value is not None:

@@ -105,7 +105,7 @@ def code_version(root: Path = PACKAGE_ROOT) -> dict[str, Any]:
 @functools.cache
 def process_code_version() -> dict[str, Any]:
     """`code_version()` when this process started its first job: the code a process runs is
-    what it imported, so its jobs (a multirun's, each seed side by side) share one answer and
+    what it imported, so its jobs (a multirun's) share one answer and
     git runs once."""
     return code_version()
 
