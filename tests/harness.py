@@ -322,12 +322,6 @@ def inprocess_multirun(
     return code
 
 
-def traced() -> bool:
-    """Whether a tracer (coverage, a debugger) runs this process, and so the processes it
-    starts under `make coverage`: Hydra then shows a failed job's traceback in full."""
-    return sys.gettrace() is not None
-
-
 def run_script(
     *args: str,
     cwd: Path = ROOT,
