@@ -8,6 +8,7 @@ on the checkpoints those runs leave; `python sweep.py` lines run with --dry-run.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import shlex
 import subprocess
@@ -197,7 +198,10 @@ def test_every_train_eval_and_generate_command_runs(tmp_path):
     for args in lines("eval.py"):
         places["ckpt_path"] = trained["dl2.data.boxes.BoxDataModule"]
         cfg = compose_cfg(tmp_path, ["logger=none", *filled(args, places)], job=f"job{next(jobs)}")
-        assert evaluate(cfg)["test/acc"] is not None
+        accuracy = evaluate(cfg)["test/acc"]
+        assert 0.0 <= accuracy <= 1.0, accuracy
+        record = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+        assert (record["mode"], record["checkpoint"]) == ("eval", places["ckpt_path"])
     GlobalHydra.instance().clear()
     places["ckpt_path"] = trained["dl2.data.text.CharDataModule"]
     for args in lines("-m dl2.generate"):
