@@ -19,7 +19,7 @@ from dl2.config.overrides import with_training_overrides
 def main(cfg: DictConfig) -> float | None:
     """Run the job; return the metric named by `optimized_metric` for hyperparameter sweeps."""
     # imported here: a multirun's launching process (joblib, SLURM) never trains, and
-    # importing Lightning takes it 7 s on a small CPU
+    # importing Lightning takes seconds on a small CPU
     from dl2.run.job import sweeper_value, train
 
     return sweeper_value(cfg, train(cfg))

@@ -1,10 +1,10 @@
 """Many jobs' configs composed at the cost of a few: what planning a study needs.
 
-Hydra composes a config in about a tenth of a second here, mostly to resolve the defaults list
-(the config-group choices). Settings that differ only in plain `a.b=value` overrides share that
+Most of Hydra's time composing a config goes to resolving the defaults list (the config-group
+choices). Settings that differ only in plain `a.b=value` overrides share that
 list, so each distinct set of group choices is composed once by Hydra, and the plain overrides
 are then set in a copy as Hydra sets them after composing (`OmegaConf.update(..., merge=True)`
-on the struct config). The declared studies' 69 settings take 8 compositions.
+on the struct config). A study's settings then cost a few compositions, not one each.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ def machine() -> str:
 
 def check_accelerator(trainer: DictConfig) -> None:
     """An accelerator and device count this machine has (Lightning would say so after the
-    imports and the data, 7-10 s in): GPU settings on a machine without one fail here."""
+    imports and the data, seconds in): GPU settings on a machine without one fail here."""
     accelerator, devices = trainer.get("accelerator", "auto"), trainer.get("devices", 1)
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if (

@@ -1,10 +1,11 @@
 """A linear layer on sparse (CSR) features whose backward is a sparse product too.
 
-Cora's features are 1.3 % non-zero: `csr @ Wᵀ` takes 0.3 ms where the dense product takes
-3.6 ms, but autograd's backward of a CSR product (`grad_outᵀ @ x`, dense by sparse) takes
-3.5 ms. Here the backward is `(xᵀ @ grad_out)ᵀ` with xᵀ another CSR tensor, built from the
-same values by a permutation computed once per sparsity pattern: forward and backward 0.3 ms
-each on this CPU. Gradients flow to the weights only (features are data).
+Cora's features are mostly zero: `csr @ Wᵀ` is far cheaper than the dense product, but
+autograd's backward of a CSR product (`grad_outᵀ @ x`, dense by sparse) is as slow as the dense
+one. Here the backward is `(xᵀ @ grad_out)ᵀ` with xᵀ another CSR tensor, built from the same
+values by a permutation computed once per sparsity pattern, so both directions are sparse
+products (docs/speed.md has the timings). Gradients flow to the weights only (features are
+data).
 """
 
 from __future__ import annotations
