@@ -60,10 +60,10 @@ class BoxCNN(nn.Module):
     it); it exists so that a contradicting override fails instead of being ignored.
 
     Speed without changing the numbers: `channels_last` keeps weights and activations in
-    NHWC (1.2-1.3x per step on a CPU), and `fused_pad` runs reflect / replicate / circular
+    NHWC (faster per step on a CPU), and `fused_pad` runs reflect / replicate / circular
     padding through `relu_pad` (ReLU and the border in one pass, the backward a plain add)
-    instead of nn.Conv2d's explicit F.pad, which cost those modes 1.5-2.3x a zero-padded
-    epoch. The modules and their state_dict are nn.Conv2d's either way.
+    instead of nn.Conv2d's explicit F.pad, which made those modes much slower than zero
+    padding (docs/speed.md). The modules and their state_dict are nn.Conv2d's either way.
     """
 
     def __init__(

@@ -42,7 +42,7 @@ class DropoutStream(nn.Module):
     def forward(self, x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
         """Dropout of a dense tensor, or of the stored values of a sparse (CSR, COO) one (its zeros
         stay zero whatever the mask: drawing only for the stored values is the same dropout,
-        50x cheaper on Cora's bag-of-words features)."""
+        far cheaper on Cora's bag-of-words features)."""
         if not training or p == 0.0:
             return x
         if p >= 1.0:

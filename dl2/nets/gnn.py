@@ -91,9 +91,9 @@ class TwoLayerGNN(nn.Module):
 
     Dropout draws from the net's own stream (`self.drop`, made after the layers), so a seed's
     masks do not depend on what else draws random numbers. Sparse features (Cora's
-    bag-of-words: 1.3 % non-zero) reach conv1 as a CSR tensor: dropout then draws only for
+    bag-of-words, mostly zeros) reach conv1 as a CSR tensor: dropout then draws only for
     the non-zeros and conv1's projection is a sparse product, forward and backward
-    (dl2/nets/sparse.py; together 10x cheaper than dense)."""
+    (dl2/nets/sparse.py; docs/speed.md has the gain)."""
 
     conv1: nn.Module
     conv2: nn.Module

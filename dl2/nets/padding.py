@@ -1,12 +1,13 @@
 """Reflect / replicate / circular padding at the cost of zero padding.
 
 A zero-padded convolution pads inside the conv kernel for free. The other modes go through an
-explicit pad (`F.pad`) whose forward and, above all, backward cost up to 2x a zero-padded
-epoch of the padding study's nets on a CPU. `relu_pad` writes ReLU's output straight into the
-padded buffer, fills the border with slice copies, and in the backward adds each border
-gradient back onto the element it was copied from (a plain add of thin strips) under ReLU's
-mask. One full-size pass each way, as ReLU alone takes; the forward is bit-identical to
-`F.pad(F.relu(x), mode=...)` and the gradient equal up to the order of the additions.
+explicit pad (`F.pad`) whose forward and, above all, backward make an epoch of the padding
+study's nets far slower than zero padding on a CPU (docs/speed.md). `relu_pad` writes ReLU's
+output straight into the padded buffer, fills the border with slice copies, and in the backward
+adds each border gradient back onto the element it was copied from (a plain add of thin strips)
+under ReLU's mask. One full-size pass each way, as ReLU alone takes; the forward is
+bit-identical to `F.pad(F.relu(x), mode=...)` and the gradient equal up to the order of the
+additions.
 """
 
 from __future__ import annotations

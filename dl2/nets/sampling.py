@@ -8,8 +8,8 @@ import torch
 from dl2.errors import ConfigValueError
 from dl2.nets.transformer import GPT, KVCache
 
-# the most characters one call generates: 100k take about a minute on a laptop CPU with
-# gpt-mini; a larger `length` is almost always a typo, and would run silently for hours
+# the most characters one call generates (minutes of CPU with gpt-mini); a larger `length`
+# is almost always a typo, and would run silently for hours
 MAX_LENGTH = 100_000
 
 

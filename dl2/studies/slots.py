@@ -1,6 +1,6 @@
 """How many jobs of a study run at once on this machine, and with how many torch threads each.
 
-Two jobs that each want every core slow each other 5-7x on a small CPU, so jobs never share
+Two jobs that each want every core slow each other several times over, so jobs never share
 cores: a study says how many cores one of its jobs uses well (`cores_per_job`: 1 for the tiny
 padding and graph nets, whose steps do not speed up with more threads; all cores for the GPT
 and CIFAR jobs, whose matmuls and data workers do), and the runner fills the cores with that.
