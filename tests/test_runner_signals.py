@@ -89,7 +89,14 @@ def wait_for(condition, timeout: float, what: str) -> None:
 
 
 def job_folders(tmp_path: Path) -> list[Path]:
-    return sorted(p.parent.parent for p in (tmp_path / "logs").rglob("checkpoints/last.ckpt"))
+    """Job folders with a last checkpoint, read while the jobs write: os.walk skips a folder
+    that vanishes between listing and reading (the write test's scratch folder), which
+    Path.rglob raises on."""
+    return sorted(
+        Path(folder).parent
+        for folder, _, files in os.walk(tmp_path / "logs")
+        if Path(folder).name == "checkpoints" and "last.ckpt" in files
+    )
 
 
 @pytest.mark.parametrize(
