@@ -185,10 +185,13 @@ def write_cifar(root: Path) -> Path:
     return folder
 
 
-def compose_cfg(tmp_path: Path, overrides: list[str], job: str = "job") -> DictConfig:
-    """The real conf/train.yaml with `overrides`, output in `tmp_path/job`, Hydra state set."""
+def compose_cfg(
+    tmp_path: Path, overrides: list[str], job: str = "job", conf: Path = CONF
+) -> DictConfig:
+    """The real conf/train.yaml (or `conf`'s) with `overrides`, output in `tmp_path/job`,
+    Hydra state set."""
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         cfg = compose(
             "train", overrides=[f"paths.log_dir={tmp_path}", *overrides], return_hydra_config=True
         )

@@ -14,16 +14,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import OmegaConf, open_dict
+from omegaconf import OmegaConf
 
 from dl2.config.preflight import check_values
 from dl2.errors import ConfigValueError
 from dl2.paths import CONF
 from dl2.studies.spec import STUDY_DIR, load_study, study_names
-from tests.harness import ROOT
+from tests.harness import ROOT, compose_cfg
 from tests.test_readme import DOCUMENTS, code_lines
 
 
@@ -115,12 +113,7 @@ def check_config_snippet(text: str, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("USER", "someone")  # ${oc.env:USER} in the guide's data_dir
     groups = [f"launcher={p.stem}" for p in (conf / "launcher").glob("*.yaml")]
     for choice in [None, *groups]:
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-            cfg = compose("train", overrides=[choice] if choice else [], return_hydra_config=True)
-        HydraConfig().set_config(cfg)
-        with open_dict(cfg):
-            del cfg.hydra
+        cfg = compose_cfg(tmp_path, [choice] if choice else [], conf=conf)
         assert OmegaConf.merge(cfg, OmegaConf.create(text)) == cfg, f"{where.group(1)} unused"
         OmegaConf.resolve(cfg)
         check_values(cfg)
