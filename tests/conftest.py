@@ -1,30 +1,45 @@
-"""Shared fixtures: the real config composed with tiny sizes, tiny data built once per run, and
-the process state each in-process job may change put back after every test."""
+"""Shared fixtures: the real config composed with tiny sizes, tiny data and a tiny trained run
+built once per run, and the process state each in-process job may change put back after every
+test."""
 
 from __future__ import annotations
 
+import logging
 import os
+from pathlib import Path
 
 from tests.isolation import isolate_from_the_users_settings
 
 isolate_from_the_users_settings()  # before dl2 is imported: it reads them at import
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs a worker per core (pytest-xdist): one torch thread each, and in the
+    # processes they start, or the workers' thread pools fight over the cores
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from hydra.core.global_hydra import GlobalHydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from tests.harness import TEXT, TINY_BOXES, compose_cfg, write_cifar  # noqa: E402
+from dl2.compat import LIGHTNING_INFO_LOGGERS  # noqa: E402
+from tests.harness import TEXT, TINY_BOXES, compose_cfg, train_py, write_cifar  # noqa: E402
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)  # in case a plugin imported torch before the variable was set
 
 
 @pytest.fixture(autouse=True)
 def _process_state():
-    """An in-process job sets torch's thread count (`torch_threads`) and W&B's environment;
-    each test starts from the same state whatever ran before it."""
+    """An in-process job sets torch's thread count (`torch_threads`), W&B's environment and
+    the levels of Lightning's info loggers (`verbose`); each test starts from the same state
+    whatever ran before it."""
     threads = torch.get_num_threads()
     env = {k: os.environ.get(k) for k in ("WANDB_MODE", "WANDB_SILENT", "WANDB_DIR")}
+    levels = {name: logging.getLogger(name).level for name in LIGHTNING_INFO_LOGGERS}
     yield
     torch.set_num_threads(threads)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
     for key, value in env.items():
         if value is None:
             os.environ.pop(key, None)
@@ -45,6 +60,17 @@ def tiny_cfg(tmp_path):
 
     yield make
     GlobalHydra.instance().clear()
+
+
+@pytest.fixture(scope="session")
+def box_run(tmp_path_factory) -> Path:
+    """A finished tiny Net1 run on the box data (`data.n_train=60` beside the tiny sizes), its
+    folder: trained once per run for the tests that need a checkpoint. Read only: tests write
+    their own runs beside it, never into it."""
+    folder = tmp_path_factory.mktemp("box") / "run"
+    overrides = [*TINY_BOXES, "data.n_train=60", "logger=none", f"paths.log_dir={folder.parent}"]
+    assert train_py(*overrides, f"hydra.run.dir={folder}") == 0
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -64,7 +64,8 @@ def tiny_gpt_overrides(text_file: Path, steps: int = 150) -> list[str]:
 
 def tiny_cifar_overrides(cifar_root: Path) -> list[str]:
     """The rotation experiment on the tiny CIFAR folder (`cifar_root` fixture): 80 training,
-    20 validation images, batches of 16, two test angles."""
+    20 validation images, batches of 16, two test angles, no DataLoader worker processes (the
+    tests of workers ask for them)."""
     return [
         "experiment=rotation",
         f"data.data_dir={cifar_root}",
@@ -73,6 +74,7 @@ def tiny_cifar_overrides(cifar_root: Path) -> list[str]:
         "data.val_size=20",
         "data.batch_size=16",
         "data.angles=[0,90]",
+        "data.num_workers=0",
     ]
 
 

@@ -210,11 +210,9 @@ def test_a_study_refuses_overrides_its_experiment_cannot_take(tmp_path, capsys, 
 # --- checkpoints of another experiment ----------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def box_checkpoint(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("box") / "run"
-    assert train_py(*TINY_BOXES, "logger=none", "trainer.max_epochs=1", f"hydra.run.dir={out}") == 0
-    return out / "checkpoints" / "last.ckpt"
+@pytest.fixture
+def box_checkpoint(box_run) -> Path:
+    return box_run / "checkpoints" / "last.ckpt"
 
 
 def test_a_checkpoint_names_its_experiment(box_checkpoint):

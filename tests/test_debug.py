@@ -25,7 +25,7 @@ def experiment(name: str, text_file: Path, cifar_root: Path) -> list[str]:
         return [
             o for o in tiny_gpt_overrides(text_file, steps=20) if not o.startswith("callbacks.")
         ]
-    return [*tiny_cifar_overrides(cifar_root), "data.num_workers=0"]
+    return tiny_cifar_overrides(cifar_root)
 
 
 def test_the_debug_options_are_known():
@@ -67,7 +67,7 @@ def test_limit_runs_a_fraction_and_profiler_writes_its_report(tmp_path):
     assert [step for step, _ in history["history"]["val/loss"]][-1] == 2 * 10, (
         "10 of the 20 batches per epoch, 2 epochs (TINY_BOXES' max_epochs wins)"
     )
-    profiled = compose_cfg(tmp_path, [*boxes, "debug=profiler"], job="profiler")
+    profiled = compose_cfg(tmp_path, [*TINY_BOXES, "debug=profiler"], job="profiler")
     train(profiled)
     reports = list(Path(profiled.paths.output_dir).glob("*profile*.txt"))
     assert reports and "run_training_epoch" in reports[0].read_text()

@@ -28,27 +28,24 @@ def evaluated(ckpt: str, log_dir: Path, *overrides: str, process: bool = False) 
     return only_results(log_dir / "padding" / "evals")
 
 
-def test_eval_py_scores_a_checkpoint_as_its_training_did(tiny_cfg, tmp_path):
-    """`python eval.py` in a process of its own, as users type it."""
-    cfg = tiny_cfg(["model=net2", "seed=3"])
-    train(cfg)
-    trained = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
-    result = evaluated(trained["checkpoint"], tmp_path / "eval", process=True)
+@pytest.mark.parametrize("process", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_eval_py_scores_a_checkpoint_as_its_training_did(box_run, tmp_path, process):
+    """`python eval.py` here, and in a process of its own as users type it."""
+    trained = json.loads((box_run / "results.json").read_text())
+    result = evaluated(trained["checkpoint"], tmp_path / "eval", process=process)
     assert result["status"] == "completed" and result["mode"] == "eval"
     assert result["checkpoint"] == trained["checkpoint"]
-    # the training run's overrides (model=net2, the tiny sizes) were applied: same job
+    # the training run's overrides (data.n_train=60, the tiny sizes) were applied: same job
     assert result["config_hash"] == trained["config_hash"]
     assert result["metrics"] == {
         k: v for k, v in trained["metrics"].items() if not k.startswith("train/")
     }
 
 
-def test_an_evaluation_references_its_checkpoint_and_copies_none(tiny_cfg, tmp_path):
+def test_an_evaluation_references_its_checkpoint_and_copies_none(box_run, tmp_path):
     """eval.py copied the evaluated run's best checkpoint into evals/<t>/checkpoints/ (the
     checkpoint callback's state carried over as if training went on there)."""
-    cfg = tiny_cfg(["seed=4"])
-    train(cfg)
-    trained = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+    trained = json.loads((box_run / "results.json").read_text())
     result = evaluated(trained["checkpoint"], tmp_path / "eval")
     assert result["checkpoint"] == trained["checkpoint"] and result["status"] == "completed"
     assert not list((tmp_path / "eval").rglob("*.ckpt")), "referenced, not copied"

@@ -150,6 +150,7 @@ def test_text_samples_need_text_data(tiny_cfg):
     assert info.value.key == "callbacks.text_samples" and "BoxDataModule" in str(info.value)
 
 
+@pytest.mark.slow
 def test_generate_as_a_command(gpt_checkpoint):
     """`python -m dl2.generate` in a process of its own, as users type it."""
     proc = run_script(
@@ -181,34 +182,31 @@ def test_sweep_gpt_tiny_report(tmp_path, text_file):
     out = tmp_path / "report"
     overrides = [
         o
-        for o in tiny_gpt_overrides(text_file, steps=20)
+        for o in tiny_gpt_overrides(text_file, steps=10)
         if not o.startswith(("experiment=", "logger="))
     ]
     assert (
         sweep_py(
             "gpt",
             "--seeds",
-            "0,1",
+            "0",
+            "--pos-embs",
+            "rope",
             "--out",
             str(out),
             "--log-dir",
             str(tmp_path / "logs"),
             *overrides,
-            "trainer.val_check_interval=10",
-            "callbacks.text_samples.every_n_steps=10",
+            "trainer.val_check_interval=5",
+            "callbacks.text_samples.every_n_steps=5",
             "logger=none",
         )
         == 0
     )
     summary = json.loads((out / "summary.json").read_text())
     arms = {(r["model.pos_emb"], r["model.attn"]) for r in summary["rows"]}
-    assert arms == {
-        ("rope", "sdpa"),
-        ("rope", "manual"),
-        ("absolute", "sdpa"),
-        ("absolute", "manual"),
-    }
-    assert all(r["n"] == 2 for r in summary["rows"])
+    assert arms == {("rope", "sdpa"), ("rope", "manual")}
+    assert all(r["n"] == 1 for r in summary["rows"])
     bpc = {
         (r["model.pos_emb"], r["model.attn"]): r["mean"]
         for r in summary["rows"]
@@ -221,7 +219,7 @@ def test_sweep_gpt_tiny_report(tmp_path, text_file):
     assert "gpt-curves.png" in report and "**the cat**" in report
     assert (out / "gpt-curves.png").stat().st_size > 1000
     stored = [json.loads(line) for line in (out / "jobs.jsonl").read_text().splitlines()]
-    assert all(len(r["history"]["val/loss"]) == 2 and r["samples"]["step"] == 20 for r in stored), (
+    assert all(len(r["history"]["val/loss"]) == 2 and r["samples"]["step"] == 10 for r in stored), (
         "the store keeps each run's curve and samples"
     )
 

@@ -16,9 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from dl2.config.identity import is_plumbing, job_hashes
 from dl2.job_folder import STATUSES
 from dl2.paths import CONF
-from dl2.studies.aggregate import markdown_tables, summarise, tidy
+from dl2.studies.aggregate import markdown_tables
 from dl2.studies.spec import load_study
 from dl2.studies.store import Store, record
+from dl2.studies.summary import summarise, tidy
 
 # overrides that change what a job computes, one value per key
 SETTINGS = {
@@ -62,7 +63,7 @@ def composed_hashes(overrides: list[str]) -> dict[str, str]:
     return job_hashes(cfg)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(a_job())
 def test_a_config_hash_ignores_override_order_and_plumbing(job):
     setting, shuffled = job
@@ -72,7 +73,7 @@ def test_a_config_hash_ignores_override_order_and_plumbing(job):
     assert composed_hashes(shuffled) == composed_hashes(setting)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(st.integers(0, 2**31 - 2))
 def test_a_config_hash_tells_seeds_apart_and_the_setting_hash_does_not(seed):
     one, other = composed_hashes([f"seed={seed}"]), composed_hashes([f"seed={seed + 1}"])

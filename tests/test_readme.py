@@ -2,8 +2,9 @@
 
 `python train.py` / `python eval.py` / `python -m dl2.generate` lines are composed with the real
 config (a sweep's first value per swept key) and pass the checks before training; those on
-generated data or a given text also train, with tiny sizes appended; eval and generate lines run
-on the checkpoints those runs leave; `python sweep.py` lines run with --dry-run."""
+generated data or a given text also train, with tiny sizes appended (in the quick suite the
+first of them per kind of data); eval and generate lines run on the checkpoints those runs
+leave; `python sweep.py` lines run with --dry-run."""
 
 from __future__ import annotations
 
@@ -160,7 +161,10 @@ def test_every_python_command_of_the_readme_is_checked():
     }
 
 
-def test_every_train_eval_and_generate_command_runs(tmp_path):
+@pytest.mark.parametrize("every", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_every_train_eval_and_generate_command_runs(tmp_path, every):
+    """Each line composes and passes the checks before training; the first line on each
+    kind of cheap data trains (every such line with `-m slow`)."""
     text = tmp_path / "any_utf8.txt"
     text.write_text(TEXT, encoding="utf-8")
     cifar = tmp_path / "cifar"
@@ -183,7 +187,14 @@ def test_every_train_eval_and_generate_command_runs(tmp_path):
         on_cpu = cfg.trainer.accelerator in ("auto", "cpu") and cfg.trainer.devices == 1
         # generated data, or a text the command names (no download here)
         own_data = target != "dl2.data.text.CharDataModule" or "data.path" in str(args)
-        if target in TINY and own_data and on_cpu and "launcher" not in str(args):
+        first = target not in trained
+        if (
+            target in TINY
+            and own_data
+            and on_cpu
+            and "launcher" not in str(args)
+            and (every or first)
+        ):
             logger = [] if any(a.startswith("logger=") for a in args) else ["logger=none"]
             cfg = compose_cfg(
                 tmp_path, [*overrides, *TINY[target], *logger], job=f"job{next(jobs)}"

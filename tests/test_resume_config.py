@@ -9,17 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import TINY_BOXES, eval_py, train_py
-
-FIRST = [*TINY_BOXES, "data.n_train=60", "logger=none"]
+from tests.harness import eval_py, train_py
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """A finished tiny Net1 run trained with data.n_train=60: its folder."""
-    root = tmp_path_factory.mktemp("resume")
-    assert train_py(*FIRST, f"paths.log_dir={root}", f"hydra.run.dir={root}/first") == 0
-    return root / "first"
+@pytest.fixture
+def trained(box_run) -> Path:
+    """A finished tiny Net1 run trained with data.n_train=60 (conftest's): its folder."""
+    return box_run
 
 
 def resume(trained: Path, name: str, *args: str, script=train_py) -> tuple[int, Path]:

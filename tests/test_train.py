@@ -145,6 +145,7 @@ def test_train_py_with_csv_and_wandb_offline(tmp_path, capsys):
     assert "seed" not in results["config"]["logger"]["wandb"]["group"]
 
 
+@pytest.mark.slow
 def test_train_py_as_a_command(tmp_path):
     """`python train.py` in a process of its own, as users type it. A graph run with every
     logger: nothing on stderr (no warning from an import, W&B quiet without WANDB_SILENT). A

@@ -3,6 +3,9 @@ bit on the machine that made them, and an altered record is named, with exit sta
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from dl2.errors import ConfigValueError
@@ -24,8 +27,10 @@ metrics: [test/acc]
 """
 
 
-@pytest.fixture
-def stored(tmp_path):
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """The tiny study run once for this module (a test that alters its store alters a copy)."""
+    tmp_path = tmp_path_factory.mktemp("verify")
     path = tmp_path / "tiny-verify.yaml"
     path.write_text(STUDY)
     study = load_study(path)
@@ -37,7 +42,8 @@ def stored(tmp_path):
 
 
 def test_a_rerun_matches_its_record_to_the_bit_and_an_altered_one_fails(tmp_path, stored, capsys):
-    study, store = stored
+    study, original = stored
+    store = Store(Path(shutil.copy(original.path, tmp_path / "jobs.jsonl")))
     assert len(store.completed()) == 2
     code = verify(study, store, tmp_path / "v", sample=1, seed=1, launch=inprocess_multirun)
     out = capsys.readouterr().out

@@ -159,12 +159,12 @@ def test_online_without_a_key_or_a_server_is_one_line(tmp_path, capsys, monkeypa
     if missing == "server":
         monkeypatch.setenv("WANDB_API_KEY", "a" * 40)
         monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens
-        monkeypatch.setenv("WANDB_INIT_TIMEOUT", "3")
+        monkeypatch.setenv("WANDB_INIT_TIMEOUT", "1")
     code = train_py(*TINY_BOXES, "logger=wandb", f"hydra.run.dir={tmp_path / 'run'}")
     wandb.teardown()
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err
-    shown = "has no usable API key" if missing == "key" else "its server did not answer within 3 s"
+    shown = "has no usable API key" if missing == "key" else "its server did not answer within 1 s"
     assert f"W&B is online and {shown}" in err and "WANDB_MODE=offline" in err
 
 

@@ -421,7 +421,7 @@ def _shape_tests(study: Study, claim: Claim, frame: pd.DataFrame) -> tuple[str, 
 
 
 def evaluate(study: Study, frame: pd.DataFrame) -> list[Verdict]:
-    """Every claim of the study, tested on the tidy table `frame` (aggregate.tidy), with the
+    """Every claim of the study, tested on the tidy table `frame` (summary.tidy), with the
     p-values Holm-corrected over all the study's tests."""
     found = []
     for claim in expanded(study):
