@@ -4,9 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
+# make test's pytest-xdist workers: one per core (`make test WORKERS=` runs in one process)
+WORKERS ?= -n auto --dist worksteal
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-all coverage test-slurm test-gpu lint format docs docs-serve sweep-padding sweep-gpt sweep-rotation sweep-gnn report report-offline verify bench bench-suite clean clean-logs
+.PHONY: help install train test test-all coverage test-slurm test-gpu lint format docs docs-serve sweep-padding sweep-gpt sweep-rotation sweep-gnn report report-offline verify bench bench-suite mutate clean clean-logs
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-15s %s\n", $$1, $$2}'
@@ -23,7 +25,7 @@ train: $(STAMP) ## train the default experiment (Net1 on the box data, one seed)
 	$(PYTHON) train.py trainer=cpu
 
 test: $(STAMP) ## the quick suite, in-process, a worker per core: after each change
-	$(PYTHON) -m pytest -m "not slow and not gpu" -n auto --dist worksteal
+	$(PYTHON) -m pytest -m "not slow and not gpu" $(WORKERS)
 
 test-all: $(STAMP) ## every test, slow ones (real processes) too, with dl2's line coverage (CI)
 	$(PYTHON) -m pytest -m "" --cov=dl2 --cov-report=term:skip-covered
@@ -83,6 +85,10 @@ CHEAP_STUDIES ?= padding-reference padding-independent gnn-models gnn-noise gnn-
 verify: $(STAMP) ## rerun one stored job of each cheap study, compare every metric (ARGS=paths.data_dir=...)
 	@status=0; for s in $(CHEAP_STUDIES); do \
 	  $(PYTHON) sweep.py verify $$s --sample 1 $(ARGS) || status=1; done; exit $$status
+
+mutate: $(STAMP) ## mutation testing of the pure core ([tool.mutmut]; minutes, not in CI), then each mutant's fate
+	$(BIN)/mutmut run --max-children $$(nproc)
+	$(PYTHON) scripts/mutation_summary.py --write
 
 bench-suite: $(STAMP) ## make test's time over `import dl2.run.job`'s, on this machine (the budget: 20); idle machine
 	$(PYTHON) benchmarks/suite_budget.py

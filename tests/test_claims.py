@@ -3,6 +3,7 @@ records with a known answer, and the schema's one-line errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -72,6 +73,7 @@ def test_holm():
     )
     assert stats.holm([]) == []
     assert stats.holm([0.5, 0.001]) == pytest.approx([0.5, 0.002])
+    assert stats.holm([0.6, 0.7]) == [1.0, 1.0], "an adjusted p-value stops at 1"
 
 
 def test_the_bootstrap_is_seeded():
@@ -90,6 +92,144 @@ def test_the_bootstrap_is_seeded():
             rng=np.random.default_rng(7),
         ).pvalue
     )
+
+
+NAN = math.nan
+
+
+def fields(result: stats.Result) -> tuple:
+    """A test's every field, NaN as None (NaN equals nothing)."""
+    return tuple(
+        None if isinstance(v, float) and math.isnan(v) else v for v in dataclasses.astuple(result)
+    )
+
+
+def test_every_field_of_a_test_with_too_few_seeds_or_no_spread():
+    """estimate, interval, level, p, design, n per arm, p_outside: nothing left to chance."""
+    cases = {
+        # no data in an arm: nothing
+        (None, None, None, 0.95, None, "no data", 0, 1, None): stats.difference({}, {0: 1.0}),
+        (None, None, None, 0.95, None, "no data", 1, 0, None): stats.difference({0: 1.0}, {}),
+        (None, None, None, 0.9, None, "no data", 0, 0, None): stats.equivalence({}, 0.0, 1.0),
+        (None, None, None, 0.9, None, "no data", 1, 0, None): stats.equivalence({0: 1.0}, {}, 1),
+        # one seed: an estimate, no interval, no test
+        (1.0, None, None, 0.95, None, "Welch t", 1, 1, None): stats.difference({0: 2.0}, {0: 1.0}),
+        (1.5, None, None, 0.95, None, "Welch t", 2, 1, None): stats.difference(
+            {0: 2.0, 1: 3.0}, {5: 1.0}
+        ),
+        (1.5, None, None, 0.95, None, "one-sample t", 1, 0, None): stats.difference({0: 2.0}, 0.5),
+        (1.0, None, None, 0.95, None, "bootstrap", 1, 1, None): stats.difference(
+            {0: 2.0}, {0: 1.0}, "bootstrap"
+        ),
+        (1.5, None, None, 0.95, None, "bootstrap", 2, 1, None): stats.difference(
+            {0: 2.0, 1: 3.0}, {5: 1.0}, "bootstrap"
+        ),
+        (1.0, None, None, 0.9, None, "Welch t, TOST ±0.5", 1, 1, None): stats.equivalence(
+            {0: 2.0}, {0: 1.0}, 0.5
+        ),
+        # the same difference in every seed: an interval of width 0, p 0 or 1
+        (0.0, 0.0, 0.0, 0.95, 1.0, "paired t", 2, 2, None): stats.difference(
+            {0: 1.0, 1: 1.0}, {0: 1.0, 1: 1.0}
+        ),
+        (1.0, 1.0, 1.0, 0.95, 0.0, "paired t", 2, 2, None): stats.difference(
+            {0: 2.0, 1: 3.0}, {0: 1.0, 1: 2.0}
+        ),
+        (0.0, 0.0, 0.0, 0.9, 0.0, "one-sample t, TOST ±1", 2, 0, 1.0): stats.equivalence(
+            {0: 0.0, 1: 0.0}, 0.0, 1.0
+        ),
+        (2.0, 2.0, 2.0, 0.9, 1.0, "one-sample t, TOST ±1", 2, 0, 0.0): stats.equivalence(
+            {0: 2.0, 1: 2.0}, 0.0, 1.0
+        ),
+        # on the margin: not within it, and not beyond it either
+        (1.0, 1.0, 1.0, 0.9, 1.0, "one-sample t, TOST ±1", 2, 0, 1.0): stats.equivalence(
+            {0: 1.0, 1: 1.0}, 0.0, 1.0
+        ),
+    }
+    for expected, result in cases.items():
+        assert fields(result) == pytest.approx(expected), result
+
+
+def test_equivalence_of_two_arms_and_beyond_the_margin_on_either_side():
+    """Welch's TOST against scipy's one-sided Welch tests; `p_outside` against the one-sided
+    test that the difference lies beyond the margin, above and below."""
+    a, b = RNG.normal(0.3, 1, 9), RNG.normal(0, 2, 6)
+    margin = 1.5
+    res = stats.equivalence(per_seed(a), {s + 50: v for s, v in per_seed(b).items()}, margin)
+    low = scipy_stats.ttest_ind(a + margin, b, equal_var=False, alternative="greater").pvalue
+    high = scipy_stats.ttest_ind(a - margin, b, equal_var=False, alternative="less").pvalue
+    ci = scipy_stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.9)
+    assert res.test == "Welch t, TOST ±1.5" and (res.n_a, res.n_b) == (9, 6)
+    assert res.p == pytest.approx(max(low, high))
+    assert (res.low, res.high) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    # two seeds in each arm: the fewest Welch's test takes
+    two = stats.difference({0: 1.0, 1: 2.5}, {7: 0.0, 8: 0.5})
+    ref = scipy_stats.ttest_ind([1.0, 2.5], [0.0, 0.5], equal_var=False)
+    assert two.test == "Welch t" and two.p == pytest.approx(ref.pvalue)
+    for shift, alternative in ((2.0, "greater"), (-2.0, "less")):
+        x = a + shift
+        res = stats.equivalence(per_seed(x), 0.0, 1.0)
+        bound = 1.0 if shift > 0 else -1.0
+        ref = scipy_stats.ttest_1samp(x, bound, alternative=alternative).pvalue
+        assert res.p_outside == pytest.approx(ref), shift
+
+
+def scipy_resampled(data: tuple, statistic, kind: str, seed: int) -> tuple[float, float, float]:
+    """(low, high, p): scipy's permutation test, then its percentile bootstrap, drawn in that
+    order from one generator seeded with `seed`."""
+    rng = np.random.default_rng(seed)
+    p = scipy_stats.permutation_test(
+        data, statistic, permutation_type=kind, n_resamples=stats.BOOTSTRAP_RESAMPLES, rng=rng
+    ).pvalue
+    ci = scipy_stats.bootstrap(
+        data,
+        statistic,
+        confidence_level=0.95,
+        n_resamples=stats.BOOTSTRAP_RESAMPLES,
+        method="percentile",
+        rng=rng,
+    ).confidence_interval
+    return ci.low, ci.high, p
+
+
+def mean_difference(x, y, axis=-1):
+    return np.mean(x, axis=axis) - np.mean(y, axis=axis)
+
+
+def test_the_bootstrap_of_each_design_is_scipys():
+    """Paired arms resample their differences, an arm against a value its differences from
+    it, two arms of other seeds each arm on its own (shuffled for the p-value)."""
+    a, b = RNG.normal(1, 1, 8), RNG.normal(0, 1, 8)
+    cases = [
+        ("paired bootstrap", per_seed(b), ((a - b),), np.mean, "samples", 8),
+        ("bootstrap", 0.25, ((a - 0.25),), np.mean, "samples", 0),
+        (
+            "bootstrap",
+            {s + 20: v for s, v in per_seed(b[:6]).items()},
+            (a, b[:6]),
+            mean_difference,
+            "independent",
+            6,
+        ),
+    ]
+    for label, other, data, statistic, kind, n_b in cases:
+        res = stats.difference(per_seed(a), other, "bootstrap", seed=11)
+        low, high, p = scipy_resampled(data, statistic, kind, 11)
+        assert (res.test, res.level, res.n_a, res.n_b) == (label, 0.95, 8, n_b)
+        assert res.estimate == pytest.approx(
+            float(np.mean(data[0]) - (np.mean(data[1]) if len(data) > 1 else 0))
+        )
+        assert (res.low, res.high, res.p) == (
+            pytest.approx(low),
+            pytest.approx(high),
+            pytest.approx(p),
+        )
+    flat = stats.difference({0: 2.0, 1: 3.0, 2: 4.0}, {0: 1.0, 1: 2.0, 2: 3.0}, "bootstrap")
+    assert flat.low == flat.high == flat.estimate == 1.0, "the same difference in every seed"
+
+
+def test_a_method_that_is_not_one_fails_naming_it():
+    with pytest.raises(ValueError, match="method='jackknife'"):
+        stats.difference({0: 1.0, 1: 2.0}, 0.0, "jackknife")
 
 
 STUDY = """

@@ -80,6 +80,8 @@ def difference(
 ) -> Result:
     """a - b with a 95 % interval and a two-sided p-value. Identical differences (no spread)
     give an interval of width 0 and p = 0 (or 1 where the difference is 0)."""
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not a test: choose one of {', '.join(METHODS)}")
     n_b = len(b) if isinstance(b, dict) else 0
     if not a or (isinstance(b, dict) and not b):
         return Result(math.nan, math.nan, math.nan, 1 - ALPHA, math.nan, "no data", len(a), n_b)
@@ -96,9 +98,7 @@ def difference(
     return Result(est, est - half, est + half, 1 - ALPHA, p, name, len(a), n_b)
 
 
-def equivalence(
-    a: dict[int, float], b: dict[int, float] | float, margin: float, seed: int = 0
-) -> Result:
+def equivalence(a: dict[int, float], b: dict[int, float] | float, margin: float) -> Result:
     """Whether a - b lies within ±margin: two one-sided t-tests (TOST), p the larger of the
     two, with the 90 % interval that matches them; `p_outside` is the one-sided p-value that
     the difference lies beyond the margin on the side of the estimate."""
