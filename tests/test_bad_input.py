@@ -231,7 +231,8 @@ def test_another_experiments_checkpoint_is_one_line_naming_both(
     gpt = tiny_gpt_overrides(text_file, steps=2)
     assert train_py(*gpt, f"ckpt_path={box_checkpoint}", f"hydra.run.dir={tmp_path / 'a'}") == 1
     err = one_line(capsys.readouterr().err)
-    assert "is a checkpoint of task padding (net dl2.nets.cnn.BoxCNN" in err
+    theirs = "task padding (net dl2.nets.cnn.BoxCNN, data dl2.data.boxes.BoxDataModule)"
+    assert f"is a checkpoint of {theirs}" in err
     assert "this run is task gpt (net dl2.nets.transformer.GPT" in err
     assert not (tmp_path / "a" / "checkpoints").exists()
     assert eval_py(f"ckpt_path={box_checkpoint}", *gpt, f"hydra.run.dir={tmp_path / 'b'}") == 1

@@ -98,9 +98,9 @@ NAN = math.nan
 
 
 def fields(result: stats.Result) -> tuple:
-    """A test's every field, NaN as None (NaN equals nothing)."""
+    """A test's every field, NaN as "nan" (NaN equals nothing; None is not NaN)."""
     return tuple(
-        None if isinstance(v, float) and math.isnan(v) else v for v in dataclasses.astuple(result)
+        "nan" if isinstance(v, float) and math.isnan(v) else v for v in dataclasses.astuple(result)
     )
 
 
@@ -108,30 +108,36 @@ def test_every_field_of_a_test_with_too_few_seeds_or_no_spread():
     """estimate, interval, level, p, design, n per arm, p_outside: nothing left to chance."""
     cases = {
         # no data in an arm: nothing
-        (None, None, None, 0.95, None, "no data", 0, 1, None): stats.difference({}, {0: 1.0}),
-        (None, None, None, 0.95, None, "no data", 1, 0, None): stats.difference({0: 1.0}, {}),
-        (None, None, None, 0.9, None, "no data", 0, 0, None): stats.equivalence({}, 0.0, 1.0),
-        (None, None, None, 0.9, None, "no data", 1, 0, None): stats.equivalence({0: 1.0}, {}, 1),
+        ("nan", "nan", "nan", 0.95, "nan", "no data", 0, 1, "nan"): stats.difference({}, {0: 1.0}),
+        ("nan", "nan", "nan", 0.95, "nan", "no data", 1, 0, "nan"): stats.difference({0: 1.0}, {}),
+        ("nan", "nan", "nan", 0.9, "nan", "no data", 0, 0, "nan"): stats.equivalence({}, 0.0, 1.0),
+        ("nan", "nan", "nan", 0.9, "nan", "no data", 1, 0, "nan"): stats.equivalence(
+            {0: 1.0}, {}, 1
+        ),
         # one seed: an estimate, no interval, no test
-        (1.0, None, None, 0.95, None, "Welch t", 1, 1, None): stats.difference({0: 2.0}, {0: 1.0}),
-        (1.5, None, None, 0.95, None, "Welch t", 2, 1, None): stats.difference(
+        (1.0, "nan", "nan", 0.95, "nan", "Welch t", 1, 1, "nan"): stats.difference(
+            {0: 2.0}, {0: 1.0}
+        ),
+        (1.5, "nan", "nan", 0.95, "nan", "Welch t", 2, 1, "nan"): stats.difference(
             {0: 2.0, 1: 3.0}, {5: 1.0}
         ),
-        (1.5, None, None, 0.95, None, "one-sample t", 1, 0, None): stats.difference({0: 2.0}, 0.5),
-        (1.0, None, None, 0.95, None, "bootstrap", 1, 1, None): stats.difference(
+        (1.5, "nan", "nan", 0.95, "nan", "one-sample t", 1, 0, "nan"): stats.difference(
+            {0: 2.0}, 0.5
+        ),
+        (1.0, "nan", "nan", 0.95, "nan", "bootstrap", 1, 1, "nan"): stats.difference(
             {0: 2.0}, {0: 1.0}, "bootstrap"
         ),
-        (1.5, None, None, 0.95, None, "bootstrap", 2, 1, None): stats.difference(
+        (1.5, "nan", "nan", 0.95, "nan", "bootstrap", 2, 1, "nan"): stats.difference(
             {0: 2.0, 1: 3.0}, {5: 1.0}, "bootstrap"
         ),
-        (1.0, None, None, 0.9, None, "Welch t, TOST ±0.5", 1, 1, None): stats.equivalence(
+        (1.0, "nan", "nan", 0.9, "nan", "Welch t, TOST ±0.5", 1, 1, "nan"): stats.equivalence(
             {0: 2.0}, {0: 1.0}, 0.5
         ),
         # the same difference in every seed: an interval of width 0, p 0 or 1
-        (0.0, 0.0, 0.0, 0.95, 1.0, "paired t", 2, 2, None): stats.difference(
+        (0.0, 0.0, 0.0, 0.95, 1.0, "paired t", 2, 2, "nan"): stats.difference(
             {0: 1.0, 1: 1.0}, {0: 1.0, 1: 1.0}
         ),
-        (1.0, 1.0, 1.0, 0.95, 0.0, "paired t", 2, 2, None): stats.difference(
+        (1.0, 1.0, 1.0, 0.95, 0.0, "paired t", 2, 2, "nan"): stats.difference(
             {0: 2.0, 1: 3.0}, {0: 1.0, 1: 2.0}
         ),
         (0.0, 0.0, 0.0, 0.9, 0.0, "one-sample t, TOST ±1", 2, 0, 1.0): stats.equivalence(
@@ -198,23 +204,25 @@ def mean_difference(x, y, axis=-1):
 def test_the_bootstrap_of_each_design_is_scipys():
     """Paired arms resample their differences, an arm against a value its differences from
     it, two arms of other seeds each arm on its own (shuffled for the p-value)."""
-    a, b = RNG.normal(1, 1, 8), RNG.normal(0, 1, 8)
+    # 16 seeds: more sign flips (2^16) and shuffles than the 9999 resamples, so the p-values
+    # are drawn, not enumerated, and the seeded generator decides them too
+    a, b = RNG.normal(1, 1, 16), RNG.normal(0, 1, 16)
     cases = [
-        ("paired bootstrap", per_seed(b), ((a - b),), np.mean, "samples", 8),
+        ("paired bootstrap", per_seed(b), ((a - b),), np.mean, "samples", 16),
         ("bootstrap", 0.25, ((a - 0.25),), np.mean, "samples", 0),
         (
             "bootstrap",
-            {s + 20: v for s, v in per_seed(b[:6]).items()},
-            (a, b[:6]),
+            {s + 20: v for s, v in per_seed(b[:10]).items()},
+            (a, b[:10]),
             mean_difference,
             "independent",
-            6,
+            10,
         ),
     ]
     for label, other, data, statistic, kind, n_b in cases:
         res = stats.difference(per_seed(a), other, "bootstrap", seed=11)
         low, high, p = scipy_resampled(data, statistic, kind, 11)
-        assert (res.test, res.level, res.n_a, res.n_b) == (label, 0.95, 8, n_b)
+        assert (res.test, res.level, res.n_a, res.n_b) == (label, 0.95, 16, n_b)
         assert res.estimate == pytest.approx(
             float(np.mean(data[0]) - (np.mean(data[1]) if len(data) > 1 else 0))
         )
@@ -223,12 +231,16 @@ def test_the_bootstrap_of_each_design_is_scipys():
             pytest.approx(high),
             pytest.approx(p),
         )
+    # two seeds in each arm: the fewest the bootstrap takes
+    two = stats.difference({0: 1.0, 1: 2.0}, {5: 0.0, 6: 0.5}, "bootstrap", seed=3)
+    low, high, p = scipy_resampled(([1.0, 2.0], [0.0, 0.5]), mean_difference, "independent", 3)
+    assert (two.low, two.high, two.p) == (pytest.approx(low), pytest.approx(high), pytest.approx(p))
     flat = stats.difference({0: 2.0, 1: 3.0, 2: 4.0}, {0: 1.0, 1: 2.0, 2: 3.0}, "bootstrap")
     assert flat.low == flat.high == flat.estimate == 1.0, "the same difference in every seed"
 
 
 def test_a_method_that_is_not_one_fails_naming_it():
-    with pytest.raises(ValueError, match="method='jackknife'"):
+    with pytest.raises(ValueError, match="method='jackknife' is not a test: choose one of t, boot"):
         stats.difference({0: 1.0, 1: 2.0}, 0.0, "jackknife")
 
 

@@ -779,6 +779,9 @@ def test_a_results_file_that_is_no_job_record_is_left_out_by_name(tmp_path, caps
     for num, (name, text) in enumerate(BAD_RESULTS.items(), start=2):
         (sweep / f"{num}_{name}").mkdir()
         (sweep / f"{num}_{name}" / "results.json").write_text(text)
+    running = sweep / "9_running"  # a job still training: no record yet
+    running.mkdir()
+    (running / "results.json").write_text('{"status": "running", "config_hash": "h9"}')
     assert [r["config_hash"] for r in ingest(sweep)] == ["h0", "h1"]
     err = capsys.readouterr().err
     for num, name in enumerate(BAD_RESULTS, start=2):

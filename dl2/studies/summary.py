@@ -85,5 +85,5 @@ def summarise(study: Study, frame: pd.DataFrame) -> pd.DataFrame:
         out[k].map(lambda v, k=k: order[k].index(v) if v in order[k] else len(order[k]))
         for k in order
     ] + [out["metric"].map(study.metrics.index)]
-    out = out.iloc[np.lexsort(list(reversed(keys)))] if keys else out
+    out = out.iloc[np.lexsort(list(reversed(keys)))]  # the metric's order is always a key
     return out.reset_index(drop=True)

@@ -1,0 +1,81 @@
+"""A study's tidy table and its summary per setting (dl2/studies/summary.py) on crafted
+records: which overrides label a row, jobs that lack an override or a metric, values outside
+the study's axis, and the columns of an empty summary."""
+
+from __future__ import annotations
+
+import math
+
+from dl2.studies.spec import load_study
+from dl2.studies.summary import STATS, label_columns, summarise, tidy
+
+STUDY = """
+name: crafted
+title: crafted
+experiment: gnn
+axes:
+  - {key: model, values: [gcn, gat]}
+seeds: [0, 1]
+metrics: [test/acc, val/acc]
+"""
+
+
+def crafted(tmp_path):
+    path = tmp_path / "crafted.yaml"
+    path.write_text(STUDY)
+    return load_study(path)
+
+
+def job(model: str, seed: int, acc: float, *extra: str, metrics: tuple = ("test/acc",)) -> dict:
+    return {
+        "config_hash": f"{model}-{seed}-{'-'.join(extra)}",
+        "setting_hash": f"{model}-{'-'.join(extra)}",
+        "seed": seed,
+        "status": "completed",
+        "overrides": [f"model={model}", f"seed={seed}", *extra],
+        "metrics": {m: acc for m in metrics},
+    }
+
+
+def test_an_override_labels_rows_only_where_jobs_differ_in_it(tmp_path):
+    study = crafted(tmp_path)
+    records = [
+        job("gat", 0, 0.5, "trainer.max_epochs=5", "data.noise=0.1"),
+        job("gcn", 0, 0.7, "trainer.max_epochs=5", "data.noise=0.1"),
+        job("gcn", 1, 0.9, "trainer.max_epochs=5"),  # no data.noise: a row of its own
+    ]
+    frame = tidy(study, records)
+    assert label_columns(study, frame) == ["model", "data.noise"], "max_epochs: every job's"
+    summary = summarise(study, frame)
+    rows = [
+        (r["model"], r["data.noise"], r["metric"], r["n"], r["mean"]) for _, r in summary.iterrows()
+    ]
+    # axis order (gcn before gat, as the study declares), then the metrics in its order; a
+    # metric no job logged (val/acc) has no row; a job without the override keeps its row
+    assert rows == [
+        ("gcn", "0.1", "test/acc", 1, 0.7),
+        ("gcn", "", "test/acc", 1, 0.9),
+        ("gat", "0.1", "test/acc", 1, 0.5),
+    ]
+    assert all(math.isnan(s) for s in summary["std"]), "one seed: no spread"
+
+
+def test_a_value_outside_the_axis_comes_last_and_seeds_are_summarised(tmp_path):
+    study = crafted(tmp_path)
+    records = [
+        job("sage", 0, 0.1),  # an older run's model, not among the study's values
+        job("gat", 0, 0.4),
+        job("gat", 1, 0.6),
+    ]
+    summary = summarise(study, tidy(study, records))
+    assert list(summary["model"]) == ["gat", "sage"]
+    gat = summary.iloc[0]
+    assert (gat["n"], gat["mean"], gat["min"], gat["max"]) == (2, 0.5, 0.4, 0.6)
+    assert math.isclose(gat["std"], math.sqrt(0.02)), "the sample std (ddof=1)"
+
+
+def test_an_empty_summary_has_its_columns(tmp_path):
+    study = crafted(tmp_path)
+    failed = {**job("gcn", 0, 0.5), "status": "failed"}
+    summary = summarise(study, tidy(study, [failed]))
+    assert summary.empty and list(summary.columns) == ["model", "setting_hash", "metric", *STATS]
