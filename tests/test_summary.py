@@ -77,5 +77,23 @@ def test_a_value_outside_the_axis_comes_last_and_seeds_are_summarised(tmp_path):
 def test_an_empty_summary_has_its_columns(tmp_path):
     study = crafted(tmp_path)
     failed = {**job("gcn", 0, 0.5), "status": "failed"}
-    summary = summarise(study, tidy(study, [failed]))
+    frame = tidy(study, [failed])
+    assert list(frame.columns) == [
+        "model",
+        "setting_hash",
+        "config_hash",
+        "seed",
+        "metric",
+        "value",
+    ]
+    summary = summarise(study, frame)
     assert summary.empty and list(summary.columns) == ["model", "setting_hash", "metric", *STATS]
+
+
+def test_jobs_after_a_failed_one_and_a_job_without_overrides_are_counted(tmp_path):
+    study = crafted(tmp_path)
+    bare = {k: v for k, v in job("gcn", 0, 0.3).items() if k != "overrides"}  # an old record
+    records = [{**job("gcn", 1, 0.5), "status": "failed"}, job("gat", 0, 0.4), bare]
+    frame = tidy(study, records)  # a row per job and metric
+    models = sorted(frame[frame["metric"] == "test/acc"]["model"])
+    assert models == ["", "gat"], "no model override and no axis default: blank"
