@@ -28,10 +28,10 @@ test: $(STAMP) ## the quick suite, in-process, a worker per core: after each cha
 	$(PYTHON) -m pytest -m "not slow and not gpu" $(WORKERS)
 
 test-all: $(STAMP) ## every test, slow ones (real processes) too, with dl2's line coverage (CI)
-	$(PYTHON) -m pytest -m "" --cov=dl2 --cov-report=term:skip-covered
+	$(PYTHON) -m pytest -m "" --hypothesis-profile=thorough --cov=dl2 --cov-report=term:skip-covered
 
 coverage: $(STAMP) ## test-all's coverage as an HTML report too (build/coverage/index.html)
-	$(PYTHON) -m pytest -m "" --cov=dl2 --cov-report=term --cov-report=html:build/coverage
+	$(PYTHON) -m pytest -m "" --hypothesis-profile=thorough --cov=dl2 --cov-report=term --cov-report=html:build/coverage
 
 test-slurm: $(STAMP) ## bring up a one-node SLURM here (root: installs slurm-wlm), run the slurm tests, stop it
 	scripts/local-slurm.sh up

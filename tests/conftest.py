@@ -19,13 +19,15 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from hydra.core.global_hydra import GlobalHydra  # noqa: E402
+from hypothesis import settings  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from dl2.compat import LIGHTNING_INFO_LOGGERS  # noqa: E402
 from tests.harness import TEXT, TINY_BOXES, compose_cfg, train_py, write_cifar  # noqa: E402
 
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    torch.set_num_threads(1)  # in case a plugin imported torch before the variable was set
+# `make test-all` (`--hypothesis-profile=thorough`) draws five times as many examples for
+# each property (their counts come from tests/harness.py examples)
+settings.register_profile("thorough", max_examples=5 * settings.default.max_examples)
 
 
 @pytest.fixture(autouse=True)

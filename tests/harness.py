@@ -42,6 +42,14 @@ TEXT = "the cat sat on the mat. the dog sat on the log. " * 40
 CIFAR_PER_CLASS = 2
 
 
+def examples(quick: int) -> int:
+    """How many inputs a property draws: `quick` in `make test`, five times as many under the
+    hypothesis profile `thorough` (`make test-all`), for properties whose examples are costly."""
+    from hypothesis import settings
+
+    return quick * settings.default.max_examples // settings.get_profile("default").max_examples
+
+
 def tiny_gpt_overrides(text_file: Path, steps: int = 150) -> list[str]:
     """A nano GPT on `text_file` (TEXT): blocks of 16 characters, `steps` steps."""
     return [

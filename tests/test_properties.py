@@ -20,6 +20,7 @@ from dl2.studies.aggregate import markdown_tables
 from dl2.studies.spec import load_study
 from dl2.studies.store import Store, record
 from dl2.studies.summary import summarise, tidy
+from tests.harness import examples
 
 # overrides that change what a job computes, one value per key
 SETTINGS = {
@@ -63,7 +64,8 @@ def composed_hashes(overrides: list[str]) -> dict[str, str]:
     return job_hashes(cfg)
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# each example composes the config twice: few in the quick suite (tests/harness.py examples)
+@settings(max_examples=examples(4), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(a_job())
 def test_a_config_hash_ignores_override_order_and_plumbing(job):
     setting, shuffled = job
@@ -73,7 +75,7 @@ def test_a_config_hash_ignores_override_order_and_plumbing(job):
     assert composed_hashes(shuffled) == composed_hashes(setting)
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=examples(3), deadline=None)
 @given(st.integers(0, 2**31 - 2))
 def test_a_config_hash_tells_seeds_apart_and_the_setting_hash_does_not(seed):
     one, other = composed_hashes([f"seed={seed}"]), composed_hashes([f"seed={seed + 1}"])
@@ -104,7 +106,9 @@ results = st.fixed_dictionaries(
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(st.lists(results, max_size=6))
 def test_the_store_reads_back_what_it_wrote(tmp_path, jobs):
@@ -139,14 +143,16 @@ def table(records: list[dict]) -> list[str]:
 TABLE = table(STORED)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(st.permutations(STORED))
 def test_a_studys_table_is_the_same_whatever_order_its_jobs_finished_in(records):
     assert table(records) == TABLE
 
 
 @settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(20),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(st.permutations(STORED))
 def test_the_store_is_the_same_whatever_order_its_jobs_were_added_in(tmp_path, records):
