@@ -17,7 +17,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["OMP_NUM_THREADS"] = "1"
 
 import pytest  # noqa: E402
-import torch  # noqa: E402
 from hydra.core.global_hydra import GlobalHydra  # noqa: E402
 from hypothesis import settings  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
@@ -35,6 +34,8 @@ def _process_state():
     """An in-process job sets torch's thread count (`torch_threads`), W&B's environment and
     the levels of Lightning's info loggers (`verbose`); each test starts from the same state
     whatever ran before it."""
+    import torch  # here, not at the top: pytest-xdist's controller process never needs it
+
     threads = torch.get_num_threads()
     env = {k: os.environ.get(k) for k in ("WANDB_MODE", "WANDB_SILENT", "WANDB_DIR")}
     levels = {name: logging.getLogger(name).level for name in LIGHTNING_INFO_LOGGERS}
@@ -94,6 +95,8 @@ def cifar_root(tmp_path_factory):
 
 def pytest_collection_modifyitems(config, items):
     """Skip `gpu` tests on machines without CUDA."""
+    import torch
+
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU")
