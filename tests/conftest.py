@@ -18,7 +18,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 import pytest  # noqa: E402
 from hydra.core.global_hydra import GlobalHydra  # noqa: E402
-from hypothesis import settings  # noqa: E402
+from hypothesis import Phase, settings  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from dl2.compat import LIGHTNING_INFO_LOGGERS  # noqa: E402
@@ -27,6 +27,11 @@ from tests.harness import TEXT, TINY_BOXES, compose_cfg, train_py, write_cifar  
 # `make test-all` (`--hypothesis-profile=thorough`) draws five times as many examples for
 # each property (their counts come from tests/harness.py examples)
 settings.register_profile("thorough", max_examples=5 * settings.default.max_examples)
+# `make mutate`: a failing example is the verdict, its shrinking (composing configs again and
+# again) would only name a smaller one
+settings.register_profile(
+    "mutation", phases=[Phase.explicit, Phase.reuse, Phase.generate], database=None
+)
 
 
 @pytest.fixture(autouse=True)
