@@ -32,13 +32,15 @@ from dl2.config.environment import load_env_file
 from dl2.config.identity import digest, is_plumbing
 from dl2.errors import ConfigValueError
 from dl2.files import unwritable_reason
+from dl2.locks import ClaimedError, claimed
 from dl2.paths import LOGS, README, RESULTS_PAGES
-from dl2.studies.aggregate import PAGE_BLOCK, fill_block, write_report
-from dl2.studies.claim import ClaimedError, claimed
+from dl2.studies.cores import available_cores, share_cores
 from dl2.studies.cost import COST_BLOCK, cost_block, study_cost
+from dl2.studies.job_folders import collect
 from dl2.studies.launch import Launch, Stopped, multirun
 from dl2.studies.overview import OVERVIEW_BLOCK, overview_block, stored_reports
-from dl2.studies.results import collect
+from dl2.studies.pages import fill_block
+from dl2.studies.report import PAGE_BLOCK, write_report
 from dl2.studies.runner import (
     describe,
     hashes,
@@ -50,7 +52,6 @@ from dl2.studies.runner import (
     stopped,
     time_left,
 )
-from dl2.studies.slots import available_cores, slots
 from dl2.studies.spec import Study, expand, inferred_study, load_study, study_names
 from dl2.studies.store import REPORTS, Store, ingest
 from dl2.studies.verify import verify
@@ -255,7 +256,7 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
         jobs = expand(one, args.overrides, seeds, narrow)
         job_hashes = hashes(jobs)  # composed once, for the runner and the report
         out = Path(args.out) if args.out else default_out(one, args.overrides)
-        slot = slots(cores, one.cores_per_job, args.jobs)
+        slot = share_cores(cores, one.cores_per_job, args.jobs)
         if args.dry_run:
             planned = pending(
                 one, jobs, Store.at(out, readonly=True), job_hashes, args.force, Path(args.log_dir)

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dl2.studies.slots import available_cores, slots
+from dl2.studies.cores import available_cores, share_cores
 from dl2.studies.spec import load_study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ def main() -> None:
     args = parser.parse_args()
     study = load_study(args.study)
     cores = available_cores()
-    chosen = slots(cores, study.cores_per_job)
+    chosen = share_cores(cores, study.cores_per_job)
     narrow = args.narrow or [
         "--seeds",
         "0,1",
@@ -84,7 +84,10 @@ def main() -> None:
     )
     print(f"{len(seq)} jobs of {args.study} on {cores} cores")
     print("| run | how | wall time | sum of job times |\n|---|---|---:|---:|")
-    print(f"| one at a time | {slots(cores, None, 1).describe()} | {one:.1f} s | {seq_job:.1f} s |")
+    print(
+        f"| one at a time | {share_cores(cores, None, 1).describe()} | {one:.1f} s "
+        f"| {seq_job:.1f} s |"
+    )
     print(f"| runner's choice | {chosen.describe()} | {many:.1f} s | {par_job:.1f} s |")
     print(f"speed-up {one / many:.2f}x; largest metric difference between the runs {diff:.2g}")
 

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from dl2.studies.pages import fill_block
+
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET = 20.0  # make test's time over the import's (docs/guide/testing.md)
 IMPORT = [sys.executable, "-c", "import dl2.run.job"]
@@ -68,8 +70,6 @@ def main(argv: list[str] | None = None) -> int:
     if serial is not None:
         print(f"make test WORKERS= (one process): {serial:.1f} s, {serial / suite:.2f}x the time")
     if args.write:
-        from dl2.studies.aggregate import fill_block  # only here: it loads pandas
-
         one = "not timed" if serial is None else f"{serial:.1f} s"
         block = (
             "| measured | import dl2.run.job (best) | make test | ratio | budget "
@@ -80,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         if load > 0.5:
             block += f"\nThe machine was not idle (load average {load:.2f}).\n"
-        if not fill_block(PAGE, BLOCK, block):
-            raise SystemExit(f"suite_budget: {PAGE} has no <!-- study:{BLOCK} --> markers")
+        try:
+            fill_block(PAGE, BLOCK, block, required=True)
+        except ValueError as err:
+            raise SystemExit(f"suite_budget: {err}") from None
         print(f"written to {PAGE.relative_to(ROOT)}")
     return 0
 

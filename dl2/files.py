@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 
-from dl2.compat import epochs_completed
 from dl2.errors import ConfigValueError
 
 
@@ -156,18 +155,3 @@ def check_written(path: Path | str) -> None:
             archive.namelist()
     except zipfile.BadZipFile as err:
         raise OSError(f"checkpoint {path} is incomplete ({err})") from None
-
-
-def fraction_trained(
-    checkpoint: dict[str, Any], max_epochs: int | None, max_steps: int | None
-) -> float | None:
-    """How much of its training a run had done when it wrote `checkpoint` (0 to 1): the
-    larger of its optimizer steps over `max_steps` and its whole epochs over `max_epochs`
-    (a mid-epoch checkpoint counts only the epochs before it), since Lightning stops at the
-    first limit reached. None when neither limit is set (-1 or None: unlimited)."""
-    fractions = []
-    if max_steps is not None and max_steps > 0:
-        fractions.append(int(checkpoint.get("global_step", 0)) / max_steps)
-    if max_epochs is not None and max_epochs > 0:
-        fractions.append(epochs_completed(checkpoint) / max_epochs)
-    return min(1.0, max(fractions)) if fractions else None

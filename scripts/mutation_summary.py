@@ -14,6 +14,8 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from dl2.studies.pages import fill_block
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGE, BLOCK = ROOT / "docs" / "guide" / "testing.md", "mutation-score"
 # `    dl2.studies.store.xǁStoreǁadd__mutmut_3: survived`: the module, then the function
@@ -78,10 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     for module, names in sorted(survivors(done.stdout).items()):
         print(f"{module}: {len(names)} survived: {' '.join(names)}")
     if args.write:
-        from dl2.studies.aggregate import fill_block  # only here: it loads pandas
-
-        if not fill_block(PAGE, BLOCK, block):
-            raise SystemExit(f"mutation_summary: {PAGE} has no <!-- study:{BLOCK} --> markers")
+        try:
+            fill_block(PAGE, BLOCK, block, required=True)
+        except ValueError as err:
+            raise SystemExit(f"mutation_summary: {err}") from None
         print(f"written to {PAGE.relative_to(ROOT)}")
     return 0
 

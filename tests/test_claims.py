@@ -12,7 +12,7 @@ from scipy import stats as scipy_stats
 
 from dl2.errors import ConfigValueError
 from dl2.studies import claims, stats
-from dl2.studies.aggregate import write_report
+from dl2.studies.report import write_report
 from dl2.studies.spec import load_study
 from dl2.studies.store import Store
 from dl2.studies.summary import tidy

@@ -15,7 +15,8 @@ from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
 
 from dl2.callbacks.rotation import RotationCurve
-from dl2.studies import aggregate
+from dl2.studies import figures as figure_code
+from dl2.studies.report import write_report
 from dl2.studies.runner import hashes
 from dl2.studies.spec import expand, inferred_study, load_study
 from dl2.studies.store import REPORTS, Store
@@ -25,14 +26,14 @@ from dl2.studies.store import REPORTS, Store
 def drawn(monkeypatch):
     """The figures the report code saves, drawn (their layout done) and kept for checks."""
     figures: list[Figure] = []
-    save = aggregate.save_figure
+    save = figure_code.save_figure
 
     def keep(fig, path, **kw):
         fig.canvas.draw()
         figures.append(fig)
         save(fig, path, **kw)
 
-    monkeypatch.setattr(aggregate, "save_figure", keep)
+    monkeypatch.setattr(figure_code, "save_figure", keep)
     return figures
 
 
@@ -78,7 +79,7 @@ def test_each_kind_of_report_figure_shows_its_result(tmp_path, drawn, name):
     study = load_study(name)
     jobs = expand(study)  # as make report-offline: the records of the planned jobs
     store = Store(REPORTS / name / "jobs.jsonl", readonly=True)
-    aggregate.write_report(study, store, tmp_path, jobs, hashes(jobs))
+    write_report(study, store, tmp_path, jobs, hashes(jobs))
     assert drawn, "a figure was drawn"
     for fig in drawn:
         check_figure(fig)
@@ -104,7 +105,7 @@ def test_a_multirun_report_names_what_every_job_shared_and_draws_it(tmp_path, dr
     store = tmp_path / "jobs.jsonl"
     store.write_text("".join(json.dumps(r) + "\n" for r in records))
     study = inferred_study("sweep", records)
-    aggregate.write_report(study, Store(store, readonly=True), tmp_path / "report")
+    write_report(study, Store(store, readonly=True), tmp_path / "report")
     report = (tmp_path / "report" / "report.md").read_text()
     assert "Every job ran with `trainer.max_epochs=1`." in report and "logger" not in report
     assert "| zeros | 0.5100 | 0.7000 | 1 |" in report and "±" not in report.split("|")[-3]

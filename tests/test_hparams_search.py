@@ -117,7 +117,7 @@ def test_a_continued_search_keeps_its_earlier_study_beside_a_fresh_one(tmp_path)
     storage outside the sweep folder is left alone."""
     import optuna
 
-    from dl2.config.hydra_callbacks import keep_earlier_study
+    from dl2.run.search import keep_earlier_study
 
     storage = f"sqlite:///{tmp_path}/optuna.db"
     study = optuna.create_study(study_name="s", storage=storage)

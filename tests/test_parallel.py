@@ -5,34 +5,34 @@ import os
 import pytest
 
 from dl2.errors import ConfigValueError
-from dl2.files import fraction_trained
-from dl2.studies.runner import Planned, estimate, measured_times, with_slots
-from dl2.studies.slots import Slots, available_cores, slots
+from dl2.studies.cores import CoreShare, available_cores, share_cores
+from dl2.studies.runner import Planned, estimate, measured_times, with_share
 from dl2.studies.spec import Axis, PlannedJob, Study
 from dl2.studies.store import Store
+from dl2.studies.timing import fraction_trained
 
 
 @pytest.mark.parametrize(
     ("cores", "per_job", "jobs", "expected"),
     [
-        (2, 1, None, Slots(2, 1)),  # tiny nets: one job per core
-        (2, None, None, Slots(1, 2)),  # GPT / CIFAR: one job on every core
-        (16, 4, None, Slots(4, 4)),
-        (16, 1, 3, Slots(3, 5)),  # --jobs 3: an equal share each
-        (3, 2, None, Slots(1, 3)),  # a job never gets fewer cores than it asked for
-        (1, 1, 4, Slots(4, 1)),  # more jobs than cores, if asked: at least one thread
+        (2, 1, None, CoreShare(2, 1)),  # tiny nets: one job per core
+        (2, None, None, CoreShare(1, 2)),  # GPT / CIFAR: one job on every core
+        (16, 4, None, CoreShare(4, 4)),
+        (16, 1, 3, CoreShare(3, 5)),  # --jobs 3: an equal share each
+        (3, 2, None, CoreShare(1, 3)),  # a job never gets fewer cores than it asked for
+        (1, 1, 4, CoreShare(4, 1)),  # more jobs than cores, if asked: at least one thread
     ],
 )
-def test_slots(cores, per_job, jobs, expected):
-    assert slots(cores, per_job, jobs) == expected
+def test_share_cores(cores, per_job, jobs, expected):
+    assert share_cores(cores, per_job, jobs) == expected
 
 
 @pytest.mark.parametrize(
     ("args", "key"), [((0, 1), "cores"), ((2, 0), "cores_per_job"), ((2, 1, 0), "--jobs")]
 )
-def test_bad_slots(args, key):
+def test_bad_share_cores(args, key):
     with pytest.raises(ConfigValueError) as info:
-        slots(*args)
+        share_cores(*args)
     assert info.value.key == key
 
 
@@ -45,17 +45,17 @@ def test_available_cores_is_what_this_process_may_use(monkeypatch):
 
 def test_with_slots_adds_launcher_and_threads_unless_given():
     base = ["experiment=padding", "seed=0,1"]
-    assert with_slots(base, Slots(2, 1)) == [
+    assert with_share(base, CoreShare(2, 1)) == [
         *base,
         "launcher=joblib",
         "hydra.launcher.n_jobs=2",
         "torch_threads=1",
     ]
-    assert with_slots(base, Slots(1, 2)) == [*base, "torch_threads=2"]
-    assert with_slots(base, None) == base
+    assert with_share(base, CoreShare(1, 2)) == [*base, "torch_threads=2"]
+    assert with_share(base, None) == base
     # the user's own launcher and threads win
     mine = [*base, "launcher=slurm", "torch_threads=4"]
-    assert with_slots(mine, Slots(2, 1)) == mine
+    assert with_share(mine, CoreShare(2, 1)) == mine
 
 
 def _planned(values, seed, wall=None):

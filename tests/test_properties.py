@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from dl2.config.identity import is_plumbing, job_hashes
 from dl2.job_folder import STATUSES
 from dl2.paths import CONF
-from dl2.studies.aggregate import markdown_tables
 from dl2.studies.spec import load_study
 from dl2.studies.store import Store, record
 from dl2.studies.summary import summarise, tidy
+from dl2.studies.tables import markdown_tables
 from tests.harness import examples
 
 # overrides that change what a job computes, one value per key

@@ -22,15 +22,15 @@ from dl2.callbacks.guards import DivergedError
 from dl2.errors import ConfigValueError
 from dl2.files import atomic_write_text, read_checkpoint
 from dl2.generate import load_gpt
-from dl2.lifeline import ENV as LIFELINE_ENV
-from dl2.lifeline import Lifeline, is_cut
-from dl2.run.attempts import ATTEMPT_KEYS, earlier_attempts, job_seconds
+from dl2.locks import LIFELINE_ENV, Lifeline, is_cut
+from dl2.run.attempts import ATTEMPT_KEYS, earlier_attempts
 from dl2.run.job import train
 from dl2.run.results import to_floats
 from dl2.studies.runner import hashes
 from dl2.studies.spec import expand, load_study
 from dl2.studies.store import record
 from dl2.studies.summary import tidy
+from dl2.studies.timing import job_seconds
 from tests.harness import ROOT, TINY_BOXES, compose_cfg, generate_py, run_script, train_py
 
 SHUFFLED = [
@@ -575,7 +575,7 @@ def test_generate_checks_its_values_before_loading(tmp_path, override, key, caps
 
 
 def test_interrupted_and_diverged_jobs_are_to_run_in_reports(tmp_path):
-    from dl2.studies.aggregate import write_report
+    from dl2.studies.report import write_report
     from dl2.studies.store import Store
 
     store = Store(tmp_path / "jobs.jsonl")

@@ -12,9 +12,9 @@ import pytest
 from dl2.config.identity import job_hashes
 from dl2.errors import ConfigValueError
 from dl2.paths import RESULTS_PAGES
-from dl2.studies.aggregate import PAGE_BLOCK, write_report
 from dl2.studies.cost import COST_BLOCK, cost_block, covered, study_cost
-from dl2.studies.results import collect
+from dl2.studies.job_folders import collect
+from dl2.studies.report import PAGE_BLOCK, write_report
 from dl2.studies.runner import blocks, hashes, run
 from dl2.studies.spec import expand, load_study, study_names
 from dl2.studies.store import REPORTS, Store, record
@@ -276,7 +276,7 @@ def test_one_runner_per_study_at_a_time(tmp_path, capsys):
     """Two sweep.py on one study both ran every job. The second now refuses, naming the first;
     a claim left by a runner that ended (the lock released, its note left) is taken over; a
     dry run claims nothing; another study's runner does not stand in the way."""
-    from dl2.studies.claim import CLAIM_FILE, claimed
+    from dl2.locks import CLAIM_FILE, claimed
 
     out = tmp_path / "out"
     args = ["padding-reference", *TINY_ARGS, "--seeds", "0", "--out", str(out)]
@@ -297,7 +297,7 @@ def test_one_runner_per_study_at_a_time(tmp_path, capsys):
 def test_an_unreadable_claim_is_taken_over_with_a_line(tmp_path, capsys):
     """Garbage in .runner.lock (no runner holds its lock) stopped every study command with a
     codec error under the wrong command's name."""
-    from dl2.studies.claim import CLAIM_FILE, claimed
+    from dl2.locks import CLAIM_FILE, claimed
 
     for garbage in (b"\xff\xfe\x00garbage", b"[1, 2]", b"not json"):
         (tmp_path / CLAIM_FILE).write_bytes(garbage)
@@ -716,13 +716,11 @@ def test_a_forced_rerun_that_stopped_resumes_and_an_old_checkpoint_does_not(tmp_
 def test_the_padding_and_graph_studies_have_their_figure(tmp_path):
     """Bars of each conv type's (model's) accuracy, the report's value beside ours: the
     padding and graph-model studies had no figure."""
-    from dl2.studies.aggregate import _reference_value
+    from dl2.studies.figures import reference_mean
 
     study = load_study("padding-reference")
-    assert (
-        _reference_value(study, {"model": "net1", "model.conv_type": "fconv"}, "test/acc") == 88.85
-    )
-    assert _reference_value(load_study("gnn-models"), {"model": "meanconv"}, "test/acc") is None
+    assert reference_mean(study, {"model": "net1", "model.conv_type": "fconv"}, "test/acc") == 88.85
+    assert reference_mean(load_study("gnn-models"), {"model": "meanconv"}, "test/acc") is None
     for name in ("padding-reference", "gnn-models"):
         jobs, job_hashes = declared_hashes(name)
         store = Store(tmp_path / name / "jobs.jsonl")

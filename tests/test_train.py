@@ -47,7 +47,7 @@ def test_train_returns_metrics_and_writes_results(tiny_cfg, tmp_path):
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_the_code_version_is_the_commit_and_whether_code_or_config_changed(tmp_path):
-    from dl2.studies.results import machine_line
+    from dl2.studies.job_folders import machine_line
 
     assert code_version(tmp_path) == {"commit": None, "dirty": None}, "not a git checkout"
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]

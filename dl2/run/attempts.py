@@ -59,13 +59,3 @@ def killed_attempt(ckpt_path: Path | str) -> dict[str, Any] | None:
         "finished_at": iso(ended),
         "wall_time_s": round(ended - started, 3),
     }
-
-
-def job_seconds(record: dict[str, Any]) -> float | None:
-    """Seconds a job took in all: its run's wall time plus its earlier attempts'; None for a
-    job without a stored time."""
-    if "wall_time_s" not in record:
-        return None
-    return float(record["wall_time_s"]) + sum(
-        float(a.get("wall_time_s", 0.0)) for a in record.get("attempts", [])
-    )

@@ -30,7 +30,7 @@ from dl2.config.preflight import monitors, preflight
 from dl2.config.resume_check import check_resume
 from dl2.errors import ConfigValueError
 from dl2.job_folder import results_or_empty
-from dl2.lifeline import runner_ended, watching
+from dl2.locks import runner_ended, watching
 from dl2.paths import RESULTS_FILE
 from dl2.run.attempts import earlier_attempts
 from dl2.run.build import build, build_callbacks, build_loggers, build_model, close_loggers

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dl2.run.attempts import job_seconds
-from dl2.studies.results import machine_line
+from dl2.studies.job_folders import machine_line
 from dl2.studies.store import record_time
+from dl2.studies.timing import job_seconds
 
 COST_BLOCK = "report-cost"  # its block in docs/results/index.md: <!-- study:report-cost -->
 

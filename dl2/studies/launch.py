@@ -14,8 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from dl2.lifeline import FILE as LIFELINE_FILE
-from dl2.lifeline import Lifeline
+from dl2.locks import LIFELINE_FILE, Lifeline
 from dl2.paths import PACKAGE_ROOT, RESULTS_FILE
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -59,7 +58,7 @@ def multirun(
     (non-zero when any job failed; the other jobs still ran and wrote results.json).
     `progress(n)` is called whenever the number of finished jobs (results.json files) grows.
 
-    The jobs train on a lifeline (dl2/lifeline.py) that this process holds: when it ends, or
+    The jobs train on a lifeline (dl2/locks.py) that this process holds: when it ends, or
     is told to stop (SIGTERM, Ctrl-C: it then waits for them and raises Stopped), each job
     stops as a SIGTERM stops it, at its last checkpoint. A second signal kills them at once.
     The multirun gets a session of its own, so a terminal's Ctrl-C reaches only the runner."""

@@ -23,7 +23,7 @@ from dl2.config.identity import (
 )
 from dl2.config.preflight import check_values
 from dl2.errors import ConfigValueError
-from dl2.files import fraction_trained, read_checkpoint
+from dl2.files import read_checkpoint
 from dl2.job_folder import (
     CONFIG_FILE,
     LAST_CHECKPOINT,
@@ -32,12 +32,12 @@ from dl2.job_folder import (
     run_folder,
 )
 from dl2.paths import CONF, LOGS, REPORTS, RESULTS_FILE, STORE_FILE
-from dl2.run.attempts import job_seconds
+from dl2.studies.cores import CoreShare
+from dl2.studies.job_folders import Job
 from dl2.studies.launch import Launch, multirun, sweep_dir
-from dl2.studies.results import Job
-from dl2.studies.slots import Slots
 from dl2.studies.spec import PlannedJob, Study
 from dl2.studies.store import Store, completed_anywhere, ingest, record_time
+from dl2.studies.timing import fraction_trained, job_seconds
 
 
 @dataclass
@@ -316,7 +316,7 @@ def _key(p: Planned) -> tuple:
 
 def time_left(
     planned: list[Planned],
-    slot: Slots | None = None,
+    slot: CoreShare | None = None,
     times: dict[tuple, list[float]] | None = None,
     left: dict[str, float] | None = None,
 ) -> float | None:
@@ -335,7 +335,7 @@ def spent(planned: list[Planned]) -> float:
 def describe(
     study: Study,
     planned: list[Planned],
-    slot: Slots | None = None,
+    slot: CoreShare | None = None,
     times: dict[tuple, list[float]] | None = None,
     left: dict[str, float] | None = None,
 ) -> str:
@@ -370,7 +370,7 @@ def pending(
     return plan(jobs, job_hashes, store, force, study.keep)
 
 
-def with_slots(overrides: list[str], slot: Slots | None) -> list[str]:
+def with_share(overrides: list[str], slot: CoreShare | None) -> list[str]:
     """A multirun's overrides plus the launcher and threads of `slot`, unless the user chose
     them (a `launcher=...` or `torch_threads=...` of their own wins)."""
     if slot is None:
@@ -389,7 +389,7 @@ def run(
     force: bool = False,
     log_dir: Path = LOGS,
     job_hashes: list[str] | None = None,
-    slot: Slots | None = None,
+    slot: CoreShare | None = None,
     launch: Launch = multirun,
 ) -> int:
     """Run what is missing of `jobs`, keeping results in `store`; returns the first non-zero
@@ -427,7 +427,7 @@ def run(
         tracker = progress_line(study.name, len(planned), before, multirun_size(overrides))
         try:
             result = launch(
-                with_slots(overrides, slot),
+                with_share(overrides, slot),
                 sweep_dir(log_dir / "studies", study.name, "jobs"),
                 progress=tracker,
             )

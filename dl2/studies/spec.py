@@ -151,7 +151,7 @@ class Study:
     # fills with its tables and figures
     page: Optional[str] = None  # noqa: UP045
     # cores one job uses well (null: all of them); the runner fills the machine's cores with
-    # jobs of this size (dl2/studies/slots.py)
+    # jobs of this size (dl2/studies/cores.py)
     cores_per_job: Optional[int] = None  # noqa: UP045
 
 

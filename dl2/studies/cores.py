@@ -23,7 +23,7 @@ def available_cores() -> int:
 
 
 @dataclass(frozen=True)
-class Slots:
+class CoreShare:
     """`jobs` jobs at once, each with `threads` torch threads."""
 
     jobs: int
@@ -42,7 +42,7 @@ class Slots:
         return f"{what}, {self.threads} torch thread{'s' if self.threads > 1 else ''} each"
 
 
-def slots(cores: int, cores_per_job: int | None, jobs: int | None = None) -> Slots:
+def share_cores(cores: int, cores_per_job: int | None, jobs: int | None = None) -> CoreShare:
     """Fill `cores` with jobs of `cores_per_job` cores each (None: one job on every core);
     `jobs` forces how many run at once (each gets an equal share of the cores, at least one)."""
     if cores < 1:
@@ -53,4 +53,4 @@ def slots(cores: int, cores_per_job: int | None, jobs: int | None = None) -> Slo
         raise ConfigValueError("cores_per_job", cores_per_job, "must be at least 1 (or null: all)")
     if jobs is None:
         jobs = 1 if cores_per_job is None else max(1, cores // cores_per_job)
-    return Slots(jobs, max(1, cores // jobs))
+    return CoreShare(jobs, max(1, cores // jobs))
