@@ -213,7 +213,7 @@ def compose_cfg(
 
 
 def script(name: str) -> ModuleType:
-    """One of the project's scripts (train.py, eval.py, sweep.py) imported as a module."""
+    """One of the project's Hydra scripts (train.py, eval.py) imported as a module."""
     module = sys.modules.get(f"dl2_script_{name}")
     if module is None:
         spec = importlib.util.spec_from_file_location(f"dl2_script_{name}", ROOT / f"{name}.py")
@@ -310,7 +310,8 @@ def generate_py(*args: str) -> int:
 def sweep_py(*args: str, launch: Callable[..., int] | None = None) -> int:
     """`python sweep.py <args>` in this process, its multiruns trained here too
     (`inprocess_multirun`) unless `launch` says otherwise."""
-    cli = script("sweep")
+    from dl2.studies import cli
+
     return run_main(
         lambda: sys.exit(cli.main(list(args), launch=launch or inprocess_multirun)),
         ["sweep.py", *args],

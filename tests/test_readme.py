@@ -27,9 +27,10 @@ from dl2.config.preflight import check_values, preflight
 from dl2.errors import ConfigValueError
 from dl2.paths import CONF
 from dl2.run.job import evaluate, train
+from dl2.studies import cli as sweep_cli
 from dl2.studies.spec import study_names
 from dl2.studies.store import Store
-from tests.harness import ROOT, TINY_BOXES, compose_cfg, script, train_py
+from tests.harness import ROOT, TINY_BOXES, compose_cfg, train_py
 
 SCRIPTS = re.compile(
     r"^(?:WANDB_MODE=\w+ )?python (train\.py|eval\.py|sweep\.py|-m dl2\.generate)"
@@ -242,7 +243,7 @@ def test_every_sweep_command_runs_dry(args, tmp_path, capsys):
     dry = args if "--dry-run" in args else [*args, "--dry-run"]
     if "--out" not in dry and dry[0] != "list":
         dry = [*dry, "--out", str(tmp_path / "out"), "--log-dir", str(tmp_path / "logs")]
-    assert script("sweep").main(dry) == 0
+    assert sweep_cli.main(dry) == 0
     out = capsys.readouterr().out
     headers = re.findall(r"^([\w-]+): (\d+)/(\d+) jobs done$", out, flags=re.M)
     assert headers, out
@@ -261,7 +262,7 @@ def test_every_sweep_command_runs_dry(args, tmp_path, capsys):
 def test_every_verify_command_chooses_stored_jobs(args, capsys):
     """Each `sweep.py verify` line as a dry run: it names stored jobs of the study to rerun,
     as many as it asks for."""
-    assert script("sweep").main([*args, "--dry-run"]) == 0
+    assert sweep_cli.main([*args, "--dry-run"]) == 0
     out = capsys.readouterr().out
     chosen = re.findall(r"^  verify  ([0-9a-f]{16})  ", out, flags=re.M)
     sample = int(args[args.index("--sample") + 1]) if "--sample" in args else 1

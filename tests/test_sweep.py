@@ -11,11 +11,12 @@ import pytest
 
 from dl2.config.identity import job_hashes
 from dl2.errors import ConfigValueError
-from dl2.paths import RESULTS_PAGES
+from dl2.paths import LOGS, RESULTS_PAGES
+from dl2.studies import cli as sweep_cli
 from dl2.studies.cost import COST_BLOCK, cost_block, covered, study_cost
 from dl2.studies.job_folders import collect
 from dl2.studies.report import PAGE_BLOCK, write_report
-from dl2.studies.runner import blocks, hashes, run
+from dl2.studies.runner import blocks, hashes
 from dl2.studies.spec import expand, load_study, study_names
 from dl2.studies.store import REPORTS, Store, record
 from dl2.studies.summary import summarise, tidy
@@ -23,9 +24,7 @@ from tests.harness import (
     ROOT,
     TINY_BOXES,
     compose_cfg,
-    inprocess_multirun,
     run_script,
-    script,
     sweep_py,
     train_py,
 )
@@ -429,6 +428,8 @@ def test_aggregator_newest_wins_and_settings_never_merge(tmp_path):
 
 
 def test_a_new_study_file_needs_no_python(tmp_path):
+    """A study file anywhere runs by its path (`python sweep.py trial/sbm-models.yaml`); its
+    results stay out of reports/ and the documentation unless it is moved into studies/."""
     path = tmp_path / "sbm-models.yaml"
     path.write_text("""
 name: sbm-models
@@ -445,10 +446,10 @@ table: {rows: [model], columns: data.noise}
 plot: {x: data.noise, metric: test/acc, lines: [model], x_scale: 100}
 """)
     study = load_study(path)
-    jobs = expand(study)
-    store = Store(tmp_path / "out" / "jobs.jsonl")
-    assert run(study, jobs, store, log_dir=tmp_path / "logs", launch=inprocess_multirun) == 0
-    payload = write_report(study, store, tmp_path / "out", jobs, hashes(jobs))
+    assert sweep_cli.default_out(study, []) == LOGS / "studies" / "sbm-models" / "report"
+    out = tmp_path / "out"
+    assert sweep_py(str(path), "--out", str(out), "--log-dir", str(tmp_path / "logs")) == 0
+    payload = json.loads((out / "summary.json").read_text())
     assert payload["jobs_completed"] == 4 and not payload["left_out"]
     report = (tmp_path / "out" / "report.md").read_text()
     rows = parse_table(report, "timed jobs).")
@@ -524,7 +525,7 @@ def test_report_on_a_folder_without_jobs_fails(tmp_path, capsys):
     assert sweep_py("report", str(tmp_path)) != 0
     assert "no job folders" in capsys.readouterr().err
     assert sweep_py("report", str(tmp_path), "--study", "nope") != 0
-    assert "invalid choice: 'nope'" in capsys.readouterr().err
+    assert "study='nope' is not allowed: choose one of gnn-models" in capsys.readouterr().err
 
 
 def test_job_dirname_stays_short_and_unique():
@@ -656,7 +657,7 @@ def test_cost_counts_overlapping_jobs_once_and_shared_jobs_in_one_study():
 def test_every_help_page_prints(args, capsys):
     """argparse formats help strings with %: a stray % in one crashes --help."""
     with pytest.raises(SystemExit) as done:
-        script("sweep").main(args)
+        sweep_cli.main(args)
     assert done.value.code == 0 and "usage:" in capsys.readouterr().out
 
 
