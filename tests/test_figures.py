@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 
 from dl2.callbacks.rotation import RotationCurve
 from dl2.studies import figures as figure_code
+from dl2.studies.hashes import hashes
 from dl2.studies.report import write_report
-from dl2.studies.runner import hashes
 from dl2.studies.spec import expand, inferred_study, load_study
 from dl2.studies.store import REPORTS, Store
 

@@ -6,8 +6,8 @@ import pytest
 
 from dl2.errors import ConfigValueError
 from dl2.studies.cores import CoreShare, available_cores, share_cores
-from dl2.studies.runner import Planned, estimate, measured_times, with_share
-from dl2.studies.spec import Axis, PlannedJob, Study
+from dl2.studies.plan import JobState, estimate, measured_times, with_share
+from dl2.studies.spec import Axis, Study, StudyJob
 from dl2.studies.store import Store
 from dl2.studies.timing import fraction_trained
 
@@ -58,10 +58,10 @@ def test_with_slots_adds_launcher_and_threads_unless_given():
     assert with_share(mine, CoreShare(2, 1)) == mine
 
 
-def _planned(values, seed, wall=None):
-    job = PlannedJob(("experiment=padding", f"seed={seed}"), values, seed)
+def _planned(values, seed, wall=None, left=1.0):
+    job = StudyJob(("experiment=padding", f"seed={seed}"), values, seed)
     done = None if wall is None else {"wall_time_s": wall, "status": "completed"}
-    return Planned(job, f"h{values}{seed}", done)
+    return JobState(job, f"h{values}{seed}", done, left=left)
 
 
 def test_estimate_uses_same_values_then_other_stores_then_the_mean():
@@ -71,9 +71,8 @@ def test_estimate_uses_same_values_then_other_stores_then_the_mean():
     assert estimate(planned, {(("model", "net2"),): [30.0]}) == pytest.approx(10 + 30 + 20)
     assert estimate([_planned(a, 1)]) is None
     # a stopped job that resumes costs the part of its training it has left
-    assert estimate(
-        planned, {(("model", "net2"),): [30.0]}, left={f"h{b}0": 0.25}
-    ) == pytest.approx(10 + 7.5 + 20)
+    planned[2] = _planned(b, 0, left=0.25)
+    assert estimate(planned, {(("model", "net2"),): [30.0]}) == pytest.approx(10 + 7.5 + 20)
 
 
 def _checkpoint(epoch, step, last_batch):

@@ -26,7 +26,7 @@ from dl2.locks import LIFELINE_ENV, Lifeline, is_cut
 from dl2.run.attempts import ATTEMPT_KEYS, earlier_attempts
 from dl2.run.job import train
 from dl2.run.results import to_floats
-from dl2.studies.runner import hashes
+from dl2.studies.hashes import hashes
 from dl2.studies.spec import expand, load_study
 from dl2.studies.store import record
 from dl2.studies.summary import tidy

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from dl2.studies.runner import hashes, run
+from dl2.studies.hashes import hashes
+from dl2.studies.runner import run
 from dl2.studies.spec import expand, load_study
 from dl2.studies.store import Store
 from tests.harness import ROOT, TINY_BOXES, run_script

@@ -14,9 +14,10 @@ from dl2.errors import ConfigValueError
 from dl2.paths import LOGS, RESULTS_PAGES
 from dl2.studies import cli as sweep_cli
 from dl2.studies.cost import COST_BLOCK, cost_block, covered, study_cost
+from dl2.studies.hashes import hashes
 from dl2.studies.job_folders import collect
+from dl2.studies.plan import blocks
 from dl2.studies.report import PAGE_BLOCK, write_report
-from dl2.studies.runner import blocks, hashes
 from dl2.studies.spec import expand, load_study, study_names
 from dl2.studies.store import REPORTS, Store, record
 from dl2.studies.summary import summarise, tidy
@@ -667,7 +668,7 @@ def test_a_forced_rerun_that_stopped_resumes_and_an_old_checkpoint_does_not(tmp_
     than the stored result is an old run's and is not taken for the rerun."""
     from datetime import datetime, timezone
 
-    from dl2.studies.runner import stopped
+    from dl2.studies.resume import stopped
 
     study = load_study("padding-reference")
     logs = tmp_path / "logs"

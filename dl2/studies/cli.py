@@ -16,22 +16,14 @@ from dl2.locks import ClaimedError, claimed
 from dl2.paths import LOGS, README, RESULTS_PAGES
 from dl2.studies.cores import available_cores, share_cores
 from dl2.studies.cost import COST_BLOCK, cost_block, study_cost
+from dl2.studies.hashes import hashes
 from dl2.studies.job_folders import collect
 from dl2.studies.launch import Launch, Stopped, multirun
 from dl2.studies.overview import OVERVIEW_BLOCK, overview_block, stored_reports
 from dl2.studies.pages import fill_block
+from dl2.studies.plan import make_plan
 from dl2.studies.report import PAGE_BLOCK, write_report
-from dl2.studies.runner import (
-    describe,
-    hashes,
-    measured_times,
-    pending,
-    run,
-    spent,
-    still_to_train,
-    stopped,
-    time_left,
-)
+from dl2.studies.runner import run
 from dl2.studies.spec import Study, expand, inferred_study, load_study, study_names
 from dl2.studies.store import REPORTS, Store, ingest
 from dl2.studies.verify import verify
@@ -235,30 +227,25 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
                 narrow[key[5:]] = value.split(",")
         seeds = parse_seeds(args.seeds) if getattr(args, "seeds", None) else None
         jobs = expand(one, args.overrides, seeds, narrow)
-        job_hashes = hashes(jobs)  # composed once, for the runner and the report
+        config_hashes = hashes(jobs)  # composed once, for the plan and the report
         out = Path(args.out) if args.out else default_out(one, args.overrides)
-        slot = share_cores(cores, one.cores_per_job, args.jobs)
+        share = share_cores(cores, one.cores_per_job, args.jobs)
         if args.dry_run:
-            planned = pending(
-                one, jobs, Store.at(out, readonly=True), job_hashes, args.force, Path(args.log_dir)
-            )  # a dry run writes nothing
-            times = measured_times(one)
-            resume = stopped(
+            plan = make_plan(
                 one,
-                {p.config_hash for p in planned if not p.done},
-                Store.at(out, readonly=True),
-                args.force,
-                Path(args.log_dir),
+                jobs,
+                Store.at(out, readonly=True),  # a dry run writes nothing
+                force=args.force,
+                log_dir=Path(args.log_dir),
+                share=share,
+                config_hashes=config_hashes,
             )
-            left = still_to_train(resume)
-            print(describe(one, planned, slot, times, left))
-            total.append(
-                time_left(planned, slot, times, left) if any(not p.done for p in planned) else 0.0
-            )
-            timed = [p for p in planned if p.done and "wall_time_s" in p.done]
+            print(plan.describe())
+            total.append(plan.seconds_left() if plan.todo else 0.0)
+            timed = [s for s in plan.jobs if s.done and "wall_time_s" in s.done]
             if timed:
                 print(
-                    f"  its {len(timed)} timed done jobs took {spent(planned) / 3600:.2f} h "
+                    f"  its {len(timed)} timed done jobs took {plan.spent() / 3600:.2f} h "
                     "of job time"
                 )
         elif not args.offline:
@@ -270,8 +257,8 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
                         Store.at(out),
                         args.force,
                         log_dir=Path(args.log_dir),
-                        job_hashes=job_hashes,
-                        slot=slot,
+                        config_hashes=config_hashes,
+                        share=share,
                         launch=launch,
                     )
             except Stopped as stop:  # its jobs stopped at their last checkpoints
@@ -282,15 +269,15 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
                 )
                 return stop.exit_code
         if not args.dry_run:
-            jobs, job_hashes = report_jobs(
+            jobs, config_hashes = report_jobs(
                 one,
                 out,
                 args.overrides,
                 jobs,
-                job_hashes,
+                config_hashes,
                 narrowed=bool(narrow) or seeds is not None,
             )
-            payload = write_report(one, Store.at(out), out, jobs, job_hashes)
+            payload = write_report(one, Store.at(out), out, jobs, config_hashes)
             stored = one.page and is_study_folder(one, out)  # not a quick check elsewhere
             page = RESULTS_PAGES / f"{one.page}.md"
             if stored and not fill_block(page, one.name, (out / PAGE_BLOCK).read_text()):
@@ -306,7 +293,7 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
             )
             wrote_stored = wrote_stored or bool(stored)
             if every and stored:
-                costs.append(study_cost(one.name, Store.at(out).completed(), job_hashes, seen))
+                costs.append(study_cost(one.name, Store.at(out).completed(), config_hashes, seen))
     if costs and len(costs) == len(studies):  # every declared study, from its stored results
         fill_block(RESULTS_PAGES / "index.md", COST_BLOCK, cost_block(costs))
     if wrote_stored:  # the README's studies table, from every study's summary.json
@@ -354,7 +341,7 @@ def report_jobs(
     out: Path,
     overrides: list[str],
     jobs: list,
-    job_hashes: list[str],
+    config_hashes: list[str],
     *,
     narrowed: bool,
 ) -> tuple[list, list[str]]:
@@ -364,7 +351,7 @@ def report_jobs(
     if narrowed and is_study_folder(study, out):
         every = expand(study, overrides)
         return every, hashes(every)
-    return jobs, job_hashes
+    return jobs, config_hashes
 
 
 def report_study(study: Study | None, folder: Path, out: Path) -> int:

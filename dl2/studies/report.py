@@ -16,7 +16,7 @@ from dl2.paths import REPORTS
 from dl2.studies import claims
 from dl2.studies.figures import plot, plot_bars, plot_curves
 from dl2.studies.job_folders import NEXT_STEP, machine_line
-from dl2.studies.spec import PlannedJob, Study
+from dl2.studies.spec import Study, StudyJob
 from dl2.studies.store import Store
 from dl2.studies.summary import fixed_keys, summarise, tidy
 from dl2.studies.tables import markdown_tables, setting_label
@@ -54,7 +54,7 @@ def samples_section(study: Study, records: list[dict[str, Any]]) -> list[str]:
 
 
 def left_out(
-    store: Store, planned: list[PlannedJob] | None, hashes: list[str] | None
+    store: Store, planned: list[StudyJob] | None, hashes: list[str] | None
 ) -> list[dict[str, Any]]:
     """Rows of the footer: newest records that did not complete, older records superseded by a
     newer one of the same hash, and planned jobs with no record at all."""
@@ -111,7 +111,7 @@ def write_report(
     study: Study,
     store: Store,
     out: Path,
-    planned: list[PlannedJob] | None = None,
+    planned: list[StudyJob] | None = None,
     hashes: list[str] | None = None,
     unfinished: list[dict[str, Any]] = (),
 ) -> dict[str, Any]:

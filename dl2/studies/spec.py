@@ -226,7 +226,7 @@ def in_cell(values: dict[str, Any], cell: dict[str, Any]) -> bool:
 
 
 @dataclass(frozen=True)
-class PlannedJob:
+class StudyJob:
     """One job of a study: its train.py overrides, its axis values and seed."""
 
     overrides: tuple[str, ...]
@@ -239,7 +239,7 @@ def expand(
     extra: list[str] = (),
     seeds: list[int] | None = None,
     narrow: dict[str, list[Any]] | None = None,
-) -> list[PlannedJob]:
+) -> list[StudyJob]:
     """Every (axis values, seed) job of the study, in table order; `narrow` keeps only some
     values of some axes, `extra` overrides are added to every job (they become part of the
     settings, so their jobs never mix with the study's own)."""
@@ -278,7 +278,7 @@ def expand(
                 f"seed={seed}",
                 *extra,
             )
-            jobs.append(PlannedJob(tuple(overrides), tuple(combo), int(seed)))
+            jobs.append(StudyJob(tuple(overrides), tuple(combo), int(seed)))
     return jobs
 
 

@@ -18,9 +18,10 @@ from typing import Any
 
 from dl2.config.identity import is_plumbing, parse_overrides
 from dl2.errors import ConfigValueError
+from dl2.studies.hashes import hashes
 from dl2.studies.launch import Launch, multirun
-from dl2.studies.runner import hashes, run
-from dl2.studies.spec import PlannedJob, Study, expand
+from dl2.studies.runner import run
+from dl2.studies.spec import Study, StudyJob, expand
 from dl2.studies.store import Store
 
 # |stored - rerun| allowed on another machine: absolute, plus relative to the stored value
@@ -55,7 +56,7 @@ def same_machine(stored: dict[str, Any], here: dict[str, Any]) -> bool:
     return all(stored.get(k) == here.get(k) for k in SAME_MACHINE) and "cpu" in stored
 
 
-def same_threads(job: PlannedJob, stored: dict[str, Any]) -> PlannedJob:
+def same_threads(job: StudyJob, stored: dict[str, Any]) -> StudyJob:
     """The job with the torch threads its record ran with (float sums can depend on the
     thread count; a plumbing override, so the job's hash stays)."""
     threads = (stored.get("machine") or {}).get("torch_threads")
@@ -65,18 +66,18 @@ def same_threads(job: PlannedJob, stored: dict[str, Any]) -> PlannedJob:
 
 
 def choose(
-    jobs: list[PlannedJob],
-    job_hashes: list[str],
+    jobs: list[StudyJob],
+    config_hashes: list[str],
     done: dict[str, dict[str, Any]],
     sample: int | None,
     seed: int,
     where: dict[str, str],
-) -> list[tuple[PlannedJob, str]]:
+) -> list[tuple[StudyJob, str]]:
     """The completed jobs to rerun: those matching every `where` override (key=value), then
     `sample` of them drawn with `seed` (all of them without a sample)."""
     pool = [
         (job, h)
-        for job, h in zip(jobs, job_hashes, strict=True)
+        for job, h in zip(jobs, config_hashes, strict=True)
         if h in done and all(parse_overrides(job.overrides).get(k) == v for k, v in where.items())
     ]
     if not pool:
@@ -104,10 +105,10 @@ def verify(
     every metric agrees, 1 otherwise (a job that does not complete counts as a mismatch).
     `dry_run` prints the chosen jobs and runs nothing."""
     jobs = expand(study, list(extra))
-    job_hashes = hashes(jobs)
+    config_hashes = hashes(jobs)
     done = store.completed()
-    chosen = choose(jobs, job_hashes, done, sample, seed, where or {})
-    stored = sum(h in done for h in job_hashes)
+    chosen = choose(jobs, config_hashes, done, sample, seed, where or {})
+    stored = sum(h in done for h in config_hashes)
     if dry_run:
         print(f"{study.name}: {len(chosen)} of {stored} stored jobs to rerun")
         for job, h in chosen:
@@ -126,7 +127,7 @@ def verify(
         scratch,
         force=True,
         log_dir=out / "logs",
-        job_hashes=[h for _, h in chosen],
+        config_hashes=[h for _, h in chosen],
         launch=launch,
     )
     checks: list[Check] = []

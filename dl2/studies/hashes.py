@@ -1,0 +1,38 @@
+"""Each job's config hash, from its real composed config without running anything: one
+Hydra composition per setting (dl2/config/compose.py), every setting checked as a single job
+checks its values before training, so a bad value fails the plan before any job starts."""
+
+from __future__ import annotations
+
+from dl2.config.compose import Composer
+from dl2.config.identity import config_hash_of
+from dl2.config.preflight import check_values
+from dl2.paths import CONF
+from dl2.studies.spec import StudyJob
+
+
+def setting_of(job: StudyJob) -> tuple[str, ...]:
+    """A job's overrides without its seed: what the seeds of one setting share."""
+    return tuple(o for o in job.overrides if not o.startswith("seed="))
+
+
+# composed configs by setting, for this process (`sweep.py all` or a test run plans many)
+_COMPOSER = Composer(CONF)
+
+
+def hashes(jobs: list[StudyJob]) -> list[str]:
+    """Each job's config hash, from the real composed config (without running anything). One
+    composition per setting (and per process; dl2/config/compose.py): the seed is then set in
+    it, and interpolations of the seed (`data.noise_seed: ${seed}`) follow when the hash
+    resolves them."""
+    configs = _COMPOSER.compose_all(setting_of(j) for j in jobs)
+    checked: set[tuple[str, ...]] = set()
+    out = []
+    for job in jobs:
+        cfg = configs[setting_of(job)]
+        cfg.seed = job.seed
+        if setting_of(job) not in checked:  # a bad value fails before any job starts
+            check_values(cfg)
+            checked.add(setting_of(job))
+        out.append(config_hash_of(cfg))
+    return out

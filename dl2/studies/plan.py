@@ -1,0 +1,266 @@
+"""A study's plan, computed once: every job with its config hash and state (done: a completed
+record of its hash in any study's store; resume: stopped mid-training with a checkpoint; to
+run), how the jobs share the machine's cores, the multiruns that run what is left, and the time
+they should take. The dry run prints the plan and the run executes it (dl2/studies/runner.py):
+they cannot disagree."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from dl2.config.identity import (
+    LAUNCHER,
+    is_plumbing,
+    override_key,
+    override_value,
+    parse_overrides,
+)
+from dl2.paths import LOGS, REPORTS, STORE_FILE
+from dl2.studies.cores import CoreShare
+from dl2.studies.hashes import hashes, setting_of
+from dl2.studies.resume import refresh, resume_overrides, still_to_train, stopped
+from dl2.studies.spec import Study, StudyJob
+from dl2.studies.store import Store, completed_anywhere
+from dl2.studies.timing import job_seconds
+
+
+@dataclass(frozen=True)
+class JobState:
+    """A job of the plan: its config hash, the stored record that makes it done (or None), and
+    for a job stopped mid-training the checkpoint it resumes from and the fraction of its
+    training left."""
+
+    job: StudyJob
+    config_hash: str
+    done: dict | None
+    resume: Path | None = None
+    left: float = 1.0
+
+    @property
+    def state(self) -> str:
+        return "done" if self.done else "resume" if self.resume else "to run"
+
+
+def done_states(
+    jobs: list[StudyJob],
+    config_hashes: list[str],
+    store: Store,
+    force: bool = False,
+    keep: list[str] = (),
+) -> list[JobState]:
+    """Which jobs are done: a completed record of the same config hash, holding every entry
+    the study keeps (`keep`: a record imported without its history is not done), in `store`
+    or in any study's stored results (copied into `store`). `force` runs every job."""
+    found = completed_anywhere(REPORTS)
+    found.update(store.completed())
+    found = {h: r for h, r in found.items() if all(k in r for k in keep)}
+    states = [
+        JobState(job, h, None if force else found.get(h))
+        for job, h in zip(jobs, config_hashes, strict=True)
+    ]
+    store.add([s.done for s in states if s.done is not None])
+    return states
+
+
+@dataclass
+class Plan:
+    """What a study run does: `jobs` in table order, `share` (None: as the overrides say),
+    `times` (wall times of done jobs of the study's experiment in any store, by axis values:
+    `measured_times`)."""
+
+    study: Study
+    jobs: list[JobState]
+    share: CoreShare | None = None
+    times: dict[tuple, list[float]] | None = None
+
+    @property
+    def todo(self) -> list[JobState]:
+        return [s for s in self.jobs if not s.done]
+
+    @property
+    def done(self) -> int:
+        return len(self.jobs) - len(self.todo)
+
+    def multiruns(self) -> list[list[str]]:
+        """The train.py -m overrides that run what is left: each stopped job resuming from its
+        checkpoint, then the fresh jobs as few multiruns as their shape allows, each with the
+        launcher and threads of `share` unless the overrides chose them."""
+        resumed = [resume_overrides(s.job.overrides, s.resume) for s in self.todo if s.resume]
+        fresh = blocks([s for s in self.todo if not s.resume])
+        return [with_share(overrides, self.share) for overrides in resumed + fresh]
+
+    def seconds_left(self) -> float | None:
+        """`estimate` spread over the jobs that run at once (each job's stored wall time was
+        measured the way the runner runs it, sharing the machine with the others)."""
+        seconds = estimate(self.jobs, self.times)
+        return None if seconds is None else seconds / (self.share.jobs if self.share else 1)
+
+    def spent(self) -> float:
+        """Seconds the done jobs took, summed over jobs (their stored times, earlier attempts
+        included)."""
+        return sum(job_seconds(s.done) or 0.0 for s in self.jobs if s.done)
+
+    def describe(self) -> str:
+        """The job list of a dry run: done / to run / resume (with the fraction of its
+        training a stopped job has left), and the estimated time left."""
+        lines = [f"{self.study.name}: {self.done}/{len(self.jobs)} jobs done"]
+        for s in self.jobs:
+            rest = f"  ({s.left:.0%} of its training left)" if s.state == "resume" else ""
+            lines.append(f"  {s.state:7s} {s.config_hash}  {' '.join(s.job.overrides[1:])}{rest}")
+        if self.todo:
+            seconds = self.seconds_left()
+            eta = (
+                "unknown (no timed job done yet)" if seconds is None else f"~{seconds / 60:.1f} min"
+            )
+            how = self.share.describe() if self.share else "as the overrides say"
+            lines.append(f"{len(self.todo)} to run, estimated {eta} on this machine ({how})")
+        return "\n".join(lines)
+
+
+def make_plan(
+    study: Study,
+    jobs: list[StudyJob],
+    store: Store,
+    *,
+    force: bool = False,
+    log_dir: Path = LOGS,
+    share: CoreShare | None = None,
+    config_hashes: list[str] | None = None,
+    times: dict[tuple, list[float]] | None = None,
+) -> Plan:
+    """The plan of `jobs` against `store`: jobs finished in their folders since the store was
+    written are brought in first (a read-only store keeps them in memory), then each job is
+    done, to resume or to run. With `force` every job runs again, and a forced rerun that was
+    stopped resumes from its own checkpoints (`stopped`). `times` defaults to
+    `measured_times(study)`."""
+    config_hashes = config_hashes if config_hashes is not None else hashes(jobs)
+    refresh(study, store, set(config_hashes), log_dir)
+    states = done_states(jobs, config_hashes, store, force, study.keep)
+    resume = stopped(study, {s.config_hash for s in states if not s.done}, store, force, log_dir)
+    left = still_to_train(resume)
+    states = [
+        replace(s, resume=resume[s.config_hash], left=left[s.config_hash])
+        if not s.done and s.config_hash in resume
+        else s
+        for s in states
+    ]
+    return Plan(study, states, share, measured_times(study) if times is None else times)
+
+
+def blocks(todo: list[JobState]) -> list[list[str]]:
+    """The jobs to run as few multiruns as their shape allows: jobs of one setting (all but
+    the seed) share a multirun over their seeds; settings with the same seeds and every
+    combination of their axis values share one multirun over axes and seeds."""
+    by_setting: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for p in todo:
+        setting = setting_of(p.job)
+        by_setting[setting].append(p.job.seed)
+    by_seeds: dict[tuple[int, ...], list[tuple[str, ...]]] = defaultdict(list)
+    for setting, seeds in by_setting.items():
+        by_seeds[tuple(sorted(seeds))].append(setting)
+    out = []
+    for seeds, settings in by_seeds.items():
+        seed_arg = "seed=" + ",".join(map(str, seeds))
+        columns = list(zip(*settings, strict=True))
+        values = [list(dict.fromkeys(col)) for col in columns]
+        size = 1
+        for v in values:
+            size *= len(v)
+        if size == len(settings):  # a full grid: one multirun
+            swept = [v[0] if len(v) == 1 else _sweep(v) for v in values]
+            out.append([*swept, seed_arg])
+        else:
+            out += [[*setting, seed_arg] for setting in settings]
+    return out
+
+
+def _sweep(overrides: list[str]) -> str:
+    """`k=a`, `k=b` as the sweep override `k=a,b`."""
+    return overrides[0].partition("=")[0] + "=" + ",".join(override_value(o) for o in overrides)
+
+
+def multirun_size(overrides: list[str]) -> int:
+    """How many results.json a multirun's overrides make: the product of their comma lists."""
+    count = 1
+    for item in overrides:
+        value = override_value(item)
+        if "," in value and not value.startswith(("[", "{", "'", '"')):
+            count *= len(value.split(","))
+    return count
+
+
+def group_choices(
+    overrides: list[str] | tuple[str, ...], skip: set[str] = frozenset()
+) -> dict[str, str]:
+    """The config-group choices among `overrides` (`model=vit`: keys without a dot), leaving
+    out the experiment, the seed, plumbing and the keys in `skip`."""
+    out = {}
+    for item in overrides:
+        key = override_key(item)
+        if "." not in key and key not in {"experiment", "seed", *skip} and not is_plumbing(item):
+            out[key] = override_value(item)
+    return out
+
+
+def measured_times(study: Study, root: Path = REPORTS) -> dict[tuple, list[float]]:
+    """Wall times of the completed jobs of the study's experiment in every store, by their
+    values of the study's axes, from jobs with the study's own group choices (the same Net2 /
+    circular job of the other protocol is a fair guess for a job never run; a CNN job is no
+    guess for a `model=vit` study)."""
+    axes = {a.key for a in study.axes}
+    groups = group_choices(study.overrides, axes)
+    out: dict[tuple, list[float]] = defaultdict(list)
+    for path in sorted(root.glob(f"*/{STORE_FILE}")):
+        for r in Store(path).completed().values():
+            overrides = r.get("overrides", [])
+            given = parse_overrides(overrides)
+            if (
+                "wall_time_s" in r
+                and given.get("experiment") == study.experiment
+                and group_choices(overrides, axes) == groups
+            ):
+                key = tuple((a.key, given.get(a.key, "")) for a in study.axes)
+                out[key].append(job_seconds(r))
+    return out
+
+
+def estimate(
+    planned: list[JobState], times: dict[tuple, list[float]] | None = None
+) -> float | None:
+    """Seconds the jobs still to run should take, one after another: each from the mean wall
+    time of done jobs with its axis values (this study's, else `times`, from any store), else
+    from the mean of all of them, times the fraction of its training left (a stopped job
+    resumes: `JobState.left`); None when no timed job is known."""
+    times = defaultdict(list, {k: list(v) for k, v in (times or {}).items()})
+    for p in planned:
+        if p.done and "wall_time_s" in p.done:
+            key, seconds = _key(p), job_seconds(p.done)
+            if seconds not in times[key]:
+                times[key].append(seconds)
+    every = [t for ts in times.values() for t in ts]
+    if not every:
+        return None
+    overall = sum(every) / len(every)
+    return sum(
+        (sum(times[_key(p)]) / len(times[_key(p)]) if times.get(_key(p)) else overall) * p.left
+        for p in planned
+        if not p.done
+    )
+
+
+def _key(p: JobState) -> tuple:
+    return tuple((k, "null" if v is None else str(v)) for k, v in p.job.values)
+
+
+def with_share(overrides: list[str], slot: CoreShare | None) -> list[str]:
+    """A multirun's overrides plus the launcher and threads of `slot`, unless the user chose
+    them (a `launcher=...` or `torch_threads=...` of their own wins)."""
+    if slot is None:
+        return overrides
+    given = {override_key(o) for o in overrides}
+    added = slot.overrides()
+    if LAUNCHER in given:
+        added = [o for o in added if not o.startswith(("launcher=", "hydra.launcher."))]
+    return [*overrides, *(o for o in added if override_key(o) not in given)]
