@@ -6,7 +6,7 @@ import pytest
 
 from dl2.errors import ConfigValueError
 from dl2.studies.cores import CoreShare, available_cores, share_cores
-from dl2.studies.plan import JobState, estimate, measured_times, with_share
+from dl2.studies.plan import JobState, Plan, estimate, measured_times, with_share
 from dl2.studies.spec import Axis, Study, StudyJob
 from dl2.studies.store import Store
 from dl2.studies.timing import fraction_trained
@@ -142,3 +142,19 @@ def test_measured_times_come_from_jobs_of_the_same_model_only(tmp_path):
     assert measured_times(vit, tmp_path) == {key: [3000.0]}
     assert measured_times(cnn, tmp_path) == {key: [600.0]}
     assert measured_times(other, tmp_path) == {key: [60.0]}
+
+
+def test_the_plan_says_the_threads_and_jobs_the_overrides_really_set():
+    """A study given `torch_threads=1` runs its jobs on one thread, whatever the core share
+    would give them; the dry run says so (it said the share's threads)."""
+    study = Study(name="s", title="s", experiment="padding", metrics=["m"])
+    job = StudyJob(("experiment=padding", "seed=0"), (), 0)
+    own = StudyJob(("experiment=padding", "seed=0", "torch_threads=1"), (), 0)
+    assert Plan(study, [JobState(job, "h", None)], CoreShare(1, 2)).running() == CoreShare(1, 2)
+    assert Plan(study, [JobState(own, "h", None)], CoreShare(1, 2)).running() == CoreShare(1, 1)
+    assert (
+        "1 torch thread each" in Plan(study, [JobState(own, "h", None)], CoreShare(1, 2)).describe()
+    )
+    mine = StudyJob(("experiment=padding", "seed=0", "launcher=local"), (), 0)
+    assert Plan(study, [JobState(mine, "h", None)], CoreShare(2, 1)).running() == CoreShare(1, 1)
+    assert Plan(study, [JobState(job, "h", None)]).running() is None

@@ -91,11 +91,31 @@ class Plan:
         fresh = blocks([s for s in self.todo if not s.resume])
         return [with_share(overrides, self.share) for overrides in resumed + fresh]
 
+    def running(self) -> CoreShare | None:
+        """How the jobs really run: `share`, with the threads and the jobs at once that the
+        study's or the user's overrides set instead (`torch_threads=1`, `launcher=local`,
+        `hydra.launcher.n_jobs=4`); None when neither says."""
+        if not self.jobs:
+            return self.share
+        given = parse_overrides(with_share(list(self.jobs[0].job.overrides), self.share))
+        threads, n_jobs = given.get("torch_threads", ""), given.get("hydra.launcher.n_jobs", "")
+        if self.share is None and not threads.isdigit():
+            return None
+        base = self.share or CoreShare(1, 1)
+        if n_jobs.isdigit():
+            jobs = int(n_jobs)
+        elif given.get(LAUNCHER, "local") == "local":
+            jobs = 1
+        else:
+            jobs = base.jobs
+        return CoreShare(jobs, int(threads) if threads.isdigit() else base.threads)
+
     def seconds_left(self) -> float | None:
         """`estimate` spread over the jobs that run at once (each job's stored wall time was
         measured the way the runner runs it, sharing the machine with the others)."""
         seconds = estimate(self.jobs, self.times)
-        return None if seconds is None else seconds / (self.share.jobs if self.share else 1)
+        running = self.running()
+        return None if seconds is None else seconds / (running.jobs if running else 1)
 
     def spent(self) -> float:
         """Seconds the done jobs took, summed over jobs (their stored times, earlier attempts
@@ -114,7 +134,8 @@ class Plan:
             eta = (
                 "unknown (no timed job done yet)" if seconds is None else f"~{seconds / 60:.1f} min"
             )
-            how = self.share.describe() if self.share else "as the overrides say"
+            running = self.running()
+            how = running.describe() if running else "as the overrides say"
             lines.append(f"{len(self.todo)} to run, estimated {eta} on this machine ({how})")
         return "\n".join(lines)
 
