@@ -85,21 +85,22 @@ class Store:
         for number, line in enumerate(self.path.read_text().splitlines(), 1):
             if not line.strip():
                 continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError:
-                item = None
-            if isinstance(item, dict) and isinstance(item.get("config_hash"), str):
-                records.append(item)
-            else:
+            item = _job_record(line)
+            if item is None:
                 self.damaged.append(line)
                 bad.append(number)
+            else:
+                records.append(item)
         if bad and self.path not in _WARNED:
             _WARNED.add(self.path)
             print(
-                f"dl2: {self.path}: line{'s' if len(bad) > 1 else ''} "
-                f"{', '.join(map(str, bad))} {'are' if len(bad) > 1 else 'is'} not job "
-                f"records (truncated or edited?): left out, their jobs count as missing; "
+                f"dl2: {self.path}: "
+                + (
+                    f"lines {', '.join(map(str, bad))} are not job records"
+                    if len(bad) > 1
+                    else f"line {bad[0]} is not a job record"
+                )
+                + " (truncated or edited?): left out, their jobs count as missing; "
                 f"kept in {self.path.name}.damaged when the file is next written",
                 file=sys.stderr,
             )
@@ -116,19 +117,16 @@ class Store:
         return cls.at(root / study)
 
     def known(self) -> set[tuple[str, str]]:
-        return {(r.get("config_hash", ""), r.get("finished_at", "")) for r in self.records}
+        """The (config hash, finish time) of every stored record: what makes a job the same."""
+        return {_job_key(r) for r in self.records}
 
     def add(self, records: Iterable[dict[str, Any]]) -> int:
         """Add records not yet stored (same hash and finish time = same job); returns how many
         were new. Written atomically, sorted, so that the file diffs well; under a lock and
         merged with what the file holds now, so that two runners adding to one study (two
         `sweep.py` processes, each with some of its seeds) keep each other's records."""
-        known = self.known()
-        records = [
-            record(r, r)  # strict JSON, a non-finite metric's job failed
-            for r in records
-            if r.get("config_hash") and (r["config_hash"], r.get("finished_at", "")) not in known
-        ]
+        # strict JSON, a non-finite metric's job failed
+        records = [record(r, r) for r in _new(records, self.known())]
         if self.readonly or not records:  # nothing new to write: the disk is left alone
             return self._merge(records)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,24 +148,16 @@ class Store:
         return added
 
     def _merge(self, records: list[dict[str, Any]]) -> int:
-        known = self.known()
-        new = [
-            r
-            for r in records
-            if r.get("config_hash") and (r["config_hash"], r.get("finished_at", "")) not in known
-        ]
+        new = _new(records, self.known())
         if new:
-            self.records = sorted(
-                [*self.records, *new],
-                key=lambda r: (r.get("config_hash", ""), r.get("finished_at", "")),
-            )
+            self.records = sorted([*self.records, *new], key=_job_key)
         return len(new)
 
     def latest(self, status: str | None = None) -> dict[str, dict[str, Any]]:
         """{config_hash: the newest record of that hash, by finish time}; with `status`,
         the newest of that status."""
         out: dict[str, dict[str, Any]] = {}
-        for r in sorted(self.records, key=lambda r: r.get("finished_at", "")):
+        for r in sorted(self.records, key=_finish_time):
             before = out.get(r["config_hash"], {})
             if before.get("status") == "completed" and r.get("non_finite"):
                 continue  # a rerun that produced NaN does not undo a completed result
@@ -178,6 +168,34 @@ class Store:
     def completed(self) -> dict[str, dict[str, Any]]:
         """{config_hash: record} of the hashes whose newest record completed."""
         return {h: r for h, r in self.latest().items() if r.get("status") == "completed"}
+
+
+def _job_record(line: str) -> dict[str, Any] | None:
+    """The job record a store line holds, or None: strict JSON (no NaN), an object, a hash."""
+    try:
+        item = json.loads(line, parse_constant=_not_json)
+    except ValueError:  # JSONDecodeError too
+        return None
+    return item if isinstance(item, dict) and isinstance(item.get("config_hash"), str) else None
+
+
+def _not_json(constant: str) -> float:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finish_time(r: dict[str, Any]) -> str:
+    """A record's ISO finish time; one without (an older record) counts as the oldest."""
+    return r.get("finished_at") or ""
+
+
+def _job_key(r: dict[str, Any]) -> tuple[str, str]:
+    """(config hash, finish time): two records with both equal are the same job."""
+    return r["config_hash"], _finish_time(r)
+
+
+def _new(records: Iterable[dict[str, Any]], known: set[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The records with a config hash that `known` does not hold yet."""
+    return [r for r in records if r.get("config_hash") and _job_key(r) not in known]
 
 
 def record_time(record: dict[str, Any], key: str) -> float | None:
@@ -192,7 +210,7 @@ def ingest(folder: Path, keep: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Records of every results.json under `folder` that has a config hash (jobs of any age;
     failed and interrupted ones too, so that reports can list them)."""
     out = []
-    for path in sorted(folder.rglob(RESULTS_FILE)) if folder.is_dir() else []:
+    for path in sorted(folder.rglob(RESULTS_FILE)):  # none if the folder is missing
         try:
             results = read_record(path.parent)
         except (FileNotFoundError, NotAResultsFile) as err:

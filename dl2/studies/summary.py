@@ -58,9 +58,8 @@ def label_columns(study: Study, frame: pd.DataFrame) -> list[str]:
     """The axes, then every other override column whose value differs between jobs."""
     axes = [axis.key for axis in study.axes]
     fixed = {"setting_hash", "config_hash", "seed", "metric", "value", *axes}
-    extra = [
-        c for c in frame.columns if c not in fixed and frame[c].fillna("").astype(str).nunique() > 1
-    ]
+    # a job without the override (NaN) differs from one with it
+    extra = [c for c in frame.columns if c not in fixed and frame[c].nunique(dropna=False) > 1]
     return [*axes, *extra]
 
 
@@ -74,7 +73,7 @@ def summarise(study: Study, frame: pd.DataFrame) -> pd.DataFrame:
     grouped = frame.groupby([*labels, "setting_hash", "metric"], sort=False)["value"]
     out = grouped.agg(
         mean="mean",
-        std=lambda v: float(np.std(v.dropna(), ddof=1)) if v.count() > 1 else np.nan,
+        std="std",  # pandas': the sample std (ddof=1) of the values logged, NaN below two
         n="count",
         min="min",
         max="max",
