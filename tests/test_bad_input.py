@@ -207,6 +207,49 @@ def test_a_study_refuses_overrides_its_experiment_cannot_take(tmp_path, capsys, 
     assert not (tmp_path / "logs").exists(), "no job started"
 
 
+BAD_STUDY = """
+name: trial
+title: a trial study with a bad value
+experiment: padding
+axes:
+  - {key: %s, values: [%s]}
+seeds: [%s]
+metrics: [val/acc]
+"""
+
+
+@pytest.mark.parametrize(
+    ("key", "values", "seeds", "shown"),
+    [
+        (
+            "model.pad",
+            "zeros, mirror",
+            "0, 1",
+            "experiment=padding model.pad=mirror: model.pad='mirror' is not allowed: choose one",
+        ),
+        (
+            "data.batch_size",
+            "8, 0",
+            "0",
+            "experiment=padding data.batch_size=0: data.batch_size=0 is not allowed",
+        ),
+        ("model.pad", "zeros", "-1", "model.pad=zeros: seed=-1 is not allowed"),
+    ],
+)
+def test_a_study_refuses_a_value_only_a_constructor_checks_before_any_job(
+    tmp_path, capsys, key, values, seeds, shown
+):
+    """Before: the settings were planned "to run", launched, and failed inside each job."""
+    study = tmp_path / "trial.yaml"
+    study.write_text(BAD_STUDY % (key, values, seeds))
+    args = [str(study), "--out", str(tmp_path / "out"), "--log-dir", str(tmp_path / "logs")]
+    assert sweep_py(*args, "--dry-run") == 1
+    err = one_line(capsys.readouterr().err)
+    assert err.startswith("sweep.py: ") and shown in err
+    assert sweep_py(*args) == 1
+    assert not (tmp_path / "logs").exists(), "no job started"
+
+
 # --- checkpoints of another experiment ----------------------------------------------------
 
 

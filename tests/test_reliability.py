@@ -602,7 +602,7 @@ def test_interrupted_and_diverged_jobs_are_to_run_in_reports(tmp_path):
     report = (tmp_path / "report.md").read_text()
     assert "| interrupted | to run: resume" in report
     assert "| diverged | to run after a fix" in report
-    assert "No completed jobs yet" in report
+    assert "No completed job has logged the study's metrics yet" in report
 
 
 def test_a_narrowed_run_leaves_the_study_report_an_offline_rebuild_would():

@@ -7,8 +7,11 @@ from __future__ import annotations
 import math
 import warnings
 
-from dl2.studies.spec import load_study
-from dl2.studies.summary import STATS, label_columns, summarise, tidy
+from dl2.studies.plan import JobState, Plan
+from dl2.studies.report import write_report
+from dl2.studies.spec import expand, load_study
+from dl2.studies.store import Store
+from dl2.studies.summary import STATS, label_columns, summarise, tidy, unlogged_metrics
 
 STUDY = """
 name: crafted
@@ -100,3 +103,25 @@ def test_jobs_after_a_failed_one_and_a_job_without_overrides_are_counted(tmp_pat
     frame = tidy(study, records)  # a row per job and metric
     models = sorted(frame[frame["metric"] == "test/acc"]["model"])
     assert models == ["", "gat"], "no model override and no axis default: blank"
+
+
+def test_a_metric_no_completed_job_logged_is_named_with_those_they_did(tmp_path, capsys):
+    study = crafted(tmp_path)
+    assert unlogged_metrics(study, [{**job("gcn", 0, 0.5), "status": "failed"}]) is None
+    both = job("gcn", 0, 0.5, metrics=("test/acc", "val/acc"))
+    assert unlogged_metrics(study, [both, job("gat", 0, 0.4)]) is None, "each logged by one"
+    line = "study crafted: metrics val/acc logged by none of its 2 completed jobs (they log"
+    assert unlogged_metrics(study, [job("gcn", 0, 0.5), job("gat", 1, 0.4)]) == f"{line} test/acc)"
+    store = Store(tmp_path / "out" / "jobs.jsonl")
+    store.add([job("gcn", 0, 0.5), job("gat", 1, 0.4)])
+    write_report(study, store, tmp_path / "out")
+    assert f"dl2: {line} test/acc)" in capsys.readouterr().err
+    assert (
+        "val/acc logged by none of its 2 completed jobs" in (tmp_path / "out/report.md").read_text()
+    )
+    jobs = expand(study, seeds=[0])
+    records = [job(j.values[0][1], 0, 0.5) for j in jobs]
+    plan = Plan(
+        study, [JobState(j, r["config_hash"], r) for j, r in zip(jobs, records, strict=True)]
+    )
+    assert "warning: study crafted: metrics val/acc logged by none of its 2" in plan.describe()

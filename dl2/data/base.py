@@ -66,6 +66,12 @@ class DataModule(L.LightningDataModule):
         the net's constructor beside its config."""
         return {}
 
+    def planned_model_kwargs(self) -> dict[str, Any]:
+        """`model_kwargs` before any data is read, for a study checking its nets' own values
+        before it launches (dl2.config.instantiate.check_constructors): stand-ins where only
+        the data tells a size; the real ones by default."""
+        return self.model_kwargs()
+
     def train_order(self) -> TrainOrder | None:
         """The order of the training loader last built, when a resumed run can replay it
         (mid-epoch too); None when it cannot (a resumed run then draws a new order)."""

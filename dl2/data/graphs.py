@@ -101,6 +101,10 @@ class GraphDataModule(DataModule, ABC):
         self.setup()
         return {"in_channels": self.graph.num_features, "num_classes": int(self.graph.y.max()) + 1}
 
+    def planned_model_kwargs(self) -> dict[str, int]:
+        """Stand-in sizes: the graph is not read to plan a study."""
+        return {"in_channels": 1, "num_classes": 2}
+
     def _loader(self) -> DataLoader:
         return DataLoader([self.graph], batch_size=None, collate_fn=None)
 

@@ -207,6 +207,10 @@ class CharDataModule(TextDataModule):
         self.setup()
         return {"vocab_size": self.tokenizer.vocab_size}
 
+    def planned_model_kwargs(self) -> dict[str, int]:
+        """A stand-in vocabulary size: the text is not read to plan a study."""
+        return {"vocab_size": 2}
+
     @property
     def tokenizer(self) -> CharTokenizer | None:
         """The text's characters as ids (None before setup)."""

@@ -19,7 +19,8 @@ class DropoutStream(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.seed = int(torch.randint(0, 2**62, ()).item())
+        # the CPU generator's draw, whatever the default device (a plan builds nets on "meta")
+        self.seed = int(torch.randint(0, 2**62, (), device="cpu").item())
         self._generator: torch.Generator | None = None
         self._pending: torch.Tensor | None = None  # a loaded state, set on first use
         self._pending_device = "cpu"

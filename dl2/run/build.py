@@ -1,47 +1,17 @@
-"""Building a job's objects from its config: each `_target_` node instantiated, a bad value
-raised as a ConfigValueError naming the key the user sets; the loggers and callbacks groups."""
+"""Building a job's objects from its config (`dl2.config.instantiate.build`: a bad value
+named by the key the user sets): its datamodule and task, its loggers and callbacks."""
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 import lightning as L
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
-from dl2.compat import config_child
 from dl2.config.environment import default_wandb_offline
+from dl2.config.instantiate import build
 from dl2.data.base import DataModule
 from dl2.errors import ConfigValueError
 from dl2.tasks.base import Task
-
-
-def _source_key(node: DictConfig, key: str, prefix: str) -> str:
-    """The key the user sets: `model.pad` rather than `model.net.pad` when the latter is
-    `${model.pad}`."""
-    head = key.split(".", 1)[0]
-    raw = config_child(node, head)[1] if isinstance(node, DictConfig) and head in node else None
-    match = re.fullmatch(r"\$\{([\w.]+)\}", raw) if isinstance(raw, str) else None
-    return match.group(1) if match and "." in match.group(1) else f"{prefix}.{key}"
-
-
-def build(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
-    """Instantiate `cfg[key]` (a dotted path); a ConfigValueError from the constructor is
-    re-raised naming the config key to change, before anything is trained."""
-    node = OmegaConf.select(cfg, key)
-    try:
-        return instantiate(node, _convert_="all", **kwargs)
-    except InstantiationException as err:
-        cause = err.__cause__
-        if not isinstance(cause, ConfigValueError):
-            raise
-        bad = cause
-    except ConfigValueError as err:
-        bad = err
-    raise ConfigValueError(_source_key(node, bad.key, key), bad.value, bad.allowed) from None
 
 
 def build_model(cfg: DictConfig) -> tuple[DataModule, L.LightningModule]:

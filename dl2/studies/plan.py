@@ -19,10 +19,11 @@ from dl2.config.identity import (
 )
 from dl2.paths import LOGS, REPORTS, STORE_FILE
 from dl2.studies.cores import CoreShare
-from dl2.studies.hashes import hashes, setting_of
+from dl2.studies.hashes import check_to_run, hashes, setting_of
 from dl2.studies.resume import refresh, resume_overrides, still_to_train, stopped
 from dl2.studies.spec import Study, StudyJob
 from dl2.studies.store import Store, completed_anywhere
+from dl2.studies.summary import unlogged_metrics
 from dl2.studies.timing import job_seconds
 
 
@@ -137,6 +138,8 @@ class Plan:
             running = self.running()
             how = running.describe() if running else "as the overrides say"
             lines.append(f"{len(self.todo)} to run, estimated {eta} on this machine ({how})")
+        if unlogged := unlogged_metrics(self.study, [s.done for s in self.jobs if s.done]):
+            lines.append(f"warning: {unlogged}")
         return "\n".join(lines)
 
 
@@ -167,6 +170,7 @@ def make_plan(
         else s
         for s in states
     ]
+    check_to_run([s.job for s in states if not s.done and s.resume is None])
     return Plan(study, states, share, measured_times(study) if times is None else times)
 
 

@@ -5,6 +5,7 @@ out), results.csv (long format), summary.json, and the study's block of its resu
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from dl2.studies.figures import plot, plot_bars, plot_curves
 from dl2.studies.job_folders import NEXT_STEP, machine_line
 from dl2.studies.spec import Study, StudyJob
 from dl2.studies.store import Store
-from dl2.studies.summary import fixed_keys, summarise, tidy
+from dl2.studies.summary import fixed_keys, summarise, tidy, unlogged_metrics
 from dl2.studies.tables import markdown_tables, setting_label
 from dl2.studies.timing import job_seconds
 
@@ -160,6 +161,9 @@ def write_report(
             f"{count} jobs imported from {source} (no job times or configs kept "
             "then; their hashes are those of today's config of the same overrides).\n"
         )
+    if unlogged := unlogged_metrics(study, completed):
+        print(f"dl2: {unlogged}", file=sys.stderr)
+        lines.append(f"**{unlogged[0].upper()}{unlogged[1:]}.**\n")
     shared = shared_extras(study, completed)
     if shared:
         lines.append("Every job also ran with: `" + " ".join(shared) + "`.\n")

@@ -54,6 +54,21 @@ def tidy(study: Study, records: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+def unlogged_metrics(study: Study, records: list[dict[str, Any]]) -> str | None:
+    """A line naming the study's `metrics` that none of its completed jobs logged (a typo,
+    or a metric of another task) and those they did; None when each was logged or no job
+    completed yet."""
+    completed = [r for r in records if r.get("status") == "completed"]
+    logged = sorted({m for r in completed for m in r.get("metrics") or {}})
+    missing = [m for m in study.metrics if m not in logged]
+    if not (completed and missing):
+        return None
+    return (
+        f"study {study.name}: metrics {', '.join(missing)} logged by none of its "
+        f"{len(completed)} completed jobs (they log {', '.join(logged) or 'nothing'})"
+    )
+
+
 def label_columns(study: Study, frame: pd.DataFrame) -> list[str]:
     """The axes, then every other override column whose value differs between jobs."""
     axes = [axis.key for axis in study.axes]

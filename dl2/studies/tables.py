@@ -35,7 +35,7 @@ def axis_label(study: Study, key: str) -> str:
 def markdown_tables(study: Study, summary: pd.DataFrame) -> list[str]:
     """The study's tables as Markdown lines, laid out as `study.table` says."""
     if summary.empty:
-        return ["No completed jobs yet.", ""]
+        return ["No completed job has logged the study's metrics yet.", ""]
     table, digits = study.table, study.digits
     labels = [c for c in summary.columns if c not in ("setting_hash", "metric", *STATS)]
     split = [k for k in table.split_by if k in labels]
