@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from dl2.config.identity import is_plumbing, override_key, parse_overrides
@@ -168,10 +168,8 @@ def load_study(name_or_path: str | Path) -> Study:
         raise ConfigValueError(
             "study", str(name_or_path), "choose one of " + ", ".join(study_names())
         )
-    if problem := invalid_yaml(path):
-        raise ConfigValueError("study", str(path), f"is not valid YAML: {problem}")
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(Study), OmegaConf.load(path))
+        merged = OmegaConf.merge(OmegaConf.structured(Study), study_file(path))
         study: Study = OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
         raise ConfigValueError(
@@ -203,6 +201,34 @@ def load_study(name_or_path: str | Path) -> Study:
 
     check_claims(study, f"study {path.name}")
     return study
+
+
+def study_file(path: Path, seen: tuple[Path, ...] = ()) -> DictConfig:
+    """A study file's keys, over those of the study it `extends:` (a declared study's name, or
+    a file's path relative to this one), whose keys it keeps unless it sets them (a list is
+    replaced whole). A study that extends another names itself."""
+    if problem := invalid_yaml(path):
+        raise ConfigValueError("study", str(path), f"is not valid YAML: {problem}")
+    own = OmegaConf.load(path)
+    if not isinstance(own, DictConfig):
+        raise ConfigValueError("study", str(path), "must be a mapping of the study's keys")
+    parent = own.pop("extends", None)
+    if parent is None:
+        return own
+    where = f"study {path.name}: extends"
+    if not isinstance(parent, str) or not parent:
+        raise ConfigValueError(where, parent, "name a study of studies/ or a study file")
+    base = Path(parent) if Path(parent).suffix else STUDY_DIR / f"{parent}.yaml"
+    base = base if base.is_absolute() or not Path(parent).suffix else path.parent / base
+    if not base.is_file():
+        raise ConfigValueError(where, parent, "choose one of " + ", ".join(study_names()))
+    if base.resolve() in seen or base.resolve() == path.resolve():
+        raise ConfigValueError(where, parent, "extends itself (a loop of extends)")
+    if "name" not in own:
+        raise ConfigValueError(
+            f"study {path.name}: name", None, "a study that extends another names itself"
+        )
+    return OmegaConf.merge(study_file(base, (*seen, path.resolve())), own)
 
 
 def check_cell(study: Study, cell: dict[str, Any], where: str) -> None:
