@@ -90,6 +90,7 @@ def test_damaged_lines_are_named_in_one_line_blank_lines_are_not(tmp_path, capsy
     assert sorted(store.completed()) == ["g", "h"], "a blank line hides nothing after it"
     assert store.damaged == ["{"]
     assert f"{one}: line 4 is not a job record (truncated or edited?)" in capsys.readouterr().err
+    assert Store(one).damaged == ["{"] and capsys.readouterr().err == "", "one warning a file"
     nan = json.dumps(job("n", "2026-01-01")).replace("0.5", "NaN")  # json.dumps writes NaN
     two.write_text(f"{nan}\n[1]\n{good}\n")
     assert sorted(Store(two).completed()) == ["h"], "a NaN is no strict JSON: not a record"
