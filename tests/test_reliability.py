@@ -478,7 +478,7 @@ def test_a_full_disk_fails_the_run_at_its_first_checkpoint(tmp_path):
 
 
 def test_a_quick_sweep_does_not_replace_the_stored_report():
-    from dl2.studies.cli import default_out
+    from dl2.studies.outputs import default_out
 
     study = load_study("padding-reference")
     stored = ROOT / "reports" / "padding-reference"
@@ -609,7 +609,7 @@ def test_a_narrowed_run_leaves_the_study_report_an_offline_rebuild_would():
     """`sweep.py rotation-vit --augments none --seeds 1` wrote the stored report and README
     section against its one job: "3 completed jobs", hiding the 3 still to run that
     `make report-offline` lists, so the committed report no longer rebuilt byte-identically."""
-    from dl2.studies.cli import report_jobs
+    from dl2.studies.outputs import report_jobs
 
     study = load_study("rotation-vit")
     every = expand(study)

@@ -9,16 +9,17 @@ import sys
 from pathlib import Path
 
 from dl2.config.environment import load_env_file
-from dl2.config.identity import digest, is_plumbing
+from dl2.config.identity import is_plumbing
 from dl2.errors import ConfigValueError
-from dl2.files import unwritable_reason
 from dl2.locks import ClaimedError, claimed
 from dl2.paths import LOGS, README, RESULTS_PAGES
+from dl2.studies.arguments import is_study_file, parse_seeds, study_parser, writable_folder
 from dl2.studies.cores import available_cores, share_cores
 from dl2.studies.cost import COST_BLOCK, cost_block, study_cost
 from dl2.studies.hashes import hashes
 from dl2.studies.job_folders import collect
 from dl2.studies.launch import Launch, Stopped, multirun
+from dl2.studies.outputs import default_out, is_study_folder, report_jobs
 from dl2.studies.overview import OVERVIEW_BLOCK, overview_block, stored_reports
 from dl2.studies.pages import fill_block
 from dl2.studies.plan import make_plan
@@ -77,78 +78,6 @@ def main(argv: list[str] | None = None, launch: Launch = multirun) -> int:
         sys.exit(f"sweep.py: {err}")
 
 
-def writable_folder(text: str) -> str:
-    """An option's folder that dl2 can make and write in (argparse names the option)."""
-    if reason := unwritable_reason(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a folder dl2 can write in ({reason})")
-    return text
-
-
-def study_parser(study: Study | None) -> argparse.ArgumentParser:
-    """Options of `sweep.py <study>` (and `sweep.py all`): one option per declared axis."""
-    name = study.name if study else "all"
-    parser = argparse.ArgumentParser(
-        prog=f"sweep.py {name}",
-        description=study.title
-        if study
-        else "Every declared study in turn, skipping what is done.",
-    )
-    if study is None:
-        parser.add_argument(
-            "--studies", default=",".join(study_names()), help="which studies, comma-separated"
-        )
-    else:
-        parser.add_argument(
-            "--seeds",
-            help=f"seeds to run, e.g. 0,1,2 or range(10) (default the study's: {study.seeds})",
-        )
-        for axis in study.axes:
-            if axis.option:
-                parser.add_argument(
-                    f"--{axis.option}",
-                    dest=f"axis:{axis.key}",
-                    help=f"only these values of {axis.key} "
-                    f"(from {','.join(map(str, axis.values))})",
-                )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="list the jobs (done / to run) and the time left; run nothing",
-    )
-    parser.add_argument("--force", action="store_true", help="rerun jobs already done")
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        help="jobs at once, each with an equal share of "
-        "the cores as torch threads (default: the cores this process may use, "
-        "filled with jobs of the study's cores_per_job)",
-    )
-    parser.add_argument(
-        "--offline",
-        action="store_true",
-        help="run nothing: rebuild the report(s) from the stored results",
-    )
-    parser.add_argument(
-        "--out",
-        type=writable_folder,
-        help="results and report folder (default reports/<study>; "
-        "with extra overrides logs/studies/<study>/<their hash>)",
-    )
-    parser.add_argument(
-        "--log-dir",
-        type=writable_folder,
-        default=str(LOGS),
-        help="where the jobs' folders go (logs/studies/<study>/...)",
-    )
-    parser.add_argument(
-        "overrides",
-        nargs="*",
-        help="extra train.py overrides for every job "
-        "(they make new settings, kept apart from the study's own results)",
-    )
-    return parser
-
-
 def main_verify(argv: list[str], launch: Launch = multirun) -> int:
     """`sweep.py verify <study> [--sample N] [--seed S] [--where key=value] [overrides]`."""
     parser = argparse.ArgumentParser(
@@ -196,17 +125,6 @@ def main_verify(argv: list[str], launch: Launch = multirun) -> int:
         launch=launch,
         dry_run=args.dry_run,
     )
-
-
-def parse_seeds(text: str) -> list[int]:
-    """`0,1,2` or `range(10)` / `range(2,5)` as a list of seeds."""
-    text = text.strip()
-    try:
-        if text.startswith("range(") and text.endswith(")"):
-            return list(range(*(int(x) for x in text[6:-1].split(","))))
-        return [int(x) for x in text.split(",")]
-    except ValueError:
-        raise ConfigValueError("--seeds", text, "give integers, e.g. 0,1,2 or range(10)") from None
 
 
 def main_studies(argv: list[str], launch: Launch = multirun) -> int:
@@ -306,52 +224,6 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
             + (f", plus {unknown} studies with no timed job yet" if unknown else "")
         )
     return code
-
-
-def is_study_file(arg: str) -> bool:
-    """Whether a command-line argument names a study by its file (`trial/padding-lr.yaml`)."""
-    return Path(arg).suffix in (".yaml", ".yml")
-
-
-def declared(study: Study) -> bool:
-    """Whether `study` is one of the declared studies (studies/<name>.yaml), whose results are
-    stored in reports/; a study file elsewhere (a trial) keeps its results under logs/."""
-    return study.name in study_names() and load_study(study.name) == study
-
-
-def default_out(study: Study, overrides: list[str]) -> Path:
-    """reports/<study> for a declared study's own jobs; a folder of their own under logs/ for
-    jobs with extra overrides, so that a quick check never mixes into the stored study, and
-    for a study file outside studies/ (a trial never enters reports/ or the docs)."""
-    changes = [o for o in overrides if not is_plumbing(o)]
-    if not declared(study):
-        return LOGS / "studies" / study.name / "report"
-    if not changes:  # launcher=joblib, torch_threads=1, logger=csv: the study's own jobs
-        return REPORTS / study.name
-    return LOGS / "studies" / study.name / f"with-{digest(sorted(changes))[:8]}"
-
-
-def is_study_folder(study: Study, out: Path) -> bool:
-    """Whether `out` is the study's own results folder, reports/<study>."""
-    return out.resolve() == (REPORTS / study.name).resolve()
-
-
-def report_jobs(
-    study: Study,
-    out: Path,
-    overrides: list[str],
-    jobs: list,
-    config_hashes: list[str],
-    *,
-    narrowed: bool,
-) -> tuple[list, list[str]]:
-    """The jobs a report into `out` counts (done, or still to run): the study's own report
-    counts every declared job, so that a run narrowed to some seeds or axis values leaves the
-    report that `--offline` rebuilds; any other folder counts the jobs run into it."""
-    if narrowed and is_study_folder(study, out):
-        every = expand(study, overrides)
-        return every, hashes(every)
-    return jobs, config_hashes
 
 
 def report_study(study: Study | None, folder: Path, out: Path) -> int:

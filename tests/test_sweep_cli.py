@@ -1,0 +1,111 @@
+"""`sweep.py`'s command line as a user meets it: the list of studies, the one-line refusals of
+bad arguments, a study stopped by a signal, a results page without its markers, and the
+process-level endings (Ctrl-C while planning, a closed pipe)."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from dl2.studies import cli
+from dl2.studies.arguments import parse_seeds
+from dl2.studies.launch import Stopped
+from dl2.studies.spec import expand, load_study, study_names
+from tests.harness import sweep_py
+
+SBM = """
+name: sbm-stop
+title: a study stopped by a signal
+experiment: gnn
+overrides: [data=sbm_graph, trainer.max_epochs=1, logger=none]
+axes:
+  - {key: model, values: [gcn, gat]}
+seeds: [0]
+metrics: [test/acc]
+table: {rows: [model]}
+"""
+
+
+def test_list_names_every_declared_study_with_its_jobs_and_title(capsys):
+    assert sweep_py("list") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == study_names()
+    study = load_study(study_names()[0])
+    assert lines[0].split()[1:3] == [str(len(expand(study))), "jobs"]
+    assert lines[0].endswith(study.title)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["verify", "padding-reference", "--sample", "0"], "--sample=0 is not allowed"),
+        (["verify", "padding-reference", "model.pad=zeros"], "overrides='model.pad=zeros'"),
+        (["verify", "padding-reference", "--where", "model"], "--where='model' is not allowed"),
+        (["padding-reference", "--seeds", "one,two", "--dry-run"], "--seeds='one,two'"),
+        (["padding-reference", "--seeds", "range(a)", "--dry-run"], "--seeds='range(a)'"),
+    ],
+)
+def test_a_bad_argument_is_refused_in_one_line_naming_it(args, message, capsys):
+    assert sweep_py(*args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sweep.py: ") and message in err[0], err
+
+
+def test_seeds_are_a_list_or_a_range():
+    assert parse_seeds(" 3,1 ") == [3, 1]
+    assert parse_seeds("range(3)") == [0, 1, 2]
+    assert parse_seeds("range(2,5)") == [2, 3, 4]
+
+
+def test_a_stopped_study_says_how_to_resume_and_ends_with_the_signals_status(tmp_path, capsys):
+    """SIGTERM reaching the runner's multirun: exit 143, the jobs' checkpoints kept, and the
+    same command resumes (no report is written over the stopped run)."""
+    path = tmp_path / "sbm-stop.yaml"
+    path.write_text(SBM)
+    launched = []
+
+    def stopped(overrides, folder, progress=None):
+        launched.append(overrides)
+        raise Stopped(signal.SIGTERM)
+
+    out = tmp_path / "out"
+    code = sweep_py(str(path), "--out", str(out), "--log-dir", str(tmp_path), launch=stopped)
+    assert code == 143 and launched, "the multirun was launched, then stopped"
+    err = capsys.readouterr().err
+    assert "[sbm-stop] stopped by SIGTERM" in err and "resume with the same command" in err
+    assert not (out / "report.md").exists()
+
+
+def test_a_results_page_without_the_studys_markers_is_named(tmp_path, monkeypatch, capsys):
+    """The study's block has nowhere to go: the page is left as it is and the message says
+    which markers to add."""
+    page = tmp_path / "gnn-models.md"
+    page.write_text("# Graphs\n\nno markers here\n")
+    monkeypatch.setattr(cli, "RESULTS_PAGES", tmp_path)
+    assert sweep_py("gnn-models", "--offline") == 0
+    assert page.read_text() == "# Graphs\n\nno markers here\n"
+    err = capsys.readouterr().err
+    assert f"{page} has no <!-- study:gnn-models --> section to fill" in err
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "message"),
+    [(KeyboardInterrupt, 130, "sweep.py: stopped (Ctrl-C); resume"), (BrokenPipeError, 0, "")],
+)
+def test_the_process_ends_quietly_on_ctrl_c_or_a_closed_pipe(
+    raised, code, message, monkeypatch, capfd
+):
+    def interrupted():
+        raise raised
+
+    monkeypatch.setattr(cli, "main", interrupted)
+    monkeypatch.setattr(cli, "load_env_file", lambda: None)
+    monkeypatch.setattr("os.dup2", lambda *args: None)  # stdout stays pytest's
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        assert cli.run_command() == code
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    err = capfd.readouterr().err
+    assert message in err if message else err == ""
