@@ -1,6 +1,7 @@
 """How the study runner shares the cores: jobs at once, threads each, and its overrides."""
 
 import os
+from dataclasses import replace
 
 import pytest
 
@@ -73,6 +74,20 @@ def test_estimate_uses_same_values_then_other_stores_then_the_mean():
     # a stopped job that resumes costs the part of its training it has left
     planned[2] = _planned(b, 0, left=0.25)
     assert estimate(planned, {(("model", "net2"),): [30.0]}) == pytest.approx(10 + 7.5 + 20)
+
+
+def test_a_time_left_from_other_settings_jobs_is_called_a_guess():
+    """The dry run's estimate is the study's own measure only when every job to run has a
+    done job of the plan with its axis values; otherwise it says it is a guess."""
+    study = Study(name="s", title="s", experiment="padding", metrics=["m"])
+    a, b = (("model", "net1"),), (("model", "net2"),)
+    own = Plan(study, [_planned(a, 0, 10.0), _planned(a, 1)], CoreShare(1, 1))
+    assert not own.guessed() and "~0.2 min on this machine" in own.describe()
+    other = Plan(study, [_planned(a, 0, 10.0), _planned(b, 0)], CoreShare(1, 1), {b: [30.0]})
+    assert other.guessed() and "~0.5 min (a guess from jobs of other settings)" in other.describe()
+    done = replace(_planned(a, 0), done={"status": "completed"})  # stored without its time
+    untimed = Plan(study, [done, _planned(a, 1)], CoreShare(1, 1), {a: [6.0]})
+    assert untimed.guessed(), "a done job without a wall time measures nothing"
 
 
 def _checkpoint(epoch, step, last_batch):

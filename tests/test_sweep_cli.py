@@ -4,15 +4,18 @@ process-level endings (Ctrl-C while planning, a closed pipe)."""
 
 from __future__ import annotations
 
+import itertools
 import signal
 
 import pytest
 
+from dl2.config.identity import is_plumbing
 from dl2.studies import cli
 from dl2.studies.arguments import parse_seeds
 from dl2.studies.launch import Stopped
 from dl2.studies.spec import expand, load_study, study_names
-from tests.harness import sweep_py
+from dl2.studies.store import Store
+from tests.harness import TINY_BOXES, sweep_py, train_py
 
 SBM = """
 name: sbm-stop
@@ -109,3 +112,54 @@ def test_the_process_ends_quietly_on_ctrl_c_or_a_closed_pipe(
         signal.signal(signal.SIGINT, handler)
     err = capfd.readouterr().err
     assert message in err if message else err == ""
+
+
+def test_a_multirun_run_outside_the_study_is_taken_in_and_the_run_launches_the_dry_runs_plan(
+    tmp_path, capsys
+):
+    """Two of a tiny study's four jobs trained by plain `train.py` runs: `--import` takes them
+    in (the dry run says 2/4 done) and leaves out a job of another setting; the run then
+    launches exactly the jobs the dry run listed as to run, and stores the imported ones."""
+    extra = [*TINY_BOXES, "trainer.max_epochs=1", "logger=none"]
+    narrow = ["--seeds", "0,1", "--nets", "net1", "--conv-types", "valid,fconv"]
+    study = load_study("padding-reference")
+    jobs = expand(study, extra, [0, 1], {"model": ["net1"], "model.conv_type": ["valid", "fconv"]})
+    mine = tmp_path / "mine"
+    for i, job in enumerate(jobs[:2]):
+        assert train_py(*job.overrides, f"hydra.run.dir={mine / str(i)}") == 0
+    other = [*jobs[0].overrides, "model.conv_type=replicate"]  # not a job of this run
+    assert train_py(*other, f"hydra.run.dir={mine / 'other'}") == 0
+    out = tmp_path / "out"
+    common = [*narrow, *extra, "--out", str(out), "--log-dir", str(tmp_path / "logs")]
+    capsys.readouterr()
+    assert sweep_py("padding-reference", *common, "--dry-run") == 0
+    assert "0/4 jobs done" in capsys.readouterr().out, "without --import: nothing done"
+    assert sweep_py("padding-reference", *common, "--import", str(mine), "--dry-run") == 0
+    dry = capsys.readouterr().out
+    assert "2/4 jobs done" in dry
+    planned = {
+        frozenset(line.split()[3:])  # "  to run <hash>  <overrides>"
+        for line in dry.splitlines()
+        if line.startswith("  to run ")
+    }
+    assert len(planned) == 2
+    launched = []
+
+    def record(overrides, folder, progress=None):
+        launched.extend(jobs_of([o for o in overrides if not is_plumbing(o)]))
+        return 0
+
+    assert sweep_py("padding-reference", *common, "--import", str(mine), launch=record) == 0
+    assert {frozenset(o for o in job if not o.startswith("experiment=")) for job in launched} == {
+        frozenset(o for o in job if not is_plumbing(o)) for job in planned
+    }, "the run launches the jobs the dry run listed"
+    stored = Store(out / "jobs.jsonl").completed()
+    assert {r["seed"] for r in stored.values()} == {jobs[0].seed, jobs[1].seed} and len(stored) == 2
+    assert sweep_py("padding-reference", "--import", str(tmp_path / "nope"), "--dry-run") == 2
+    assert "--import: 'nope'" in capsys.readouterr().err.replace(str(tmp_path) + "/", "")
+
+
+def jobs_of(multirun: list[str]) -> list[tuple[str, ...]]:
+    """The jobs a multirun's overrides make (Hydra's product of its comma lists)."""
+    swept = [[f"{o.split('=', 1)[0]}={v}" for v in o.split("=", 1)[1].split(",")] for o in multirun]
+    return list(itertools.product(*swept))

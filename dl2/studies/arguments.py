@@ -19,6 +19,13 @@ def writable_folder(text: str) -> str:
     return text
 
 
+def existing_folder(text: str) -> Path:
+    """An option's folder that exists (argparse names the option)."""
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder")
+    return Path(text)
+
+
 def study_parser(study: Study | None) -> argparse.ArgumentParser:
     """Options of `sweep.py <study>` (and `sweep.py all`): one option per declared axis."""
     name = study.name if study else "all"
@@ -51,6 +58,16 @@ def study_parser(study: Study | None) -> argparse.ArgumentParser:
         help="list the jobs (done / to run) and the time left; run nothing",
     )
     parser.add_argument("--force", action="store_true", help="rerun jobs already done")
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        type=existing_folder,
+        metavar="FOLDER",
+        help="take in the completed jobs of this folder (a train.py -m multirun) whose "
+        "configs are the study's, instead of running them again; repeatable",
+    )
     parser.add_argument(
         "--jobs",
         type=int,

@@ -157,6 +157,7 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
                 log_dir=Path(args.log_dir),
                 share=share,
                 config_hashes=config_hashes,
+                imports=args.imports,
             )
             print(plan.describe())
             total.append(plan.seconds_left() if plan.todo else 0.0)
@@ -178,6 +179,7 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
                         config_hashes=config_hashes,
                         share=share,
                         launch=launch,
+                        imports=args.imports,
                     )
             except Stopped as stop:  # its jobs stopped at their last checkpoints
                 print(

@@ -7,6 +7,7 @@ they cannot disagree."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -118,6 +119,13 @@ class Plan:
         running = self.running()
         return None if seconds is None else seconds / (running.jobs if running else 1)
 
+    def guessed(self) -> bool:
+        """Whether the time left is a guess: some job to run has no done job of the plan with
+        its axis values, so its time comes from stored jobs of other settings (another
+        study's sizes, threads or machine) or from the mean of all of them."""
+        own = {_key(s) for s in self.jobs if s.done and "wall_time_s" in s.done}
+        return any(_key(s) not in own for s in self.todo)
+
     def spent(self) -> float:
         """Seconds the done jobs took, summed over jobs (their stored times, earlier attempts
         included)."""
@@ -132,9 +140,12 @@ class Plan:
             lines.append(f"  {s.state:7s} {s.config_hash}  {' '.join(s.job.overrides[1:])}{rest}")
         if self.todo:
             seconds = self.seconds_left()
-            eta = (
-                "unknown (no timed job done yet)" if seconds is None else f"~{seconds / 60:.1f} min"
-            )
+            if seconds is None:
+                eta = "unknown (no timed job done yet)"
+            elif self.guessed():
+                eta = f"~{seconds / 60:.1f} min (a guess from jobs of other settings)"
+            else:
+                eta = f"~{seconds / 60:.1f} min"
             running = self.running()
             how = running.describe() if running else "as the overrides say"
             lines.append(f"{len(self.todo)} to run, estimated {eta} on this machine ({how})")
@@ -153,14 +164,16 @@ def make_plan(
     share: CoreShare | None = None,
     config_hashes: list[str] | None = None,
     times: dict[tuple, list[float]] | None = None,
+    imports: Sequence[Path] = (),
 ) -> Plan:
     """The plan of `jobs` against `store`: jobs finished in their folders since the store was
     written are brought in first (a read-only store keeps them in memory), then each job is
     done, to resume or to run. With `force` every job runs again, and a forced rerun that was
     stopped resumes from its own checkpoints (`stopped`). `times` defaults to
-    `measured_times(study)`."""
+    `measured_times(study)`. The completed jobs of the folders in `imports` (`sweep.py <study>
+    --import <multirun folder>`) with a planned config hash are taken in, not run again."""
     config_hashes = config_hashes if config_hashes is not None else hashes(jobs)
-    refresh(study, store, set(config_hashes), log_dir)
+    refresh(study, store, set(config_hashes), log_dir, imports)
     states = done_states(jobs, config_hashes, store, force, study.keep)
     resume = stopped(study, {s.config_hash for s in states if not s.done}, store, force, log_dir)
     left = still_to_train(resume)
@@ -175,45 +188,41 @@ def make_plan(
 
 
 def blocks(todo: list[JobState]) -> list[list[str]]:
-    """The jobs to run as few multiruns as their shape allows: jobs of one setting (all but
-    the seed) share a multirun over their seeds; settings with the same seeds and every
-    combination of their axis values share one multirun over axes and seeds."""
-    by_setting: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    for p in todo:
-        setting = setting_of(p.job)
-        by_setting[setting].append(p.job.seed)
-    by_seeds: dict[tuple[int, ...], list[tuple[str, ...]]] = defaultdict(list)
-    for setting, seeds in by_setting.items():
-        by_seeds[tuple(sorted(seeds))].append(setting)
-    out = []
-    for seeds, settings in by_seeds.items():
-        seed_arg = "seed=" + ",".join(map(str, seeds))
-        columns = list(zip(*settings, strict=True))
-        values = [list(dict.fromkeys(col)) for col in columns]
-        size = 1
-        for v in values:
-            size *= len(v)
-        if size == len(settings):  # a full grid: one multirun
-            swept = [v[0] if len(v) == 1 else _sweep(v) for v in values]
-            out.append([*swept, seed_arg])
-        else:
-            out += [[*setting, seed_arg] for setting in settings]
-    return out
+    """The jobs to run as few multiruns as their shape allows. Each job starts as a box (one
+    value per override, its seed last); two boxes that differ in one override only merge into
+    one that sweeps it, until none do: a full grid is one multirun, and the rest of a grid
+    whose first jobs are done is a few (the settings that share their missing seeds, then
+    those that share their missing values of an axis)."""
+    boxes: list[list[list[str]]] = [
+        [[o] for o in setting_of(p.job)] + [[str(p.job.seed)]] for p in todo
+    ]
+    merged = True
+    while merged:
+        merged = False
+        for column in reversed(range(max((len(b) for b in boxes), default=0))):
+            out: dict[tuple, list[list[str]]] = {}
+            for box in boxes:
+                if column >= len(box):
+                    out[(id(box),)] = box
+                    continue
+                rest = tuple(tuple(v) for c, v in enumerate(box) if c != column)
+                key = (len(box), column, rest)
+                if key in out:  # boxes are disjoint (each job is in one): so are their values
+                    out[key][column] = out[key][column] + box[column]
+                    merged = True
+                else:
+                    out[key] = [list(v) for v in box]
+            boxes = list(out.values())
+    return [
+        [v[0] if len(v) == 1 else _sweep(v) for v in box[:-1]]
+        + ["seed=" + ",".join(sorted(box[-1], key=int))]
+        for box in boxes
+    ]
 
 
 def _sweep(overrides: list[str]) -> str:
     """`k=a`, `k=b` as the sweep override `k=a,b`."""
     return overrides[0].partition("=")[0] + "=" + ",".join(override_value(o) for o in overrides)
-
-
-def multirun_size(overrides: list[str]) -> int:
-    """How many results.json a multirun's overrides make: the product of their comma lists."""
-    count = 1
-    for item in overrides:
-        value = override_value(item)
-        if "," in value and not value.startswith(("[", "{", "'", '"')):
-            count *= len(value.split(","))
-    return count
 
 
 def group_choices(

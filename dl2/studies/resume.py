@@ -5,6 +5,7 @@ writing one), with how much of their training is left."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -32,12 +33,27 @@ def study_logs(study: Study, log_dir: Path = LOGS) -> Path:
     return log_dir / "studies" / study.name
 
 
-def refresh(study: Study, store: Store, wanted: set[str], log_dir: Path = LOGS) -> int:
+def refresh(
+    study: Study,
+    store: Store,
+    wanted: set[str],
+    log_dir: Path = LOGS,
+    imports: Sequence[Path] = (),
+) -> int:
     """Bring the results of the study's job folders with a wanted config hash (finished since
-    the last run, even if the runner was killed) into `store`; returns how many were new."""
-    return store.add(
+    the last run, even if the runner was killed) into `store`, and the completed jobs with a
+    wanted hash of the folders in `imports` (a `train.py -m` run outside the study: its jobs
+    are the study's if their configs are); returns how many were new."""
+    found = [
         r for r in ingest(study_logs(study, log_dir), study.keep) if r["config_hash"] in wanted
-    )
+    ]
+    for folder in imports:
+        found += [
+            r
+            for r in ingest(folder, study.keep)
+            if r["config_hash"] in wanted and r.get("status") == "completed"
+        ]
+    return store.add(found)
 
 
 def resumable(study: Study, wanted: set[str], log_dir: Path = LOGS) -> dict[str, Path]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -103,9 +103,17 @@ def run(
     config_hashes: list[str] | None = None,
     share: CoreShare | None = None,
     launch: Launch = multirun,
+    imports: Sequence[Path] = (),
 ) -> int:
     """Plan `jobs` against `store` and execute the plan (`make_plan`, `execute`)."""
     plan = make_plan(
-        study, jobs, store, force=force, log_dir=log_dir, share=share, config_hashes=config_hashes
+        study,
+        jobs,
+        store,
+        force=force,
+        log_dir=log_dir,
+        share=share,
+        config_hashes=config_hashes,
+        imports=imports,
     )
     return execute(plan, store, log_dir, launch)
