@@ -6,66 +6,17 @@ without a list to extend (docs/extending.md)."""
 from __future__ import annotations
 
 import inspect
-from functools import cache
 from pathlib import Path
 
 import pytest
-import yaml
 from hydra.utils import get_object
 from omegaconf import DictConfig
 
 from dl2.compat import config_child
 from dl2.config.instantiate import check_constructors
 from dl2.config.preflight import check_values
-from tests.harness import ROOT, compose_cfg
-
-CONF = ROOT / "conf"
-GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name != "local")
-
-
-def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
-
-
-@cache
-def raw(group: str, option: str) -> dict:
-    return yaml.safe_load((CONF / group / f"{option}.yaml").read_text()) or {}
-
-
-def defaults(path: Path) -> dict[str, str]:
-    """The group options a defaults list chooses (`- model: net1`, `- override /model: gcn`)."""
-    items = (yaml.safe_load(path.read_text()) or {}).get("defaults", [])
-    return {
-        k.removeprefix("override /"): v
-        for item in items
-        if isinstance(item, dict)
-        for k, v in item.items()
-        if isinstance(v, str)
-    }
-
-
-def chosen(experiment: str) -> dict[str, str]:
-    """The group options an experiment runs with: train.yaml's, then its base experiment's
-    (gpt_cpu extends gpt), then its own (`override /model: gcn`)."""
-    out = defaults(CONF / "train.yaml")
-    for item in raw("experiment", experiment).get("defaults", []):
-        if isinstance(item, str) and item != "_self_":
-            out.update(chosen(item))  # an experiment extending another (gpt_cpu: gpt)
-    return out | defaults(CONF / "experiment" / f"{experiment}.yaml")
-
-
-def target(group: str, option: str, path: tuple[str, ...]) -> str | None:
-    """The `_target_` at `path` of an option, through the options its defaults extend."""
-    node = raw(group, option)
-    for key in path:
-        node = node.get(key) if isinstance(node, dict) else None
-    if isinstance(node, str):
-        return node
-    for item in raw(group, option).get("defaults", []):
-        if isinstance(item, str) and item != "_self_" and (found := target(group, item, path)):
-            return found
-    return None
-
+from tests.conf_tree import GROUPS, chosen, options, target
+from tests.harness import compose_cfg
 
 # what tells whether two options of a group belong to one experiment
 SAME_KIND = {

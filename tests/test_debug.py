@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from dl2.run.job import train
+from tests.conf_tree import base_experiments, data_target
 from tests.harness import TINY_BOXES, compose_cfg, tiny_cifar_overrides, tiny_gpt_overrides
 
 DEBUGS = sorted(
@@ -16,16 +17,23 @@ DEBUGS = sorted(
 
 
 def experiment(name: str, text_file: Path, cifar_root: Path) -> list[str]:
-    """Tiny overrides for each experiment."""
-    if name == "padding":
-        return list(TINY_BOXES)
-    if name == "gnn":
-        return ["experiment=gnn", "data=sbm_graph"]
-    if name == "gpt":
-        return [
+    """The experiment on tiny data, by the datamodule it trains on (conf/ says which): the
+    box, text and CIFAR data the tests make, the synthetic graph for a graph experiment; an
+    experiment on another datamodule runs as its config says."""
+    data = data_target(name)
+    if data == "dl2.data.boxes.BoxDataModule":
+        tiny = list(TINY_BOXES)
+    elif data.startswith("dl2.data.graphs."):
+        tiny = ["data=sbm_graph"]
+    elif data == "dl2.data.text.CharDataModule":
+        tiny = [
             o for o in tiny_gpt_overrides(text_file, steps=20) if not o.startswith("callbacks.")
         ]
-    return tiny_cifar_overrides(cifar_root)
+    elif data == "dl2.data.cifar.CIFAR10DataModule":
+        tiny = tiny_cifar_overrides(cifar_root)
+    else:
+        tiny = []
+    return [f"experiment={name}", *(o for o in tiny if not o.startswith("experiment="))]
 
 
 def test_the_debug_options_are_known():
@@ -34,9 +42,7 @@ def test_the_debug_options_are_known():
 
 # the options Lightning rebuilds loaders for, on every experiment; limit and profiler (both
 # on top of default) have a test of their own below
-CASES = [(d, n) for d in ("fdr", "overfit") for n in ("padding", "gnn", "gpt", "rotation")] + [
-    ("limit", "rotation")
-]
+CASES = [(d, n) for d in ("fdr", "overfit") for n in base_experiments()] + [("limit", "rotation")]
 
 
 @pytest.mark.parametrize(("debug", "name"), CASES)
@@ -51,8 +57,8 @@ def test_every_debug_option_runs_on_every_experiment(tmp_path, text_file, cifar_
         ],
     )
     metrics = train(cfg)
-    # the GPT's debug runs end with its validation (its text has no test split here)
-    split = "val" if name == "gpt" else "test"
+    # a text's debug runs end with its validation (the tiny text has no test split)
+    split = "val" if data_target(name) == "dl2.data.text.CharDataModule" else "test"
     assert any(k.startswith(split) for k in metrics), metrics  # test/..., test_rot30/...
     results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
     assert results["status"] == "completed"
