@@ -6,6 +6,7 @@ guide offers is one a study accepts, and the README's layout is the checkout's.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shlex
 import shutil
@@ -181,3 +182,35 @@ def test_the_readme_layout_is_the_checkout():
     ).stdout.splitlines()
     folders = {p.split("/")[0] for p in tracked if "/" in p and not p.startswith(".")}
     assert folders - named == set(), "top-level folders the README's layout leaves out"
+
+
+def docs_hooks():
+    """docs/hooks.py, the MkDocs hooks, as a module."""
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_config_guides_table_of_options_is_built_from_conf(tmp_path):
+    """docs/guide/config.md holds the marker the site's build replaces with a row per option
+    of every group, each described by the comment its file opens with: a new option is
+    listed, described, without an edit of the page."""
+    hooks = docs_hooks()
+    page = (ROOT / "docs" / "guide" / "config.md").read_text()
+    assert page.count(hooks.OPTIONS_MARKER) == 1
+    table = hooks.on_page_markdown(page, None, None, None)
+    for path in sorted(CONF.glob("*/*.yaml")):
+        row = f"| `{path.parent.name}` | `{path.stem}` | "
+        assert row in table, row
+        assert hooks.first_sentence(path), f"{path} opens without a comment saying what it is"
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "mlp.yaml").write_text(
+        "# @package _global_\n# A two-layer MLP (et al. style): hidden 64, ReLU. Adam.\n"
+        "#   python train.py model=mlp\nname: mlp\n"
+    )
+    (tmp_path / "model" / "bare.yaml").write_text("name: bare\n")
+    assert hooks.options_table(tmp_path).splitlines()[2:] == [
+        "| `model` | `bare` |  |",
+        "| `model` | `mlp` | A two-layer MLP (et al. style): hidden 64, ReLU. |",
+    ]
