@@ -1,7 +1,9 @@
 """MkDocs hooks: the site shows reports/ beside the pages (reports/<study>/report.md as a page,
 its figures and tables as files), where the results pages' generated blocks link to them, so
-the stored reports are published without copies in docs/; and the config guide's table of
-every option is built from conf/ (a new option needs no edit of the page)."""
+the stored reports are published without copies in docs/; a results page or a study's report
+that mkdocs.yml's nav does not list is added under Results (a new study needs no nav line);
+and the config guide's table of every option is built from conf/ (a new option needs no edit
+of the page)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,54 @@ from mkdocs.structure.files import File, Files
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = ("report.md", ".png", ".csv")
 OPTIONS_MARKER = "<!-- conf:options -->"
+
+
+def on_config(config: Any) -> Any:
+    config["nav"] = with_unlisted_results(config["nav"], ROOT)
+    return config
+
+
+def with_unlisted_results(nav: list, root: Path) -> list:
+    """`nav` with each results page (docs/results/*.md) and each study's report
+    (reports/<study>/report.md) it does not list added at the end of its Results section,
+    titled by the page's heading."""
+    listed = set(_nav_paths(nav))
+    unlisted = [
+        {_heading(page): f"results/{page.name}"}
+        for page in sorted((root / "docs" / "results").glob("*.md"))
+        if f"results/{page.name}" not in listed
+    ] + [
+        {f"{_heading(report)}: every job": report.relative_to(root).as_posix()}
+        for report in sorted((root / "reports").glob("*/report.md"))
+        if report.relative_to(root).as_posix() not in listed
+    ]
+    if not unlisted:
+        return nav
+    nav = list(nav)
+    for i, item in enumerate(nav):
+        if isinstance(item, dict) and "Results" in item:
+            nav[i] = {"Results": [*item["Results"], *unlisted]}
+            return nav
+    return [*nav, {"Results": unlisted}]
+
+
+def _nav_paths(nav: Any) -> list[str]:
+    """Every page path a nav (or a part of it) lists."""
+    if isinstance(nav, str):
+        return [nav]
+    if isinstance(nav, dict):
+        return [p for value in nav.values() for p in _nav_paths(value)]
+    if isinstance(nav, list):
+        return [p for item in nav for p in _nav_paths(item)]
+    return []
+
+
+def _heading(page: Path) -> str:
+    """A Markdown page's first `# ` heading, else its file name."""
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return page.stem
 
 
 def on_files(files: Files, config: Any) -> Files:

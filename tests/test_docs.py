@@ -214,3 +214,32 @@ def test_the_config_guides_table_of_options_is_built_from_conf(tmp_path):
         "| `model` | `bare` |  |",
         "| `model` | `mlp` | A two-layer MLP (et al. style): hidden 64, ReLU. |",
     ]
+
+
+def test_a_results_page_or_report_the_nav_does_not_list_is_added_under_results(tmp_path):
+    """A new study's report (and a results page written for it) reaches the site's nav
+    without a line in mkdocs.yml: `make docs` is strict, and an unlisted page fails it."""
+    hooks = docs_hooks()
+    (tmp_path / "docs" / "results").mkdir(parents=True)
+    (tmp_path / "reports" / "digits").mkdir(parents=True)
+    (tmp_path / "reports" / "listed").mkdir(parents=True)
+    (tmp_path / "docs" / "results" / "digits.md").write_text("# Digits: an MLP\n")
+    (tmp_path / "reports" / "digits" / "report.md").write_text("x\n# Digits study\n")
+    (tmp_path / "reports" / "listed" / "report.md").write_text("# Listed\n")
+    nav = [{"Home": "index.md"}, {"Results": ["results/index.md", "reports/listed/report.md"]}]
+    assert hooks.with_unlisted_results(nav, tmp_path) == [
+        {"Home": "index.md"},
+        {
+            "Results": [
+                "results/index.md",
+                "reports/listed/report.md",
+                {"Digits: an MLP": "results/digits.md"},
+                {"Digits study: every job": "reports/digits/report.md"},
+            ]
+        },
+    ]
+    assert hooks.with_unlisted_results(nav[:1], tmp_path)[1]["Results"][0] == {
+        "Digits: an MLP": "results/digits.md"
+    }, "no Results section: one is made"
+    site = yaml.safe_load((ROOT / "mkdocs.yml").read_text().split("\nnav:")[0] + "\n")
+    assert site["validation"]["nav"]["omitted_files"] == "warn" and site["strict"] is True

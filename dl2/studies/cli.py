@@ -15,12 +15,12 @@ from dl2.locks import ClaimedError, claimed
 from dl2.paths import LOGS, README, RESULTS_PAGES
 from dl2.studies.arguments import is_study_file, parse_seeds, study_parser, writable_folder
 from dl2.studies.cores import available_cores, share_cores
-from dl2.studies.cost import COST_BLOCK, cost_block, study_cost
+from dl2.studies.cost import COST_BLOCK, cost_block
 from dl2.studies.hashes import hashes
 from dl2.studies.job_folders import collect
 from dl2.studies.launch import Launch, Stopped, multirun
-from dl2.studies.outputs import default_out, is_study_folder, report_jobs
-from dl2.studies.overview import OVERVIEW_BLOCK, overview_block, stored_reports
+from dl2.studies.outputs import declared, default_out, is_study_folder, report_jobs
+from dl2.studies.overview import OVERVIEW_BLOCK, overview_block, stored_costs, stored_reports
 from dl2.studies.pages import fill_block
 from dl2.studies.plan import make_plan
 from dl2.studies.report import PAGE_BLOCK, write_report
@@ -135,8 +135,6 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
     code = 0
     cores = available_cores()
     total: list[float | None] = []
-    every = study is None and sorted(s.name for s in studies) == study_names()
-    costs, seen = [], set()
     wrote_stored = False
     for one in studies:
         narrow = {}
@@ -198,9 +196,13 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
                 narrowed=bool(narrow) or seeds is not None,
             )
             payload = write_report(one, Store.at(out), out, jobs, config_hashes)
-            stored = one.page and is_study_folder(one, out)  # not a quick check elsewhere
+            stored = declared(one) and is_study_folder(one, out)  # not a check elsewhere
             page = RESULTS_PAGES / f"{one.page}.md"
-            if stored and not fill_block(page, one.name, (out / PAGE_BLOCK).read_text()):
+            if (
+                stored
+                and one.page
+                and not fill_block(page, one.name, (out / PAGE_BLOCK).read_text())
+            ):
                 print(
                     f"[{one.name}] {page} has no <!-- study:{one.name} --> section to "
                     "fill; add the two markers where its results belong",
@@ -211,13 +213,10 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
                 f"jobs, {len(payload['left_out'])} left out)",
                 file=sys.stderr,
             )
-            wrote_stored = wrote_stored or bool(stored)
-            if every and stored:
-                costs.append(study_cost(one.name, Store.at(out).completed(), config_hashes, seen))
-    if costs and len(costs) == len(studies):  # every declared study, from its stored results
-        fill_block(RESULTS_PAGES / "index.md", COST_BLOCK, cost_block(costs))
-    if wrote_stored:  # the README's studies table, from every study's summary.json
+            wrote_stored = wrote_stored or stored
+    if wrote_stored:  # the overviews of every stored study: README's table, the cost index
         fill_block(README, OVERVIEW_BLOCK, overview_block(stored_reports()))
+        fill_block(RESULTS_PAGES / "index.md", COST_BLOCK, cost_block(stored_costs()))
     if args.dry_run and len(studies) > 1:
         known = [t for t in total if t is not None]
         unknown = len(total) - len(known)

@@ -1,6 +1,8 @@
-"""The README's table of the studies, generated from each study's summary.json: what it
-runs, its jobs, and how its claims came out, linking to its results page. Rebuilt by
-`sweep.py all` (and `make report-offline`), so a rerun never leaves the README behind."""
+"""The overviews of every stored study, rebuilt whenever a study's own report is written (a
+`sweep.py <study>` run, `make report-offline`), so a rerun never leaves them behind: the
+README's table of the studies (from each summary.json: what it runs, its jobs, how its claims
+came out, linking to its results page) and the results index's cost table (from the stored
+job records)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ from typing import Any
 
 from dl2.paths import REPORTS
 from dl2.studies.claims import VERDICTS
-from dl2.studies.spec import load_study, study_names
+from dl2.studies.cost import StudyCost, study_cost
+from dl2.studies.hashes import hashes
+from dl2.studies.spec import expand, load_study, study_names
+from dl2.studies.store import Store
 
 OVERVIEW_BLOCK = "studies"  # its block in README.md: <!-- study:studies -->
 
@@ -46,4 +51,14 @@ def stored_reports() -> list[tuple[Any, Path]]:
         (load_study(name), REPORTS / name)
         for name in study_names()
         if (REPORTS / name / "summary.json").is_file()
+    ]
+
+
+def stored_costs() -> list[StudyCost]:
+    """The cost of every stored study (`stored_reports`) from its stored jobs: its declared
+    jobs' hashes composed, a job two studies share counted in the first."""
+    seen: set[str] = set()
+    return [
+        study_cost(study.name, Store.at(folder).completed(), hashes(expand(study)), seen)
+        for study, folder in stored_reports()
     ]
