@@ -1,0 +1,156 @@
+"""docs/extending-example.md, walked through: its files written into a copy of the project
+exactly as the page shows them, then every command of its last section run there as a user
+would (real processes). The new experiment trains, its test passes, its study runs and
+reports, the site builds with it, and the only files written by hand are the page's seven."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.harness import ROOT
+
+PAGE = ROOT / "docs" / "extending-example.md"
+# what the commands generate (outputs, caches) rather than a person writes
+GENERATED = re.compile(
+    r"^(logs|site|reports/stripes)/|(^|/)(__pycache__|\.pytest_cache|\.hypothesis)/"
+)
+# files that hold generated blocks: only the text between their markers may change
+BLOCKS = ("README.md", "docs/results/index.md")
+
+
+def page_files() -> dict[str, str]:
+    """{path: text} of the page's code blocks titled with a file's path."""
+    fence = re.compile(r'^```\w+ title="([^"]+)"\n(.*?)^```', flags=re.M | re.S)
+    return dict(fence.findall(PAGE.read_text()))
+
+
+def page_commands() -> list[str]:
+    """The command lines of the page's `bash` blocks (comments cut)."""
+    blocks = re.findall(r"^```bash\n(.*?)^```", PAGE.read_text(), flags=re.M | re.S)
+    return [
+        line.split("  #", 1)[0].strip()
+        for block in blocks
+        for line in block.splitlines()
+        if line.strip()
+    ]
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """{relative path: content hash} of every file under `root`."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+
+
+def outside_blocks(text: str) -> str:
+    """A page with the text between its generated blocks' markers cut out."""
+    return re.sub(r"(<!-- study:[\w-]+ -->).*?(<!-- /study:)", r"\1\2", text, flags=re.S)
+
+
+def project_copy(target: Path) -> Path:
+    """The checkout's files (tracked and not ignored) copied to `target`, times kept (make's
+    venv stamp stays newer than pyproject.toml)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target / name)
+    return target
+
+
+def test_the_page_shows_seven_files_and_the_commands_that_use_them():
+    """What the walk-through writes and runs (checked without running it: quick)."""
+    files = page_files()
+    assert sorted(files) == [
+        "conf/data/stripes.yaml",
+        "conf/experiment/stripes.yaml",
+        "conf/model/mlp.yaml",
+        "dl2/data/stripes.py",
+        "dl2/nets/mlp.py",
+        "studies/stripes.yaml",
+        "tests/test_stripes.py",
+    ]
+    assert not any((ROOT / name).exists() for name in files), "the example is not part of dl2"
+    assert [c.split()[:2] for c in page_commands()] == [
+        ["python", "train.py"],
+        ["python", "-m"],
+        ["python", "sweep.py"],
+        ["python", "sweep.py"],
+        ["make", "docs"],
+    ]
+
+
+@pytest.mark.slow
+def test_the_worked_example_runs_as_the_page_says(tmp_path):
+    project = project_copy(tmp_path / "dl2")
+    before = snapshot(project)
+    files = page_files()
+    for name, text in files.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+    venv = Path(sys.prefix)
+    env = {
+        **os.environ,
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(project),  # the copy's dl2, not the checkout's
+        "WANDB_MODE": "offline",
+        "WANDB_SILENT": "true",
+    }
+    # the copy's own conf/ and root; no coverage of the copy's modules (they are not dl2's)
+    for name in [n for n in env if n.startswith(("DL2_ROOT", "DL2_CONFIG_DIR", "COV_CORE_"))]:
+        del env[name]
+    outputs = []
+    for command in page_commands():
+        args = shlex.split(command)
+        if args[0] == "python":
+            args[0] = sys.executable
+        if args[0] == "make":  # this interpreter's venv, taken as installed
+            stamp = venv / ".installed"
+            args += [f"VENV={venv}", "-o", str(stamp)]
+        proc = subprocess.run(
+            args, cwd=project, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert proc.returncode == 0, f"{command}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        outputs.append(proc.stdout + proc.stderr)
+    train_out, test_out, dry, run, docs = outputs
+    assert "stripes: 0/8 jobs done" in dry and dry.count("  to run ") == 8
+    assert "[stripes] 8/8 done after" in run, run[-2000:]
+    assert "2 passed" in test_out
+    report = (project / "reports" / "stripes" / "report.md").read_text()
+    assert "8 completed jobs" in report and "| hidden units |" in report
+    assert (project / "site" / "reports" / "stripes" / "report" / "index.html").is_file()
+    # the files the user wrote are the page's seven; the rest changed are generated
+    after = snapshot(project)
+    changed = {p for p in after if before.get(p) != after[p] and not GENERATED.search(p)}
+    assert changed - set(BLOCKS) == set(files), sorted(changed - set(BLOCKS) - set(files))
+    for name in BLOCKS:
+        assert outside_blocks((project / name).read_text()) == outside_blocks(
+            (ROOT / name).read_text()
+        ), f"{name} changed outside its generated blocks"
+    assert "stripes" in (project / "README.md").read_text(), "the studies table has its row"
+    # the suite's generic tests cover the new files, read from conf/ and studies/
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n0", "-p", "no:randomly", "-k", "stripes or mlp",
+         "tests/test_configs.py", "tests/test_debug.py", "tests/test_study_files.py"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    # data=stripes, model=mlp, experiment=stripes composed and built; fdr and overfit on it
+    assert re.search(r"\b5 passed", proc.stdout), proc.stdout[-3000:]
