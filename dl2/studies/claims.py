@@ -16,16 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from dl2.errors import ConfigValueError
-from dl2.studies.stats import ALPHA, METHODS, Result, difference, equivalence, holm, seed_of
+from dl2.studies.claim_checks import SHAPES, position_metric, positions
+from dl2.studies.stats import ALPHA, Result, difference, equivalence, holm, seed_of
 
 if TYPE_CHECKING:
     from dl2.studies.spec import Claim, Study
 
-PAIRS = ("compare", "equivalent", "reference")
-SHAPES = ("peak", "bumps", "symmetric", "flat", "increasing", "decreasing")
-KINDS = (*PAIRS, *SHAPES)
-EXPECT = ("greater", "less")
 VERDICTS = ("holds", "fails", "not shown", "no data")
 
 
@@ -139,113 +135,6 @@ def _round(value: float, digits: int) -> float | None:
     return None if math.isnan(value) else round(value, digits)
 
 
-# -- checking the declarations ---------------------------------------------------------------
-
-
-def positions(study: Study, over: str) -> list[str]:
-    """The points a shape can look at: the metrics' labels (or names), or an axis' values."""
-    if over == "metric":
-        return [str(x) for x in (study.metric_labels or study.metrics)]
-    return [str(v) for a in study.axes if a.key == over for v in a.values]
-
-
-def _position_metric(study: Study, label: str) -> str:
-    return study.metrics[positions(study, "metric").index(label)]
-
-
-def check_claims(study: Study, where: str) -> None:
-    """Raise ConfigValueError naming the claim and the key for a claim the study cannot
-    check: an unknown kind, cell, axis value, metric or position, a missing margin."""
-    seen: set[str] = set()
-    axes = {a.key: [str(v) for v in a.values] for a in study.axes}
-    for claim in study.claims:
-        here = f"{where}: claim {claim.id}"
-        if claim.id in seen:
-            raise ConfigValueError(f"{where}: claims", claim.id, "each claim needs its own id")
-        seen.add(claim.id)
-        if claim.kind not in KINDS:
-            raise ConfigValueError(f"{here}: kind", claim.kind, "choose one of " + ", ".join(KINDS))
-        if claim.method not in METHODS or (claim.method != "t" and claim.kind != "compare"):
-            raise ConfigValueError(
-                f"{here}: method", claim.method, "t, or bootstrap for a compare claim"
-            )
-        if claim.metric is not None and claim.metric not in study.metrics:
-            raise ConfigValueError(
-                f"{here}: metric", claim.metric, "one of the study's metrics: "
-                + ", ".join(study.metrics)
-            )  # fmt: skip
-        for key in claim.each:
-            if key not in axes:
-                raise ConfigValueError(f"{here}: each", key, "must be one of the axes")
-        _check_cell(study, claim.a, f"{here}: a", axes)
-        _check_cell(study, claim.change_from, f"{here}: change_from", axes)
-        if claim.change_from and claim.kind not in ("compare", "equivalent"):
-            raise ConfigValueError(
-                f"{here}: change_from", dict(claim.change_from), "only in compare / equivalent"
-            )
-        if claim.b is not None:
-            _check_cell(study, claim.b, f"{here}: b", axes, value_allowed=True)
-        if claim.kind in ("compare", "equivalent") and claim.b is None:
-            raise ConfigValueError(f"{here}: b", None, f"a {claim.kind} claim needs a cell b")
-        if claim.kind == "compare" and claim.expect not in EXPECT:
-            raise ConfigValueError(f"{here}: expect", claim.expect, "greater or less")
-        needs_margin = claim.kind in ("equivalent", "reference", "symmetric", "flat")
-        if needs_margin and (claim.margin is None or not claim.margin > 0):
-            raise ConfigValueError(
-                f"{here}: margin", claim.margin, f"a {claim.kind} claim needs a margin > 0"
-            )
-        if claim.kind == "reference" and not study.reference:
-            raise ConfigValueError(f"{here}: kind", claim.kind, "the study has no reference:")
-        if claim.kind in SHAPES:
-            _check_shape(study, claim, here, axes)
-
-
-def _check_cell(
-    study: Study, cell: dict[str, Any], where: str, axes: dict, value_allowed: bool = False
-) -> None:
-    for key, value in cell.items():
-        if key == "metric":
-            if value not in study.metrics:
-                raise ConfigValueError(
-                    f"{where}.metric", value, "one of the study's metrics: "
-                    + ", ".join(study.metrics)
-                )  # fmt: skip
-        elif key == "value" and value_allowed:
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise ConfigValueError(f"{where}.value", value, "must be a number")
-        elif key not in axes:
-            raise ConfigValueError(
-                where, key, "must be one of the axes: " + ", ".join(sorted(axes))
-                + (", metric, value" if value_allowed else ", metric")
-            )  # fmt: skip
-        elif str(value) not in axes[key]:
-            raise ConfigValueError(f"{where}.{key}", value, "choose from " + ", ".join(axes[key]))
-
-
-def _check_shape(study: Study, claim: Claim, here: str, axes: dict) -> None:
-    if claim.over != "metric" and claim.over not in axes:
-        raise ConfigValueError(
-            f"{here}: over", claim.over, "metric or one of the axes: " + ", ".join(sorted(axes))
-        )
-    known = positions(study, claim.over)
-    for key, values in (("points", claim.points), ("at", claim.at)):
-        for value in values:
-            if str(value) not in known:
-                raise ConfigValueError(f"{here}: {key}", value, "choose from " + ", ".join(known))
-    if claim.kind in ("peak", "bumps") and not claim.at:
-        raise ConfigValueError(f"{here}: at", claim.at, f"a {claim.kind} claim needs at")
-    if claim.kind == "peak" and len(claim.at) != 1:
-        raise ConfigValueError(f"{here}: at", claim.at, "a peak claim names one point")
-    if claim.kind == "symmetric":
-        try:
-            float(claim.about)
-            [float(p) for p in known]
-        except (TypeError, ValueError):
-            raise ConfigValueError(
-                f"{here}: about", claim.about, "a number, over points that are numbers"
-            ) from None
-
-
 # -- evaluating them -------------------------------------------------------------------------
 
 
@@ -318,7 +207,7 @@ def _pair_tests(study: Study, claim: Claim, frame: pd.DataFrame) -> tuple[str, l
         ref = reference_number(study, claim.a, a_metric)
         text = f"{a_metric} at {_cell_text(claim.a)} = the report's {ref} ± {claim.margin:g}"
         if ref is None:
-            return text, [Test("the report gives no value here", _none(xa), "equal")]
+            return text, [Test("the report gives no value here", none_result(xa), "equal")]
         return text, [Test("dl2 − report", equivalence(xa, ref, claim.margin), "equal")]
     b_cell = {**{k: v for k, v in claim.a.items() if k != "metric"}, **(claim.b or {})}
     b_metric = _metric(claim, b_cell, study)
@@ -354,7 +243,7 @@ def _change(values: dict[int, float], base: dict[int, float]) -> dict[int, float
     return {s: v - base[s] for s, v in values.items() if s in base}
 
 
-def _none(xa: dict[int, float]) -> Result:
+def none_result(xa: dict[int, float]) -> Result:
     return Result(math.nan, math.nan, math.nan, 0.9, math.nan, "no data", len(xa), 0)
 
 
@@ -365,7 +254,7 @@ def _shape_tests(study: Study, claim: Claim, frame: pd.DataFrame) -> tuple[str, 
 
     def series(point: str) -> dict[int, float]:
         if claim.over == "metric":
-            return arm(frame, study, claim.a, _position_metric(study, point))
+            return arm(frame, study, claim.a, position_metric(study, point))
         return arm(frame, study, {**claim.a, claim.over: point}, _metric(claim, claim.a, study))
 
     where = _cell_text(claim.a)
@@ -435,53 +324,3 @@ def evaluate(study: Study, frame: pd.DataFrame) -> list[Verdict]:
         for v, h, f in zip(raw, hold, fail, strict=True)
     ]
     return out
-
-
-def _number(value: float, digits: int, sign: bool = False) -> str:
-    if math.isnan(value):
-        return "–"
-    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
-
-
-def _p(value: float) -> str:
-    if math.isnan(value):
-        return "–"
-    return "< 0.0001" if value < 1e-4 else f"{value:.2g}"
-
-
-def markdown(verdicts: list[Verdict], digits: int) -> list[str]:
-    """The claims table: the report's words, what dl2 tests, the deciding test's estimate
-    with its interval, the test and its Holm-corrected p, n per arm, and the verdict."""
-    if not verdicts:
-        return []
-    lines = [
-        "| claim | the report | dl2 tests | estimate [interval] | test | p (Holm) | n | verdict |",
-        "|---|---|---|---:|---|---:|---:|---|",
-    ]
-    for v in verdicts:
-        t = v.deciding
-        r = t.result if t else _none({})
-        where = f"{t.label}: " if t and len(v.tests) > 1 else ""
-        interval = (
-            f"{where}{_number(r.estimate, digits, True)} [{_number(r.low, digits, True)}, "
-            f"{_number(r.high, digits, True)}]"
-        )
-        level = f", {r.level:.0%} CI" if not math.isnan(r.estimate) else ""
-        tests = f" (weakest of {len(v.tests)})" if len(v.tests) > 1 and v.verdict != "fails" else ""
-        n = f"{r.n_a}" + (f" / {r.n_b}" if r.n_b else "")
-        report = v.claim.report.replace("|", "\\|").strip()
-        lines.append(
-            f"| {v.claim.id} | “{report}” | {v.statement} | {interval} | {r.test}{level}{tests} "
-            f"| {_p(v.p)} | {n} | **{v.verdict}** |"
-        )
-    lines += [
-        "",
-        f"Estimates are dl2's difference in the table's units (a − b), with the interval of "
-        f"the test named. Verdicts at α = {ALPHA}, p Holm-corrected over the study's claims: "
-        "**holds** (the claimed side, or within the margin), **fails** (the other side, or "
-        "beyond the margin), **not shown** (neither, at this number of seeds). A claim of "
-        "several tests holds when every one does, and shows its weakest test, or the one "
-        "that fails; the studies guide explains the tests.",
-        "",
-    ]
-    return lines

@@ -20,7 +20,7 @@ from dl2.studies.job_folders import NEXT_STEP, machine_line
 from dl2.studies.spec import Study, StudyJob
 from dl2.studies.store import Store
 from dl2.studies.summary import fixed_keys, summarise, tidy, unlogged_metrics
-from dl2.studies.tables import markdown_tables, setting_label
+from dl2.studies.tables import claims_table, markdown_tables, setting_label
 from dl2.studies.timing import job_seconds
 
 PAGE_BLOCK = "page-block.md"  # a report folder's part of its results page (docs/results/)
@@ -135,7 +135,7 @@ def write_report(
         {machine_line(r["machine"], r.get("code")) for r in completed if r.get("machine")}
     )
     verdicts = claims.evaluate(study, frame)
-    claim_lines = claims.markdown(verdicts, study.digits)
+    claim_lines = claims_table(verdicts, study.digits)
     payload = {
         "study": study.name,
         "jobs_completed": len(completed),

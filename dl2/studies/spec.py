@@ -197,7 +197,7 @@ def load_study(name_or_path: str | Path) -> Study:
             )
     for i, cell in enumerate(study.exclude):
         check_cell(study, cell, f"study {path.name}: exclude[{i}]")
-    from dl2.studies.claims import check_claims  # claims read the schema above
+    from dl2.studies.claim_checks import check_claims  # claims read the schema above
 
     check_claims(study, f"study {path.name}")
     return study

@@ -1,16 +1,19 @@
 """A study's summary as Markdown tables: one per `split_by` part, rows and columns as the
 study's `table:` lays them out, each cell mean ± std over the seeds (dl2/studies/summary.py
-computes them), the report's own values beside ours where it gives them."""
+computes them), the report's own values beside ours where it gives them; and the claims
+table, each claim's deciding test and verdict (dl2/studies/claims.py evaluates them)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
 
 from dl2.config.identity import parse_overrides
-from dl2.studies.claims import reference_value
+from dl2.studies.claims import Verdict, none_result, reference_value
 from dl2.studies.spec import Study
+from dl2.studies.stats import ALPHA
 from dl2.studies.summary import STATS
 
 
@@ -152,3 +155,53 @@ def setting_label(study: Study, r: dict[str, Any]) -> str:
     """A job's axis values, `rope/sdpa`, or `all` for a study without axes."""
     given = parse_overrides(r.get("overrides", []))
     return "/".join(str(given.get(a.key, "")) for a in study.axes) or "all"
+
+
+def _number(value: float, digits: int, sign: bool = False) -> str:
+    if math.isnan(value):
+        return "–"
+    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+
+
+def _p(value: float) -> str:
+    if math.isnan(value):
+        return "–"
+    return "< 0.0001" if value < 1e-4 else f"{value:.2g}"
+
+
+def claims_table(verdicts: list[Verdict], digits: int) -> list[str]:
+    """The claims table: the report's words, what dl2 tests, the deciding test's estimate
+    with its interval, the test and its Holm-corrected p, n per arm, and the verdict."""
+    if not verdicts:
+        return []
+    lines = [
+        "| claim | the report | dl2 tests | estimate [interval] | test | p (Holm) | n | verdict |",
+        "|---|---|---|---:|---|---:|---:|---|",
+    ]
+    for v in verdicts:
+        t = v.deciding
+        r = t.result if t else none_result({})
+        where = f"{t.label}: " if t and len(v.tests) > 1 else ""
+        interval = (
+            f"{where}{_number(r.estimate, digits, True)} [{_number(r.low, digits, True)}, "
+            f"{_number(r.high, digits, True)}]"
+        )
+        level = f", {r.level:.0%} CI" if not math.isnan(r.estimate) else ""
+        tests = f" (weakest of {len(v.tests)})" if len(v.tests) > 1 and v.verdict != "fails" else ""
+        n = f"{r.n_a}" + (f" / {r.n_b}" if r.n_b else "")
+        report = v.claim.report.replace("|", "\\|").strip()
+        lines.append(
+            f"| {v.claim.id} | “{report}” | {v.statement} | {interval} | {r.test}{level}{tests} "
+            f"| {_p(v.p)} | {n} | **{v.verdict}** |"
+        )
+    lines += [
+        "",
+        f"Estimates are dl2's difference in the table's units (a − b), with the interval of "
+        f"the test named. Verdicts at α = {ALPHA}, p Holm-corrected over the study's claims: "
+        "**holds** (the claimed side, or within the margin), **fails** (the other side, or "
+        "beyond the margin), **not shown** (neither, at this number of seeds). A claim of "
+        "several tests holds when every one does, and shows its weakest test, or the one "
+        "that fails; the studies guide explains the tests.",
+        "",
+    ]
+    return lines
