@@ -12,10 +12,11 @@ import pytest
 from dl2.config.identity import is_plumbing
 from dl2.studies import cli
 from dl2.studies.arguments import parse_seeds
+from dl2.studies.hashes import hashes
 from dl2.studies.launch import Stopped
 from dl2.studies.spec import expand, load_study, study_names
 from dl2.studies.store import Store
-from tests.harness import TINY_BOXES, sweep_py, train_py
+from tests.harness import TINY_BOXES, inprocess_multirun, sweep_py, train_py
 
 SBM = """
 name: sbm-stop
@@ -163,3 +164,48 @@ def jobs_of(multirun: list[str]) -> list[tuple[str, ...]]:
     """The jobs a multirun's overrides make (Hydra's product of its comma lists)."""
     swept = [[f"{o.split('=', 1)[0]}={v}" for v in o.split("=", 1)[1].split(",")] for o in multirun]
     return list(itertools.product(*swept))
+
+
+def test_a_stopped_forced_rerun_continues_with_the_same_command(tmp_path, capsys):
+    """`--force` reruns every job; stopped after some, the same command reruns only the rest
+    (the dry run says so), and once it has finished the next `--force` reruns them all."""
+    extra = [*TINY_BOXES, "trainer.max_epochs=1", "logger=none"]
+    narrow = {"model": ["net1"], "model.conv_type": ["valid", "fconv"]}
+    study = load_study("padding-reference")
+    jobs = expand(study, extra, [0, 1], narrow)
+    out = tmp_path / "out"
+    old = [
+        {"config_hash": h, "status": "completed", "seed": j.seed, "metrics": {"val/acc": 0.5},
+         "overrides": list(j.overrides), "finished_at": "2026-01-01T00:00:00+00:00"}
+        for j, h in zip(jobs, hashes(jobs), strict=True)
+    ]  # fmt: skip
+    Store(out / "jobs.jsonl").add(old)
+    narrowed = ["--seeds", "0,1", "--nets", "net1", "--conv-types", "valid,fconv"]
+    args = ["padding-reference", *narrowed, *extra, "--out", str(out), "--log-dir", str(tmp_path)]
+    launched = []
+
+    def seed_0_then_stopped(overrides, folder, progress=None):
+        launched.append(overrides)
+        only = [("seed=0" if o.startswith("seed=") else o) for o in overrides]
+        assert inprocess_multirun(only, folder, progress) == 0
+        raise Stopped(signal.SIGTERM)
+
+    assert sweep_py(*args, "--force", launch=seed_0_then_stopped) == 143
+    assert any("seed=0,1" in o for o in launched[0]), "the whole grid was launched"
+    capsys.readouterr()
+    assert sweep_py(*args, "--force", "--dry-run") == 0
+    dry = capsys.readouterr().out
+    assert "2/4 jobs done" in dry and "continuing the forced rerun begun" in dry
+    launched.clear()
+
+    def the_rest(overrides, folder, progress=None):
+        launched.append(overrides)
+        return inprocess_multirun(overrides, folder, progress)
+
+    assert sweep_py(*args, "--force", launch=the_rest) == 0
+    assert [o for o in launched[0] if o.startswith("seed=")] == ["seed=1"], launched
+    stored = Store(out / "jobs.jsonl").completed()
+    assert all(r["finished_at"] > "2026-01-02" for r in stored.values()), "all four rerun"
+    capsys.readouterr()
+    assert sweep_py(*args, "--force", "--dry-run") == 0
+    assert "0/4 jobs done" in capsys.readouterr().out, "the rerun finished: a new one starts"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 from dl2.config.identity import (
@@ -21,9 +22,15 @@ from dl2.config.identity import (
 from dl2.paths import LOGS, REPORTS, STORE_FILE
 from dl2.studies.cores import CoreShare
 from dl2.studies.hashes import check_to_run, hashes, setting_of
-from dl2.studies.resume import refresh, resume_overrides, still_to_train, stopped
+from dl2.studies.resume import (
+    forced_since,
+    refresh,
+    resume_overrides,
+    still_to_train,
+    stopped,
+)
 from dl2.studies.spec import Study, StudyJob
-from dl2.studies.store import Store, completed_anywhere
+from dl2.studies.store import Store, completed_anywhere, record_time
 from dl2.studies.summary import unlogged_metrics
 from dl2.studies.timing import job_seconds
 
@@ -51,17 +58,21 @@ def done_states(
     store: Store,
     force: bool = False,
     keep: list[str] = (),
+    since: float | None = None,
 ) -> list[JobState]:
     """Which jobs are done: a completed record of the same config hash, holding every entry
     the study keeps (`keep`: a record imported without its history is not done), in `store`
-    or in any study's stored results (copied into `store`). `force` runs every job."""
+    or in any study's stored results (copied into `store`). `force` runs every job again but
+    those that finished after `since` (the forced rerun under way that they belong to)."""
     found = completed_anywhere(REPORTS)
     found.update(store.completed())
-    found = {h: r for h, r in found.items() if all(k in r for k in keep)}
-    states = [
-        JobState(job, h, None if force else found.get(h))
-        for job, h in zip(jobs, config_hashes, strict=True)
-    ]
+    found = {
+        h: r
+        for h, r in found.items()
+        if all(k in r for k in keep)
+        and (not force or (since is not None and (record_time(r, "finished_at") or 0) > since))
+    }
+    states = [JobState(job, h, found.get(h)) for job, h in zip(jobs, config_hashes, strict=True)]
     store.add([s.done for s in states if s.done is not None])
     return states
 
@@ -76,6 +87,7 @@ class Plan:
     jobs: list[JobState]
     share: CoreShare | None = None
     times: dict[tuple, list[float]] | None = None
+    forced_since: float | None = None
 
     @property
     def todo(self) -> list[JobState]:
@@ -135,6 +147,9 @@ class Plan:
         """The job list of a dry run: done / to run / resume (with the fraction of its
         training a stopped job has left), and the estimated time left."""
         lines = [f"{self.study.name}: {self.done}/{len(self.jobs)} jobs done"]
+        if self.forced_since is not None:
+            began = datetime.fromtimestamp(self.forced_since).strftime("%Y-%m-%d %H:%M")
+            lines.append(f"  (continuing the forced rerun begun {began}: done means rerun since)")
         for s in self.jobs:
             rest = f"  ({s.left:.0%} of its training left)" if s.state == "resume" else ""
             lines.append(f"  {s.state:7s} {s.config_hash}  {' '.join(s.job.overrides[1:])}{rest}")
@@ -168,13 +183,15 @@ def make_plan(
 ) -> Plan:
     """The plan of `jobs` against `store`: jobs finished in their folders since the store was
     written are brought in first (a read-only store keeps them in memory), then each job is
-    done, to resume or to run. With `force` every job runs again, and a forced rerun that was
-    stopped resumes from its own checkpoints (`stopped`). `times` defaults to
+    done, to resume or to run. With `force` every job runs again; a forced rerun that was
+    stopped continues (the jobs it completed are done: `forced_since`, and those it stopped
+    resume from their own checkpoints: `stopped`). `times` defaults to
     `measured_times(study)`. The completed jobs of the folders in `imports` (`sweep.py <study>
     --import <multirun folder>`) with a planned config hash are taken in, not run again."""
     config_hashes = config_hashes if config_hashes is not None else hashes(jobs)
     refresh(study, store, set(config_hashes), log_dir, imports)
-    states = done_states(jobs, config_hashes, store, force, study.keep)
+    since = forced_since(study, config_hashes, log_dir) if force else None
+    states = done_states(jobs, config_hashes, store, force, study.keep, since)
     resume = stopped(study, {s.config_hash for s in states if not s.done}, store, force, log_dir)
     left = still_to_train(resume)
     states = [
@@ -184,7 +201,8 @@ def make_plan(
         for s in states
     ]
     check_to_run([s.job for s in states if not s.done and s.resume is None])
-    return Plan(study, states, share, measured_times(study) if times is None else times)
+    times = measured_times(study) if times is None else times
+    return Plan(study, states, share, times, since)
 
 
 def blocks(todo: list[JobState]) -> list[list[str]]:

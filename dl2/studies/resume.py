@@ -1,16 +1,19 @@
 """What a study's job folders say: jobs that finished since the store was last written
 (`refresh`), and jobs stopped in the middle of training with a checkpoint to resume from (their
 config hash from their results.json, or from their overrides when they were killed before
-writing one), with how much of their training is left."""
+writing one), with how much of their training is left; and a forced rerun under way, so that
+one stopped continues with the same command."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from dl2.config.identity import is_plumbing, override_key, override_value
+from dl2.config.identity import digest, is_plumbing, override_key, override_value
 from dl2.errors import ConfigValueError
 from dl2.files import read_checkpoint
 from dl2.job_folder import (
@@ -130,3 +133,31 @@ def resume_overrides(overrides: tuple[str, ...], last: Path) -> list[str]:
     hold commas, which a multirun would read as a sweep)."""
     quoted = str(last).replace("\\", "\\\\").replace("'", "\\'")
     return [*overrides, f"ckpt_path='{quoted}'"]
+
+
+def forced_rerun(study: Study, config_hashes: Sequence[str], log_dir: Path = LOGS) -> Path:
+    """The file that marks a forced rerun of these jobs as under way
+    (logs/studies/<study>/forced-<their digest>.json, holding when it began)."""
+    return study_logs(study, log_dir) / f"forced-{digest(sorted(set(config_hashes)))[:12]}.json"
+
+
+def forced_since(study: Study, config_hashes: Sequence[str], log_dir: Path = LOGS) -> float | None:
+    """When a forced rerun of these jobs that has not finished began (a POSIX time), or None:
+    the jobs it completed since then are done, so the same `--force` command continues it."""
+    try:
+        return float(json.loads(forced_rerun(study, config_hashes, log_dir).read_text())["began"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def begin_forced_rerun(study: Study, config_hashes: Sequence[str], log_dir: Path = LOGS) -> None:
+    """Mark a forced rerun of these jobs as under way, unless one already is (it continues)."""
+    if forced_since(study, config_hashes, log_dir) is None:
+        path = forced_rerun(study, config_hashes, log_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"began": time.time()}) + "\n")
+
+
+def end_forced_rerun(study: Study, config_hashes: Sequence[str], log_dir: Path = LOGS) -> None:
+    """The forced rerun of these jobs is done: the next `--force` reruns them all again."""
+    forced_rerun(study, config_hashes, log_dir).unlink(missing_ok=True)

@@ -15,7 +15,7 @@ from dl2.paths import LOGS
 from dl2.studies.cores import CoreShare
 from dl2.studies.launch import Launch, multirun, sweep_dir
 from dl2.studies.plan import Plan, done_states, make_plan
-from dl2.studies.resume import refresh
+from dl2.studies.resume import begin_forced_rerun, end_forced_rerun, refresh
 from dl2.studies.spec import Study, StudyJob
 from dl2.studies.store import Store
 
@@ -116,4 +116,11 @@ def run(
         config_hashes=config_hashes,
         imports=imports,
     )
-    return execute(plan, store, log_dir, launch)
+    if not force:
+        return execute(plan, store, log_dir, launch)
+    hashes = [s.config_hash for s in plan.jobs]
+    begin_forced_rerun(study, hashes, log_dir)  # stopped, the same command continues it
+    code = execute(plan, store, log_dir, launch)
+    if code == 0:
+        end_forced_rerun(study, hashes, log_dir)
+    return code
