@@ -10,6 +10,7 @@ once per pytest run; `run_script` starts a real process, for the tests whose sub
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import logging
 import os
 import subprocess
@@ -334,6 +335,15 @@ def inprocess_multirun(
     if progress is not None:
         progress(sum(1 for _ in sweep_folder.rglob("results.json")))
     return code
+
+
+def multirun_jobs(overrides: list[str]) -> list[tuple[str, ...]]:
+    """The jobs a multirun's overrides make: Hydra's product of their comma lists."""
+    swept = []
+    for override in overrides:
+        key, _, values = override.partition("=")
+        swept.append([f"{key}={value}" for value in values.split(",")])
+    return list(itertools.product(*swept))
 
 
 def run_script(

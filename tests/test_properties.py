@@ -4,7 +4,6 @@ read-after-write of any record, and a study's table whatever order its jobs fini
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 
@@ -23,7 +22,7 @@ from dl2.studies.spec import expand, load_study
 from dl2.studies.store import Store, record
 from dl2.studies.summary import summarise, tidy
 from dl2.studies.tables import markdown_tables
-from tests.harness import examples
+from tests.harness import examples, multirun_jobs
 
 # overrides that change what a job computes, one value per key
 SETTINGS = {
@@ -179,19 +178,13 @@ class _Planned:  # what blocks() reads of a job of the plan
 GRID = expand(load_study("padding-reference"), seeds=[0, 1, 2])  # 2 nets x 6 paddings x 3
 
 
-def jobs_of(multirun: list[str]) -> set[tuple[str, ...]]:
-    """The jobs a multirun's overrides make (Hydra's product of its comma lists)."""
-    swept = [[f"{o.split('=', 1)[0]}={v}" for v in o.split("=", 1)[1].split(",")] for o in multirun]
-    return set(itertools.product(*swept))
-
-
 @given(left=st.sets(st.integers(0, len(GRID) - 1)))
 def test_the_multiruns_of_any_jobs_left_run_each_of_them_once(left):
     """Whatever jobs of a grid are left (a stopped run's rest), the multiruns make exactly
     those jobs, none twice, and no more multiruns than settings left."""
     todo = [_Planned(GRID[i]) for i in sorted(left)]
     runs = blocks(todo)
-    made = [job for run in runs for job in jobs_of(run)]
+    made = [job for run in runs for job in multirun_jobs(run)]
     assert sorted(made) == sorted(tuple(p.job.overrides) for p in todo), "each job once"
     assert len(runs) <= len({setting_of(p.job) for p in todo})
 

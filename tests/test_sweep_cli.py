@@ -4,7 +4,6 @@ process-level endings (Ctrl-C while planning, a closed pipe)."""
 
 from __future__ import annotations
 
-import itertools
 import signal
 
 import pytest
@@ -16,7 +15,7 @@ from dl2.studies.hashes import hashes
 from dl2.studies.launch import Stopped
 from dl2.studies.spec import expand, load_study, study_names
 from dl2.studies.store import Store
-from tests.harness import TINY_BOXES, inprocess_multirun, sweep_py, train_py
+from tests.harness import TINY_BOXES, inprocess_multirun, multirun_jobs, sweep_py, train_py
 
 SBM = """
 name: sbm-stop
@@ -147,7 +146,7 @@ def test_a_multirun_run_outside_the_study_is_taken_in_and_the_run_launches_the_d
     launched = []
 
     def record(overrides, folder, progress=None):
-        launched.extend(jobs_of([o for o in overrides if not is_plumbing(o)]))
+        launched.extend(multirun_jobs([o for o in overrides if not is_plumbing(o)]))
         return 0
 
     assert sweep_py("padding-reference", *common, "--import", str(mine), launch=record) == 0
@@ -158,12 +157,6 @@ def test_a_multirun_run_outside_the_study_is_taken_in_and_the_run_launches_the_d
     assert {r["seed"] for r in stored.values()} == {jobs[0].seed, jobs[1].seed} and len(stored) == 2
     assert sweep_py("padding-reference", "--import", str(tmp_path / "nope"), "--dry-run") == 2
     assert "--import: 'nope'" in capsys.readouterr().err.replace(str(tmp_path) + "/", "")
-
-
-def jobs_of(multirun: list[str]) -> list[tuple[str, ...]]:
-    """The jobs a multirun's overrides make (Hydra's product of its comma lists)."""
-    swept = [[f"{o.split('=', 1)[0]}={v}" for v in o.split("=", 1)[1].split(",")] for o in multirun]
-    return list(itertools.product(*swept))
 
 
 def test_a_stopped_forced_rerun_continues_with_the_same_command(tmp_path, capsys):
