@@ -13,8 +13,7 @@ from typing import Any
 from dl2.paths import REPORTS
 from dl2.studies.claims import VERDICTS
 from dl2.studies.cost import StudyCost, study_cost
-from dl2.studies.hashes import hashes
-from dl2.studies.spec import expand, load_study, study_names
+from dl2.studies.spec import load_study, study_names
 from dl2.studies.store import Store
 
 OVERVIEW_BLOCK = "studies"  # its block in README.md: <!-- study:studies -->
@@ -55,10 +54,16 @@ def stored_reports() -> list[tuple[Any, Path]]:
 
 
 def stored_costs() -> list[StudyCost]:
-    """The cost of every stored study (`stored_reports`) from its stored jobs: its declared
-    jobs' hashes composed, a job two studies share counted in the first."""
+    """The cost of every stored study (`stored_reports`) from its stored jobs, those its
+    report declares (summary.json's `declared_hashes`), a job two studies share counted in
+    the first."""
     seen: set[str] = set()
     return [
-        study_cost(study.name, Store.at(folder).completed(), hashes(expand(study)), seen)
+        study_cost(
+            study.name,
+            Store.at(folder).completed(),
+            json.loads((folder / "summary.json").read_text()).get("declared_hashes", []),
+            seen,
+        )
         for study, folder in stored_reports()
     ]

@@ -145,6 +145,8 @@ def write_report(
         "machines": machines,
         "wall_time_s": round(sum(job_seconds(r) or 0.0 for r in completed), 1),
     }
+    if hashes is not None:  # the jobs it declares, for the report's cost (dl2/studies/cost.py)
+        payload["declared_hashes"] = sorted(set(hashes))
     atomic_write_text(out / "summary.json", json.dumps(payload, indent=2) + "\n")
     lines = [f"# {study.title}\n"]
     if study.description:
