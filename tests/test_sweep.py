@@ -436,7 +436,7 @@ def test_a_new_study_file_needs_no_python(tmp_path):
 name: sbm-models
 title: GCN and GAT on a small synthetic graph
 experiment: gnn
-overrides: [data=sbm_graph, trainer.max_epochs=2, logger=none]
+overrides: [data=sbm_graph, trainer.max_epochs=1, logger=none]
 axes:
   - {key: model, values: [gcn, gat], option: models}
   - {key: data.noise, values: [0.0, 0.5]}
