@@ -52,7 +52,7 @@ def test_every_debug_option_runs_on_every_experiment(tmp_path, text_file, cifar_
         [
             *experiment(name, text_file, cifar_root),
             f"debug={debug}",
-            "trainer.max_epochs=3",
+            "trainer.max_epochs=2",
             "logger=none",
         ],
     )
