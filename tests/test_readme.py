@@ -81,7 +81,7 @@ def code_lines() -> list[str]:
 
 def test_the_readme_is_a_first_page():
     """Read in five minutes: at most ~200 lines, one generated block (the studies table,
-    which only `sweep.py all` rebuilds), and every file it links to exists."""
+    which each study's run rebuilds), and every file it links to exists."""
     text = (ROOT / "README.md").read_text()
     assert len(text.splitlines()) <= 200
     assert re.findall(r"<!-- study:([\w-]+) -->", text) == ["studies"]

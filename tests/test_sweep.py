@@ -598,7 +598,7 @@ def test_the_cost_section_is_the_stored_job_times():
 
 
 def test_the_readme_studies_table_is_the_stored_results():
-    """The README's studies table is what `sweep.py all` builds from each study's
+    """The README's studies table is what a study's run builds from each stored study's
     summary.json: its jobs and its claims' verdicts, never typed."""
     from dl2.paths import README
     from dl2.studies.overview import (
