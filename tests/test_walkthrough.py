@@ -110,6 +110,7 @@ def test_the_page_shows_seven_files_and_the_commands_that_use_them():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # a dozen processes and three pytest runs: minutes on a slow machine
 def test_the_worked_example_runs_as_the_page_says(tmp_path):
     project = project_copy(tmp_path / "dl2")
     before = snapshot(project)
