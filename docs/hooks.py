@@ -81,6 +81,8 @@ def on_files(files: Files, config: Any) -> Files:
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
+    if OPTIONS_MARKER not in markdown:  # the config guide's alone: conf/ read for it only
+        return markdown
     return markdown.replace(OPTIONS_MARKER, options_table(ROOT / "conf"))
 
 

@@ -6,7 +6,6 @@ covered without an edit here."""
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import yaml
 
@@ -27,26 +26,35 @@ def raw(group: str, option: str) -> dict:
     return yaml.safe_load((CONF / group / f"{option}.yaml").read_text()) or {}
 
 
-def defaults(path: Path) -> dict[str, str]:
+def extended(node: dict) -> list[str]:
+    """The options of its own group a file's defaults list extends (`- gpt`, `- default`)."""
+    return [i for i in node.get("defaults", []) if isinstance(i, str) and i != "_self_"]
+
+
+def choices(node: dict) -> dict[str, str]:
     """The group options a defaults list chooses (`- model: net1`, `- override /model: gcn`)."""
-    items = (yaml.safe_load(path.read_text()) or {}).get("defaults", [])
     return {
         k.removeprefix("override /"): v
-        for item in items
+        for item in node.get("defaults", [])
         if isinstance(item, dict)
         for k, v in item.items()
         if isinstance(v, str)
     }
 
 
+@cache
+def train_yaml() -> dict:
+    """conf/train.yaml as written."""
+    return yaml.safe_load((CONF / "train.yaml").read_text())
+
+
 def chosen(experiment: str) -> dict[str, str]:
     """The group options an experiment runs with: train.yaml's, then its base experiment's
     (gpt_cpu extends gpt), then its own (`override /model: gcn`)."""
-    out = defaults(CONF / "train.yaml")
-    for item in raw("experiment", experiment).get("defaults", []):
-        if isinstance(item, str) and item != "_self_":
-            out.update(chosen(item))  # an experiment extending another (gpt_cpu: gpt)
-    return out | defaults(CONF / "experiment" / f"{experiment}.yaml")
+    out = choices(train_yaml())
+    for base in extended(raw("experiment", experiment)):
+        out.update(chosen(base))  # an experiment extending another (gpt_cpu: gpt)
+    return out | choices(raw("experiment", experiment))
 
 
 def target(group: str, option: str, path: tuple[str, ...]) -> str | None:
@@ -56,24 +64,17 @@ def target(group: str, option: str, path: tuple[str, ...]) -> str | None:
         node = node.get(key) if isinstance(node, dict) else None
     if isinstance(node, str):
         return node
-    for item in raw(group, option).get("defaults", []):
-        if isinstance(item, str) and item != "_self_" and (found := target(group, item, path)):
+    for base in extended(raw(group, option)):
+        if found := target(group, base, path):
             return found
     return None
 
 
 def base_experiments() -> list[str]:
     """The experiments that do not extend another (gpt_cpu is gpt on a CPU's sizes)."""
-    return [
-        e
-        for e in options("experiment")
-        if not any(
-            isinstance(item, str) and item != "_self_"
-            for item in raw("experiment", e).get("defaults", [])
-        )
-    ]
+    return [e for e in options("experiment") if not extended(raw("experiment", e))]
 
 
 def data_target(experiment: str) -> str:
-    """The datamodule class an experiment trains on (`dl2.data.boxes.BoxesDataModule`)."""
+    """The datamodule class an experiment trains on (`dl2.data.boxes.BoxDataModule`)."""
     return target("data", chosen(experiment)["data"], ("_target_",)) or ""

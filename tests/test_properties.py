@@ -4,6 +4,7 @@ read-after-write of any record, and a study's table whatever order its jobs fini
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -17,7 +18,7 @@ from dl2.config.identity import is_plumbing, job_hashes
 from dl2.job_folder import STATUSES
 from dl2.paths import CONF
 from dl2.studies.hashes import setting_of
-from dl2.studies.plan import blocks
+from dl2.studies.plan import JobState, blocks
 from dl2.studies.spec import expand, load_study
 from dl2.studies.store import Store, record
 from dl2.studies.summary import summarise, tidy
@@ -170,11 +171,6 @@ def test_the_study_under_test_has_a_table():
     assert len(STORED) > 20 and any(line.startswith("| ") for line in TABLE)
 
 
-class _Planned:  # what blocks() reads of a job of the plan
-    def __init__(self, job):
-        self.job = job
-
-
 GRID = expand(load_study("padding-reference"), seeds=[0, 1, 2])  # 2 nets x 6 paddings x 3
 
 
@@ -182,15 +178,17 @@ GRID = expand(load_study("padding-reference"), seeds=[0, 1, 2])  # 2 nets x 6 pa
 def test_the_multiruns_of_any_jobs_left_run_each_of_them_once(left):
     """Whatever jobs of a grid are left (a stopped run's rest), the multiruns make exactly
     those jobs, none twice, and no more multiruns than settings left."""
-    todo = [_Planned(GRID[i]) for i in sorted(left)]
+    todo = [JobState(GRID[i], f"h{i}", None) for i in sorted(left)]
     runs = blocks(todo)
     made = [job for run in runs for job in multirun_jobs(run)]
     assert sorted(made) == sorted(tuple(p.job.overrides) for p in todo), "each job once"
     assert len(runs) <= len({setting_of(p.job) for p in todo})
+    for a, b in itertools.combinations(runs, 2):  # none left that could merge into one
+        assert sum(x != y for x, y in zip(a, b, strict=True)) > 1, (a, b)
 
 
 def test_the_rest_of_a_grid_stopped_in_table_order_is_a_few_multiruns():
     """A grid stopped after its first jobs: the rest is not one multirun per setting."""
     for done in (1, 7, 20, 35):
-        runs = blocks([_Planned(job) for job in GRID[done:]])
+        runs = blocks([JobState(job, f"h{i}", None) for i, job in enumerate(GRID[done:])])
         assert len(runs) <= 4, (done, runs)

@@ -16,7 +16,7 @@ from dl2.studies import cli as sweep_cli
 from dl2.studies.cost import COST_BLOCK, cost_block, covered, study_cost
 from dl2.studies.hashes import hashes
 from dl2.studies.job_folders import collect
-from dl2.studies.plan import blocks
+from dl2.studies.plan import JobState, blocks
 from dl2.studies.report import PAGE_BLOCK, write_report
 from dl2.studies.spec import expand, load_study, study_names
 from dl2.studies.store import REPORTS, Store, record
@@ -141,11 +141,8 @@ def test_settings_share_a_composition_and_compose_as_hydra_does(tmp_path):
 def test_missing_jobs_run_as_few_multiruns_as_their_shape_allows():
     study = load_study("padding-reference")
 
-    class P:  # what blocks() reads of a planned job
-        def __init__(self, job):
-            self.job = job
-
-    grid = [P(j) for j in expand(study, seeds=[0, 1], narrow={"model": ["net1"]})]
+    jobs = expand(study, seeds=[0, 1], narrow={"model": ["net1"]})
+    grid = [JobState(j, f"h{i}", None) for i, j in enumerate(jobs)]
     assert blocks(grid) == [
         [
             "experiment=padding",

@@ -21,7 +21,7 @@ from tests.harness import ROOT
 PAGE = ROOT / "docs" / "extending-example.md"
 # what the commands generate (outputs, caches) rather than a person writes
 GENERATED = re.compile(
-    r"^(\.git|logs|site|reports/stripes)/|(^|/)(__pycache__|\.pytest_cache|\.hypothesis)/"
+    r"^(logs|site|reports/stripes)/|(^|/)(__pycache__|\.pytest_cache|\.hypothesis)/"
 )
 # files that hold generated blocks: only the text between their markers may change
 BLOCKS = ("README.md", "docs/results/index.md")
@@ -54,11 +54,11 @@ def page_commands() -> list[str]:
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """{relative path: content hash} of every file under `root`."""
+    """{relative path: content hash} of every file under `root` (its .git/ left out)."""
     return {
         p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in root.rglob("*")
-        if p.is_file()
+        if p.is_file() and ".git" not in p.relative_to(root).parts[:1]
     }
 
 

@@ -145,18 +145,16 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
         jobs = expand(one, args.overrides, seeds, narrow)
         config_hashes = hashes(jobs)  # composed once, for the plan and the report
         out = Path(args.out) if args.out else default_out(one, args.overrides)
-        share = share_cores(cores, one.cores_per_job, args.jobs)
+        # what the plan is made of, the same for the dry run and the run
+        planning = dict(
+            force=args.force,
+            log_dir=Path(args.log_dir),
+            share=share_cores(cores, one.cores_per_job, args.jobs),
+            config_hashes=config_hashes,
+            imports=args.imports,
+        )
         if args.dry_run:
-            plan = make_plan(
-                one,
-                jobs,
-                Store.at(out, readonly=True),  # a dry run writes nothing
-                force=args.force,
-                log_dir=Path(args.log_dir),
-                share=share,
-                config_hashes=config_hashes,
-                imports=args.imports,
-            )
+            plan = make_plan(one, jobs, Store.at(out, readonly=True), **planning)  # writes nothing
             print(plan.describe())
             total.append(plan.seconds_left() if plan.todo else 0.0)
             timed = [s for s in plan.jobs if s.done and "wall_time_s" in s.done]
@@ -168,17 +166,7 @@ def main_studies(argv: list[str], launch: Launch = multirun) -> int:
         elif not args.offline:
             try:
                 with claimed(out, one.name):  # one runner per study at a time
-                    code = code or run(
-                        one,
-                        jobs,
-                        Store.at(out),
-                        args.force,
-                        log_dir=Path(args.log_dir),
-                        config_hashes=config_hashes,
-                        share=share,
-                        launch=launch,
-                        imports=args.imports,
-                    )
+                    code = code or run(one, jobs, Store.at(out), launch=launch, **planning)
             except Stopped as stop:  # its jobs stopped at their last checkpoints
                 print(
                     f"[{one.name}] stopped by {stop}: its jobs were interrupted at their last "

@@ -64,14 +64,17 @@ def done_states(
     the study keeps (`keep`: a record imported without its history is not done), in `store`
     or in any study's stored results (copied into `store`). `force` runs every job again but
     those that finished after `since` (the forced rerun under way that they belong to)."""
+
+    def counts(record: dict) -> bool:
+        if not all(k in record for k in keep):
+            return False
+        if not force:
+            return True
+        return since is not None and (record_time(record, "finished_at") or 0) > since
+
     found = completed_anywhere(REPORTS)
     found.update(store.completed())
-    found = {
-        h: r
-        for h, r in found.items()
-        if all(k in r for k in keep)
-        and (not force or (since is not None and (record_time(r, "finished_at") or 0) > since))
-    }
+    found = {h: r for h, r in found.items() if counts(r)}
     states = [JobState(job, h, found.get(h)) for job, h in zip(jobs, config_hashes, strict=True)]
     store.add([s.done for s in states if s.done is not None])
     return states
@@ -207,30 +210,22 @@ def make_plan(
 
 def blocks(todo: list[JobState]) -> list[list[str]]:
     """The jobs to run as few multiruns as their shape allows. Each job starts as a box (one
-    value per override, its seed last); two boxes that differ in one override only merge into
-    one that sweeps it, until none do: a full grid is one multirun, and the rest of a grid
-    whose first jobs are done is a few (the settings that share their missing seeds, then
-    those that share their missing values of an axis)."""
-    boxes: list[list[list[str]]] = [
-        [[o] for o in setting_of(p.job)] + [[str(p.job.seed)]] for p in todo
-    ]
-    merged = True
-    while merged:
-        merged = False
-        for column in reversed(range(max((len(b) for b in boxes), default=0))):
-            out: dict[tuple, list[list[str]]] = {}
-            for box in boxes:
-                if column >= len(box):
-                    out[(id(box),)] = box
-                    continue
-                rest = tuple(tuple(v) for c, v in enumerate(box) if c != column)
-                key = (len(box), column, rest)
-                if key in out:  # boxes are disjoint (each job is in one): so are their values
-                    out[key][column] = out[key][column] + box[column]
-                    merged = True
-                else:
-                    out[key] = [list(v) for v in box]
-            boxes = list(out.values())
+    value per override, its seed last); column by column, the seed first, boxes that differ in
+    that column only merge into one that sweeps it. None are left that differ in one column
+    (tests/test_properties.py): a full grid is one multirun, and the rest of a grid whose first
+    jobs are done is a few (the settings that share their missing seeds, then those that share
+    their missing values of an axis)."""
+    # a study's jobs have the same overrides in the same order (expand): columns line up
+    boxes = [[[o] for o in setting_of(p.job)] + [[str(p.job.seed)]] for p in todo]
+    for column in reversed(range(len(boxes[0]) if boxes else 0)):
+        out: dict[tuple, list[list[str]]] = {}
+        for box in boxes:
+            rest = tuple(tuple(v) for c, v in enumerate(box) if c != column)
+            if rest in out:  # boxes are disjoint (each job is in one): so are their values
+                out[rest][column] += box[column]
+            else:
+                out[rest] = box
+        boxes = list(out.values())
     return [
         [v[0] if len(v) == 1 else _sweep(v) for v in box[:-1]]
         + ["seed=" + ",".join(sorted(box[-1], key=int))]

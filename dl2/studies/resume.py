@@ -151,11 +151,10 @@ def forced_since(study: Study, config_hashes: Sequence[str], log_dir: Path = LOG
 
 
 def begin_forced_rerun(study: Study, config_hashes: Sequence[str], log_dir: Path = LOGS) -> None:
-    """Mark a forced rerun of these jobs as under way, unless one already is (it continues)."""
-    if forced_since(study, config_hashes, log_dir) is None:
-        path = forced_rerun(study, config_hashes, log_dir)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"began": time.time()}) + "\n")
+    """Mark a forced rerun of these jobs as under way from now (`forced_since` reads it)."""
+    path = forced_rerun(study, config_hashes, log_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"began": time.time()}) + "\n")
 
 
 def end_forced_rerun(study: Study, config_hashes: Sequence[str], log_dir: Path = LOGS) -> None:

@@ -119,7 +119,8 @@ def run(
     if not force:
         return execute(plan, store, log_dir, launch)
     hashes = [s.config_hash for s in plan.jobs]
-    begin_forced_rerun(study, hashes, log_dir)  # stopped, the same command continues it
+    if plan.forced_since is None:  # stopped, the same command continues this rerun
+        begin_forced_rerun(study, hashes, log_dir)
     code = execute(plan, store, log_dir, launch)
     if code == 0:
         end_forced_rerun(study, hashes, log_dir)
